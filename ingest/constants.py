@@ -1,0 +1,58 @@
+"""Every fixed number and name costlog uses, in one place."""
+
+from typing import Final
+
+QUEUE_NAME: Final = "costlog"
+#: The one job function the worker will run; any other name is refused.
+JOB_FUNCTION: Final = "ingest.job.record_events"
+
+# Event bounds (SPEC §2): keep every sum finite.
+MAX_TOKENS: Final = 10**12
+MAX_COST_USD: Final = 1_000_000.0
+MAX_FUTURE_SECONDS: Final = 24 * 3600
+EVENT_ID_MAX: Final = 128
+PROJECT_ID_MAX: Final = 512
+TASK_ID_MAX: Final = 256
+PHASE_MAX: Final = 128
+MODEL_ID_MAX: Final = 256
+PROVIDER_MAX: Final = 64
+INITIATIVE_ID_MAX: Final = 256
+ALL_PROJECTS: Final = "*"
+DEFAULT_PROVIDER: Final = "claude"
+
+# Model families (SPEC §3).
+FAMILIES: Final = ("opus", "sonnet", "haiku")
+UNKNOWN_MODEL: Final = "unknown"
+
+# cost_source values (SPEC §4).
+COST_REPORTED: Final = "reported"
+COST_COMPUTED: Final = "computed"
+COST_UNPRICED: Final = "unpriced"
+
+# Rollup cost is stored as integer nano-USD so sums are exact and order-independent.
+NANOS_PER_USD: Final = 1_000_000_000
+
+# Queue / worker tuning (LIBRARY-NOTES: stock RQ re-runs a dead worker's job after 7-10 min).
+JOB_TIMEOUT_SECONDS: Final = 30
+WORKER_TTL_SECONDS: Final = 35
+MAINTENANCE_INTERVAL_SECONDS: Final = 15
+FAILED_JOB_TTL_SECONDS: Final = 31 * 24 * 3600  # failed jobs kept >= 30 days
+RESULT_TTL_SECONDS: Final = 60  # small positive value: see LIBRARY-NOTES on result_ttl=0
+RETRY_INTERVALS: Final = (1, 5, 15, 60, 300)
+SPOOL_REPLAY_SECONDS: Final = 5
+
+# Client timeouts (SPEC §6): fail fast to the spool.
+CONNECT_TIMEOUT_SECONDS: Final = 0.1
+SOCKET_TIMEOUT_SECONDS: Final = 0.1
+BREAKER_OPEN_SECONDS: Final = 5.0
+
+# SQLite.
+BUSY_TIMEOUT_MS: Final = 30_000
+IMPORT_CHUNK: Final = 5_000
+
+# HTTP (SPEC §7).
+MAX_BODY_BYTES: Final = 1024 * 1024
+MAX_EVENTS_PER_REQUEST: Final = 1000
+MAX_SERIES_POINTS: Final = 10_000
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8787
