@@ -70,6 +70,15 @@ def _type_name(value: Any) -> str:
             dict: "object"}.get(type(value), type(value).__name__)
 
 
+def _is_utf8(value: str) -> bool:
+    """False for strings holding lone surrogates (JSON allows them; UTF-8 and SQLite do not)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _string(payload: dict, name: str, max_len: int, *, required: bool, default: str = "") -> str:
     value = payload.get(name)
     if value is None:
@@ -78,6 +87,8 @@ def _string(payload: dict, name: str, max_len: int, *, required: bool, default: 
         return default
     if not isinstance(value, str):
         raise InvalidEvent(name, f"must be a string, got {_type_name(value)}")
+    if not _is_utf8(value):
+        raise InvalidEvent(name, "must be valid Unicode text")
     if required and not value:
         raise InvalidEvent(name, "must not be empty")
     if len(value) > max_len:
@@ -104,7 +115,7 @@ def _cost(payload: dict) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidEvent("cost_usd", f"must be a number >= 0, got {_type_name(value)}")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidEvent("cost_usd", "must be a finite number")
     if value < 0:
         raise InvalidEvent("cost_usd", f"must be a number >= 0, got {value}")
@@ -119,13 +130,18 @@ def _timestamp(payload: dict, now: datetime) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise InvalidEvent("timestamp", f"must be an RFC 3339 string, got {_type_name(value)}")
-    if not RFC3339_RE.match(value):
-        raise InvalidEvent("timestamp", "must be RFC 3339 with an offset, e.g. 2026-11-01T12:00:00Z")
+    if not RFC3339_RE.fullmatch(value):
+        raise InvalidEvent(
+            "timestamp", "must be RFC 3339 with an offset, e.g. 2026-11-01T12:00:00Z"
+        )
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
     except ValueError:
         raise InvalidEvent("timestamp", "is not a valid date and time") from None
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidEvent("timestamp", "is out of range") from None
     if parsed > now + timedelta(seconds=constants.MAX_FUTURE_SECONDS):
         raise InvalidEvent("timestamp", "is more than 24 hours in the future")
     return parsed
@@ -139,7 +155,7 @@ def _canonical_id(fields: dict[str, Any]) -> str:
 def parse_event(
     payload: Any, *, now: datetime, fill_id: Literal["uuid", "hash"] = "hash"
 ) -> CostEvent:
-    """Validate ``payload``; absent ``event_id`` is filled by ``fill_id``, absent timestamp by ``now``.
+    """Validate ``payload``; fill an absent ``event_id`` by ``fill_id``, a timestamp by ``now``.
 
     ``"hash"`` fills the SHA-256 of the canonical event (as given, before the timestamp default),
     so re-sending the same line or body yields the same id.
@@ -147,19 +163,23 @@ def parse_event(
     if not isinstance(payload, dict):
         raise InvalidEvent("event", f"must be a JSON object, got {_type_name(payload)}")
     event_id = payload.get("event_id")
-    if event_id is not None and (not isinstance(event_id, str) or not EVENT_ID_RE.match(event_id)):
+    if event_id is not None and (
+        not isinstance(event_id, str) or not EVENT_ID_RE.fullmatch(event_id)
+    ):
         raise InvalidEvent("event_id", "must be 1-128 characters of A-Z a-z 0-9 . _ : -")
     project_id = _string(payload, "project_id", constants.PROJECT_ID_MAX, required=True)
+    if project_id == constants.ALL_PROJECTS:
+        raise InvalidEvent("project_id", f"{constants.ALL_PROJECTS!r} is reserved")
     task_id = _string(payload, "task_id", constants.TASK_ID_MAX, required=True)
     phase = _string(payload, "phase", constants.PHASE_MAX, required=True)
     model = _string(payload, "model", constants.MODEL_ID_MAX, required=False)
     provider = _string(payload, "provider", constants.PROVIDER_MAX, required=False,
                        default=constants.DEFAULT_PROVIDER) or constants.DEFAULT_PROVIDER
-    iteration = _count(payload, "iteration", None) or 0
+    iteration = _count(payload, "iteration") or 0
     tokens = {name: _count(payload, name) or 0 for name in TOKEN_FIELDS}
     total = _count(payload, "total_tokens")
     cost = _cost(payload)
-    duration = _count(payload, "duration_ms", None) or 0
+    duration = _count(payload, "duration_ms") or 0
     initiative = _string(payload, "initiative_id", constants.INITIATIVE_ID_MAX, required=False)
     timestamp = _timestamp(payload, now)
 
