@@ -77,10 +77,12 @@ def backfill(db: sqlite_utils.Database, *, keep_existing: set[str] = frozenset()
             db.execute(statement, {"lo": 0, "hi": hi})
 
 
-def migrate(db: sqlite_utils.Database) -> list[int]:
-    """Apply pending migrations; returns the versions applied (empty when up to date)."""
+def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int]:
+    """Apply pending migrations up to ``target`` (all by default); returns the versions applied."""
     done: list[int] = []
     for migration in available():
+        if target is not None and migration.version > target:
+            break
         if migration.version in applied_versions(db):
             continue
         with immediate(db):

@@ -37,11 +37,13 @@ class Settings:
         spool = get("COSTLOG_SPOOL")
         prices = get("COSTLOG_PRICES")
         origins = get("COSTLOG_CORS_ORIGINS") or ""
+        spool_default = Path(db).parent / "spool" if db else defaults.spool_dir
         return cls(
             db_path=Path(db) if db else defaults.db_path,
             redis_url=get("COSTLOG_REDIS_URL"),
             queue_name=get("COSTLOG_QUEUE") or constants.QUEUE_NAME,
-            spool_dir=Path(spool) if spool else (Path(db).parent / "spool" if db else defaults.spool_dir),
+            # The spool lives beside the database unless told otherwise.
+            spool_dir=Path(spool) if spool else spool_default,
             project=get("COSTLOG_PROJECT"),
             tz=get("COSTLOG_TZ") or "UTC",
             prices_path=Path(prices) if prices else None,

@@ -54,3 +54,7 @@ CREATE TABLE IF NOT EXISTS rollup_initiative(
     events INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY(initiative_id, project_id, task_id, model, phase)
 ) WITHOUT ROWID;
+-- Monotonic counters for /metrics, bumped in the same transaction as the rows they count.
+CREATE TABLE IF NOT EXISTS costlog_counters(
+    name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
