@@ -64,6 +64,7 @@ def record_events(
         before = db.conn.total_changes
         db.conn.executemany(_INSERT, rows)
         inserted = db.conn.total_changes - before
+        hi = lo
         if inserted:
             hi = _max_id(db)
             for rollup in rollups.ROLLUPS:
@@ -78,7 +79,7 @@ def _bump_counters(db: sqlite_utils.Database, lo: int, hi: int, inserted: int,
     (unpriced,) = db.execute(
         "SELECT COUNT(*) FROM cost_log WHERE id > ? AND id <= ? AND cost_source = 'unpriced'",
         [lo, hi],
-    ).fetchone() if inserted else (0,)
+    ).fetchone()
     db.conn.executemany(
         "INSERT INTO costlog_counters(name, value) VALUES (?, ?)"
         " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
