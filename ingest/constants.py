@@ -56,3 +56,15 @@ MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_SERIES_POINTS: Final = 10_000
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8787
+
+# Worker / API Redis client (not the executor hook): longer timeouts, still no hidden retries.
+SERVICE_CONNECT_TIMEOUT_SECONDS: Final = 3.0
+# RQ's worker raises its own socket timeout above its blocking-dequeue wait; this bounds the rest.
+SERVICE_SOCKET_TIMEOUT_SECONDS: Final = 5.0
+#: How many bad events an invalid job's failure message lists before "and N more".
+INVALID_EVENTS_REPORTED: Final = 20
+#: Worker wait-and-retry while Redis is unreachable: doubling from the base, capped.
+WORKER_RECONNECT_BASE_SECONDS: Final = 0.5
+WORKER_RECONNECT_MAX_SECONDS: Final = 10.0
+#: Redis used by the CLI when COSTLOG_REDIS_URL is unset and no private one is started.
+DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"

@@ -1,0 +1,306 @@
+"""The ``costlog`` command line. Every command's docstring is its ``--help``.
+
+Settings come from the options below or their environment variables (SPEC §9); an option wins
+over its variable.
+"""
+
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from ingest import clock, constants
+from ingest.event import CostEvent, InvalidEvent, parse_event
+from ingest.settings import Settings
+
+log = logging.getLogger("costlog")
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    number: int
+    event: CostEvent | None
+    error: str | None
+    size: int
+
+
+def read_lines(stream: IO[str]) -> Iterator[Line]:
+    """Parse JSON lines into events (ids filled by content hash); blank lines are skipped."""
+    for number, text in enumerate(stream, start=1):
+        size = len(text.encode())
+        if not text.strip():
+            continue
+        try:
+            payload = json.loads(text)
+        except ValueError as error:
+            yield Line(number, None, f"invalid JSON: {error}", size)
+            continue
+        try:
+            yield Line(number, parse_event(payload, now=clock.now(), fill_id="hash"), None, size)
+        except InvalidEvent as error:
+            yield Line(number, None, str(error), size)
+
+
+def _reject(line: Line) -> None:
+    click.echo(f"line {line.number}: {line.error}", err=True)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(dict)["settings"]
+
+
+def _redis_url(settings: Settings) -> str:
+    return settings.redis_url or constants.DEFAULT_REDIS_URL
+
+
+def _open_db(settings: Settings):
+    from ingest.database import connect
+    from ingest.migrations import migrate
+
+    db = connect(settings.db_path)
+    migrate(db)
+    return db
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_path", envvar="COSTLOG_DB", type=click.Path(path_type=Path),
+              help="SQLite database file [COSTLOG_DB].")
+@click.option("--redis-url", envvar="COSTLOG_REDIS_URL", help="Redis URL [COSTLOG_REDIS_URL].")
+@click.option("--queue", "queue_name", envvar="COSTLOG_QUEUE", help="Queue name [COSTLOG_QUEUE].")
+@click.option("--spool", "spool_dir", envvar="COSTLOG_SPOOL", type=click.Path(path_type=Path),
+              help="Spool directory for events Redis could not take [COSTLOG_SPOOL].")
+@click.option("--prices", "prices_path", envvar="COSTLOG_PRICES",
+              type=click.Path(path_type=Path), help="Price override file [COSTLOG_PRICES].")
+@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, **options: Any) -> None:
+    """costlog: exactly-once cost analytics for AI coding agents."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    chosen = {name: value for name, value in options.items() if value}
+    if "db_path" in chosen and "spool_dir" not in chosen:
+        # As with COSTLOG_DB alone, the spool lives beside the database.
+        chosen["spool_dir"] = chosen["db_path"].parent / "spool"
+    ctx.ensure_object(dict)["settings"] = dataclasses.replace(settings, **chosen)
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the database (safe to run any number of times)."""
+    from ingest.database import connect
+    from ingest.migrations import migrate as apply
+
+    settings = _settings(ctx)
+    db = connect(settings.db_path)
+    applied = apply(db)
+    db.close()
+    if applied:
+        click.echo(f"applied migrations {', '.join(f'{v:03d}' for v in applied)}"
+                   f" to {settings.db_path}")
+    else:
+        click.echo(f"{settings.db_path} is up to date")
+
+
+def _publisher(settings: Settings):
+    from ingest.client import Publisher
+
+    return Publisher(_redis_url(settings), settings.queue_name, settings.spool_dir)
+
+
+@main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.pass_context
+def emit(ctx: click.Context, file: IO[str]) -> None:
+    """Publish cost events from FILE (JSON lines; '-' or nothing reads stdin).
+
+    Every rejected line is printed as 'line N: <reason>'; the good lines are still published,
+    and the exit status is 1 if any line was rejected. When Redis is unavailable the events go
+    to the spool and are replayed later.
+    """
+    publisher = _publisher(_settings(ctx))
+    batch: list[CostEvent] = []
+    published = rejected = spooled = 0
+
+    def flush() -> None:
+        nonlocal published, spooled
+        if batch:
+            result = publisher.publish_events(batch)
+            published += len(result.ids)
+            spooled += len(result.ids) if result.spooled else 0
+            batch.clear()
+
+    for line in read_lines(file):
+        if line.error:
+            rejected += 1
+            _reject(line)
+            continue
+        batch.append(line.event)
+        if len(batch) >= constants.MAX_EVENTS_PER_REQUEST:
+            flush()
+    flush()
+    note = f" ({spooled} spooled: Redis unavailable)" if spooled else ""
+    click.echo(f"published {published} events{note}, rejected {rejected}", err=True)
+    ctx.exit(1 if rejected else 0)
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chunk", default=constants.IMPORT_CHUNK, show_default=True,
+              help="Events per transaction.")
+@click.pass_context
+def import_(ctx: click.Context, file: Path, chunk: int) -> None:
+    """Back-fill events from FILE (JSON lines) straight into the database.
+
+    Uses the same idempotent write path as the worker, one transaction per chunk, so importing
+    a file twice counts nothing twice. Rejected lines are printed as 'line N: <reason>' and make
+    the exit status 1. Shows a progress bar on a terminal.
+    """
+    from ingest.pricing import load_prices
+    from ingest.store import record_events
+
+    settings = _settings(ctx)
+    db = _open_db(settings)
+    prices = load_prices(settings.prices_path)
+    inserted = duplicates = rejected = 0
+    batch: list[CostEvent] = []
+
+    def flush() -> None:
+        nonlocal inserted, duplicates
+        if batch:
+            result = record_events(db, batch, prices)
+            inserted += result.inserted
+            duplicates += result.duplicates
+            batch.clear()
+
+    with file.open(encoding="utf-8") as stream, click.progressbar(
+        length=file.stat().st_size, label="importing", file=sys.stderr,
+    ) as bar:
+        for line in read_lines(stream):
+            bar.update(line.size)
+            if line.error:
+                rejected += 1
+                _reject(line)
+                continue
+            batch.append(line.event)
+            if len(batch) >= chunk:
+                flush()
+        flush()
+    db.close()
+    click.echo(f"imported {inserted} events, {duplicates} duplicates ignored,"
+               f" {rejected} rejected", err=True)
+    ctx.exit(1 if rejected else 0)
+
+
+def _spool_sender(settings: Settings):
+    """A function that enqueues a list of spooled wire events, raising when Redis is down."""
+    from ingest.queue import enqueue_events, make_queue
+    from ingest.redis_conn import connect
+
+    queue = make_queue(settings.queue_name, connect(_redis_url(settings), fail_fast=True))
+    return lambda events: enqueue_events(queue, events)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool) -> None:
+    """Run a queue worker: validate, price and record events exactly once.
+
+    Waits for Redis when it is down, and replays the spool every few seconds. Run several for
+    more throughput; they share the database safely.
+    """
+    from ingest.spool import Spool
+    from ingest.worker import run_worker
+
+    settings = _settings(ctx)
+    settings = dataclasses.replace(settings, redis_url=_redis_url(settings))
+    spool, send = Spool(settings.spool_dir), _spool_sender(settings)
+    run_worker(settings, burst=burst, replay_spool=lambda: spool.replay(send))
+
+
+@main.command()
+@click.option("--host", default=constants.DEFAULT_HOST, show_default=True,
+              help="Address to bind.")
+@click.option("--port", default=constants.DEFAULT_PORT, show_default=True, help="Port to bind.")
+@click.pass_context
+def api(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the read API (and event ingest) over HTTP with uvicorn."""
+    from api import serve
+
+    settings = _settings(ctx)
+    serve(dataclasses.replace(settings, redis_url=_redis_url(settings)), host, port)
+
+
+@main.group()
+def spool() -> None:
+    """Inspect or replay events that were spooled while Redis was unavailable."""
+
+
+@spool.command(name="status")
+@click.pass_context
+def spool_status(ctx: click.Context) -> None:
+    """Show how many events wait in the spool."""
+    from ingest.spool import Spool
+
+    settings = _settings(ctx)
+    status = Spool(settings.spool_dir).status()
+    click.echo(f"{settings.spool_dir}: {status.events} events in {status.files} files"
+               f" ({status.bytes} bytes)")
+
+
+@spool.command(name="replay")
+@click.pass_context
+def spool_replay(ctx: click.Context) -> None:
+    """Publish spooled events to the queue now (exit 1 if Redis is unavailable)."""
+    from ingest.spool import Spool
+
+    settings = _settings(ctx)
+    try:
+        count = Spool(settings.spool_dir).replay(_spool_sender(settings))
+    except Exception as error:  # noqa: BLE001 - any Redis failure: report, keep the spool
+        from ingest.redis_conn import scrub
+
+        raise click.ClickException(
+            f"replay stopped, events kept in the spool: {scrub(str(error), settings.redis_url)}"
+        ) from None
+    click.echo(f"replayed {count} events")
+
+
+@main.group()
+def aggregates() -> None:
+    """Check or rebuild the rollups against cost_log."""
+
+
+@aggregates.command(name="check")
+@click.pass_context
+def aggregates_check(ctx: click.Context) -> None:
+    """Compare every rollup with a recomputation from cost_log; exit 1 on any drift."""
+    from ingest.store import check_aggregates
+
+    db = _open_db(_settings(ctx))
+    drift = 0
+    for difference in check_aggregates(db):
+        drift += 1
+        click.echo(str(difference))
+    db.close()
+    click.echo("no drift" if not drift else f"{drift} differences", err=True)
+    ctx.exit(1 if drift else 0)
+
+
+@aggregates.command(name="rebuild")
+@click.pass_context
+def aggregates_rebuild(ctx: click.Context) -> None:
+    """Recompute every rollup from cost_log (one transaction)."""
+    from ingest.store import rebuild_aggregates
+
+    db = _open_db(_settings(ctx))
+    rebuild_aggregates(db)
+    db.close()
+    click.echo("rollups rebuilt")
