@@ -1,0 +1,137 @@
+"""The costlog CLI, in process with click's runner, against a temp database and real Redis."""
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+import redis
+from click.testing import CliRunner
+
+from costlog.cli import main
+from ingest.database import connect
+from ingest.queue import make_queue
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def all_commands(group: click.Group = main,
+                 prefix: str = "costlog") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            found += all_commands(command, path)
+        else:
+            found.append((path, command))
+    return found
+
+
+def test_every_command_is_documented() -> None:
+    readme = README.read_text()
+    commands = all_commands()
+    assert [path for path, _ in commands] == [
+        "costlog aggregates check", "costlog aggregates rebuild", "costlog api",
+        "costlog emit", "costlog import", "costlog migrate", "costlog spool replay",
+        "costlog spool status", "costlog up", "costlog worker",
+    ]
+    for path, command in commands:
+        assert command.help and len(command.help.strip()) > 20, f"{path} has no --help text"
+        assert f"`{path}" in readme, f"{path} is not in the README"
+
+
+@pytest.fixture
+def env(tmp_path: Path, redis_url: str, queue_name: str) -> dict[str, str]:
+    return {"COSTLOG_DB": str(tmp_path / "c.db"), "COSTLOG_REDIS_URL": redis_url,
+            "COSTLOG_QUEUE": queue_name, "COSTLOG_SPOOL": str(tmp_path / "spool")}
+
+
+def invoke(env: dict[str, str], *args: str, stdin: str | None = None):
+    return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+GOOD = {"project_id": "p", "task_id": "T", "phase": "spec", "model": "claude-opus-4-5",
+        "cost_usd": 1.5, "timestamp": "2026-11-19T10:00:00Z"}
+
+
+def lines(*payloads: object) -> str:
+    return "".join((p if isinstance(p, str) else json.dumps(p)) + "\n" for p in payloads)
+
+
+def test_migrate_reports_then_is_up_to_date(env: dict[str, str]) -> None:
+    first = invoke(env, "migrate")
+    assert first.output == f"applied migrations 001, 002, 003, 004 to {env['COSTLOG_DB']}\n"
+    assert invoke(env, "migrate").output == f"{env['COSTLOG_DB']} is up to date\n"
+
+
+def test_emit_rejects_bad_lines_and_publishes_good_ones(env: dict[str, str],
+                                                        redis_url: str) -> None:
+    stdin = lines(GOOD, "{not json", {**GOOD, "cost_usd": "12"}, "", {**GOOD, "task_id": "U"},
+                  {**GOOD, "input_tokens": True})
+    result = invoke(env, "emit", "-", stdin=stdin)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 2: invalid JSON: Expecting property name enclosed in double quotes:"
+        " line 1 column 2 (char 1)",
+        "line 3: cost_usd: must be a number >= 0, got string",
+        "line 6: input_tokens: must be an integer >= 0, got boolean",
+        "published 2 events, rejected 3",
+    ]
+    connection = redis.Redis.from_url(redis_url)
+    queue = make_queue(env["COSTLOG_QUEUE"], connection)
+    jobs = queue.get_jobs()
+    assert [[e["task_id"] for e in job.args[0]] for job in jobs] == [["T", "U"]]
+    # Ids are content hashes: emitting the same line again yields the same id.
+    again = invoke(env, "emit", "-", stdin=lines(GOOD))
+    assert again.exit_code == 0
+    assert queue.get_jobs()[-1].args[0][0]["event_id"] == jobs[0].args[0][0]["event_id"]
+    connection.close()
+
+
+def test_import_twice_counts_once(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*({**GOOD, "task_id": f"T{i}", "cost_usd": i / 4} for i in range(7)),
+                            {**GOOD, "phase": ""}))
+    first = invoke(env, "import", str(source), "--chunk", "3")
+    assert first.exit_code == 1
+    assert first.stderr.splitlines()[-2:] == [
+        "line 8: phase: must not be empty",
+        "imported 7 events, 0 duplicates ignored, 1 rejected",
+    ]
+    second = invoke(env, "import", str(source))
+    assert second.stderr.splitlines()[-1] == "imported 0 events, 7 duplicates ignored, 1 rejected"
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT COUNT(*), SUM(cost_usd) FROM cost_log").fetchone() == (7, 5.25)
+    db.close()
+    check = invoke(env, "aggregates", "check")
+    assert (check.exit_code, check.stdout, check.stderr) == (0, "", "no drift\n")
+
+
+def test_aggregates_check_finds_and_rebuild_repairs(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(GOOD))
+    invoke(env, "import", str(source))
+    db = connect(env["COSTLOG_DB"])
+    db.execute("UPDATE rollup_task SET events = 3")
+    db.conn.commit()
+    db.close()
+    check = invoke(env, "aggregates", "check")
+    assert (check.exit_code, check.stdout) == (1, "rollup_task p/T events: expected 1, found 3\n")
+    assert invoke(env, "aggregates", "rebuild").stdout == "rollups rebuilt\n"
+    assert invoke(env, "aggregates", "check").exit_code == 0
+
+
+def test_spool_status_and_replay(env: dict[str, str], tmp_path: Path) -> None:
+    down = {**env, "COSTLOG_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = invoke(down, "emit", "-", stdin=lines(GOOD, {**GOOD, "task_id": "U"}))
+    assert result.exit_code == 0
+    assert result.stderr == "published 2 events (2 spooled: Redis unavailable), rejected 0\n"
+    status = invoke(env, "spool", "status").stdout
+    assert re.fullmatch(rf"{re.escape(env['COSTLOG_SPOOL'])}: 2 events in 1 files \(\d+ bytes\)\n",
+                        status)
+    failed = invoke(down, "spool", "replay")
+    assert failed.exit_code == 1
+    assert "events kept in the spool" in failed.stderr
+    assert invoke(env, "spool", "replay").stdout == "replayed 2 events\n"
+    assert invoke(env, "spool", "status").stdout.startswith(f"{env['COSTLOG_SPOOL']}: 0 events")
