@@ -67,7 +67,7 @@ def format_timestamp(instant: datetime) -> str:
 
 def _type_name(value: Any) -> str:
     return {bool: "boolean", str: "string", int: "integer", float: "number", list: "array",
-            dict: "object"}.get(type(value), type(value).__name__)
+            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _is_utf8(value: str) -> bool:
