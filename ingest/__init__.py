@@ -1,0 +1,17 @@
+"""costlog's ingest package. ``from ingest import publish, publish_many`` is the executor API.
+
+The client is imported lazily: ``ingest.constants``, ``ingest.event`` and friends must stay
+importable without pulling in redis and rq, and without an import cycle through the client.
+"""
+
+from typing import Any
+
+__all__ = ["publish", "publish_many"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from ingest import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'ingest' has no attribute {name!r}")

@@ -68,3 +68,7 @@ WORKER_RECONNECT_BASE_SECONDS: Final = 0.5
 WORKER_RECONNECT_MAX_SECONDS: Final = 10.0
 #: Redis used by the CLI when COSTLOG_REDIS_URL is unset and no private one is started.
 DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
+#: At most this many events per job from publish_many / publish_events.
+MAX_EVENTS_PER_JOB: Final = 1000
+#: Events per job when the spool is replayed.
+SPOOL_REPLAY_BATCH: Final = 500
