@@ -1,0 +1,23 @@
+"""Run the costlog worker: ``python worker.py [--burst]`` (settings from COSTLOG_* variables)."""
+
+import argparse
+import logging
+
+from ingest.client import Publisher
+from ingest.settings import Settings
+from ingest.worker import run_worker
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Record cost events from the costlog queue.")
+    parser.add_argument("--burst", action="store_true", help="work until the queue is empty")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    # Like `costlog worker`: spooled events are replayed every few seconds.
+    replay = Publisher.from_settings(settings).replay_spool if settings.redis_url else None
+    run_worker(settings, burst=args.burst, replay_spool=replay)
+
+
+if __name__ == "__main__":
+    main()

@@ -198,15 +198,6 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     ctx.exit(1 if rejected else 0)
 
 
-def _spool_sender(settings: Settings):
-    """A function that enqueues a list of spooled wire events, raising when Redis is down."""
-    from ingest.queue import enqueue_events, make_queue
-    from ingest.redis_conn import connect
-
-    queue = make_queue(settings.queue_name, connect(_redis_url(settings), fail_fast=True))
-    return lambda events: enqueue_events(queue, events)
-
-
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
 @click.pass_context
@@ -216,13 +207,11 @@ def worker(ctx: click.Context, burst: bool) -> None:
     Waits for Redis when it is down, and replays the spool every few seconds. Run several for
     more throughput; they share the database safely.
     """
-    from ingest.spool import Spool
     from ingest.worker import run_worker
 
     settings = _settings(ctx)
     settings = dataclasses.replace(settings, redis_url=_redis_url(settings))
-    spool, send = Spool(settings.spool_dir), _spool_sender(settings)
-    run_worker(settings, burst=burst, replay_spool=lambda: spool.replay(send))
+    run_worker(settings, burst=burst, replay_spool=_publisher(settings).replay_spool)
 
 
 @main.command()
@@ -259,11 +248,9 @@ def spool_status(ctx: click.Context) -> None:
 @click.pass_context
 def spool_replay(ctx: click.Context) -> None:
     """Publish spooled events to the queue now (exit 1 if Redis is unavailable)."""
-    from ingest.spool import Spool
-
     settings = _settings(ctx)
     try:
-        count = Spool(settings.spool_dir).replay(_spool_sender(settings))
+        count = _publisher(settings).replay_spool()
     except Exception as error:  # noqa: BLE001 - any Redis failure: report, keep the spool
         from ingest.redis_conn import scrub
 

@@ -1,0 +1,72 @@
+"""Redis clients for costlog: fail-fast for executors, bounded for the worker and API.
+
+redis-py retries a failed connection with backoff by default, so a refused connect takes about
+4.5 s even with a tiny connect timeout (LIBRARY-NOTES). Neither client here retries on its own:
+the executor client falls back to its spool at once, and the worker has its own wait loop.
+"""
+
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ingest import constants
+
+_MASK = "***"
+
+
+def _no_retry() -> Retry:
+    return Retry(NoBackoff(), 0)
+
+
+def connect(url: str, *, fail_fast: bool = False) -> redis.Redis:
+    """A client for ``url``; nothing is sent until the first command.
+
+    ``fail_fast=True`` (executor hooks): 100 ms timeouts, no retry — a dead Redis costs one
+    refused connect, then the caller spools. Otherwise (worker, API): a few seconds of timeout so
+    a busy server is not mistaken for a dead one, still without a hidden retry loop.
+    """
+    if fail_fast:
+        connect_timeout = constants.CONNECT_TIMEOUT_SECONDS
+        socket_timeout = constants.SOCKET_TIMEOUT_SECONDS
+    else:
+        connect_timeout = constants.SERVICE_CONNECT_TIMEOUT_SECONDS
+        socket_timeout = constants.SERVICE_SOCKET_TIMEOUT_SECONDS
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=socket_timeout,
+        retry=_no_retry(),
+    )
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***`` — safe for logs and error messages."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparseable redis url>"
+    if password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}:{_MASK}@{hostinfo}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def scrub(text: str, url: str | None) -> str:
+    """``text`` with ``url``'s password masked wherever it appears (error messages, reprs)."""
+    if not url:
+        return text
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    text = text.replace(url, redact(url))
+    for secret in {password, unquote(password)}:
+        text = text.replace(secret, _MASK)
+    return text

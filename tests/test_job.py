@@ -1,0 +1,297 @@
+"""The job class's allow-list and the job function, on fakeredis with a burst SimpleWorker."""
+
+import json
+import signal
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import rq
+import rq.job
+from rq.job import JobStatus
+from rq.serializers import JSONSerializer
+
+from ingest import constants, job, store
+from ingest.job import CostlogJob, InvalidJob, JobContext, JobRefused, record_events
+from ingest.pricing import load_prices
+from ingest.queue import enqueue_events, make_queue
+from ingest.settings import Settings
+from ingest.worker import build_worker
+
+
+@pytest.fixture(autouse=True)
+def keep_signal_handlers() -> Iterator[None]:
+    """RQ installs SIGINT/SIGTERM handlers in the main thread; put pytest's back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+@pytest.fixture
+def context(db) -> Iterator[JobContext]:
+    ctx = JobContext(db=db, prices=load_prices(None))
+    previous = job.set_context(ctx)
+    yield ctx
+    job.set_context(previous)
+
+
+@pytest.fixture
+def fake() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def queue(fake: fakeredis.FakeRedis, queue_name: str) -> rq.Queue:
+    return make_queue(queue_name, fake)
+
+
+def work(queue: rq.Queue) -> None:
+    """Run costlog's worker class in burst mode (no scheduler: nothing here waits on one)."""
+    worker = build_worker(Settings(queue_name=queue.name), queue.connection, threading.Event())
+    worker.work(burst=True)
+
+
+def event(event_id: str, cost: Any = 1.25, **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id, "project_id": "proj", "task_id": "task-1", "phase": "implement",
+        "model": "claude-sonnet-4-5-20250929", "input_tokens": 100, "output_tokens": 20,
+        "cost_usd": cost, "timestamp": "2026-11-20T10:00:00Z", **extra,
+    }
+
+
+def failure(enqueued: rq.job.Job) -> str:
+    """The failure text RQ stored (what ``rq info`` and the dashboard show)."""
+    result = enqueued.latest_result()
+    assert result is not None
+    return result.exc_string or ""
+
+
+def count_rows(db) -> int:
+    return db.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
+
+
+def aggregate_totals(db) -> tuple:
+    return db.execute(
+        "SELECT SUM(total_cost_usd), SUM(total_input_tokens), SUM(total_output_tokens),"
+        " SUM(turn_count), SUM(task_count) FROM cost_aggregates"
+    ).fetchone()
+
+
+# --- refusal ---------------------------------------------------------------------------------
+
+
+def test_job_naming_another_function_is_refused_without_import(
+    queue: rq.Queue, context: JobContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    imported: list[str] = []
+    real_import = rq.job.import_attribute
+    monkeypatch.setattr(rq.job, "import_attribute",
+                        lambda name: imported.append(name) or real_import(name))
+    canary = tmp_path / "hacked"
+    evil = queue.enqueue("os.system", f"touch {canary}")
+
+    work(queue)
+
+    fetched = queue.fetch_job(evil.id)
+    assert fetched is not None
+    assert fetched.get_status() == JobStatus.FAILED
+    assert evil.id in queue.failed_job_registry.get_job_ids()
+    assert "JobRefused: job refused: function 'os.system' is not" in failure(fetched)
+    assert fetched.retries_left == 0
+    assert queue.scheduled_job_registry.get_job_ids() == []
+    assert not canary.exists()
+    assert imported == []
+    assert count_rows(context.db) == 0
+
+
+def test_refused_job_with_retry_does_not_burn_retries(queue: rq.Queue, context: JobContext) -> None:
+    evil = queue.enqueue("os.getcwd", retry=rq.Retry(max=3, interval=[1, 1, 1]))
+    assert evil.retries_left == 3
+
+    work(queue)
+
+    fetched = queue.fetch_job(evil.id)
+    assert fetched.get_status() == JobStatus.FAILED
+    assert fetched.retries_left == 0
+    assert queue.scheduled_job_registry.get_job_ids() == []
+    assert queue.failed_job_registry.get_job_ids() == [evil.id]
+
+
+def test_allowed_name_with_callback_is_refused(queue: rq.Queue, context: JobContext) -> None:
+    sneaky = queue.enqueue(constants.JOB_FUNCTION, args=([event("e1")],),
+                           on_success=rq.Callback("os.getcwd"))
+
+    work(queue)
+
+    fetched = queue.fetch_job(sneaky.id)
+    assert fetched.get_status() == JobStatus.FAILED
+    assert "JobRefused: job refused: callbacks are not allowed" in failure(fetched)
+    assert count_rows(context.db) == 0
+
+
+def test_func_property_checks_before_import(fake: fakeredis.FakeRedis) -> None:
+    allowed = CostlogJob.create(constants.JOB_FUNCTION, args=([],), connection=fake,
+                                serializer=JSONSerializer)
+    refused = CostlogJob.create("no_such_module.anything", connection=fake,
+                                serializer=JSONSerializer)
+
+    assert allowed.func is record_events
+    with pytest.raises(JobRefused, match="'no_such_module.anything'"):
+        _ = refused.func
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+def test_valid_job_records_rows_and_rollups(queue: rq.Queue, context: JobContext) -> None:
+    enqueued = enqueue_events(queue, [event("e1"), event("e2", cost=0.75, task_id="task-2")])
+
+    work(queue)
+
+    fetched = queue.fetch_job(enqueued.id)
+    assert fetched.get_status() == JobStatus.FINISHED
+    assert fetched.return_value() == {"inserted": 2, "duplicates": 0}
+    assert count_rows(context.db) == 2
+    assert aggregate_totals(context.db) == (2.0, 200, 40, 2, 2)
+    assert context.db.execute(
+        "SELECT events, cost_nanos FROM rollup_task"
+        " WHERE project_id = 'proj' AND task_id = 'task-1'"
+    ).fetchone() == (1, 1_250_000_000)
+
+
+def test_same_events_enqueued_twice_count_once(queue: rq.Queue, context: JobContext) -> None:
+    events = [event("e1"), event("e2", cost=0.75)]
+    first = enqueue_events(queue, events)
+    second = enqueue_events(queue, events)
+
+    work(queue)
+
+    assert queue.fetch_job(first.id).return_value() == {"inserted": 2, "duplicates": 0}
+    assert queue.fetch_job(second.id).return_value() == {"inserted": 0, "duplicates": 2}
+    assert count_rows(context.db) == 2
+    assert aggregate_totals(context.db) == (2.0, 200, 40, 2, 1)
+
+
+def test_invalid_event_fails_job_but_valid_ones_are_recorded(
+    queue: rq.Queue, context: JobContext
+) -> None:
+    events = [event("e0"), event("e1"), event("e2"), event("e3", cost=float("nan")),
+              event("e4", input_tokens=True)]
+    enqueued = enqueue_events(queue, events)
+
+    work(queue)
+
+    fetched = queue.fetch_job(enqueued.id)
+    assert fetched.get_status() == JobStatus.FAILED
+    assert queue.failed_job_registry.get_job_ids() == [enqueued.id]
+    assert queue.scheduled_job_registry.get_job_ids() == []
+    assert fetched.retries_left == 0
+    assert "event 3: cost_usd: must be a finite number" in failure(fetched)
+    assert "event 4: input_tokens: must be an integer >= 0, got boolean" in failure(fetched)
+    assert "2 of 5 events invalid" in failure(fetched)
+    assert sorted(r[0] for r in context.db.execute("SELECT event_id FROM cost_log")) == [
+        "e0", "e1", "e2"]
+
+
+def test_invalid_job_message_lists_a_bounded_number_of_errors(context: JobContext) -> None:
+    bad = [{"project_id": "p"}] * (constants.INVALID_EVENTS_REPORTED + 3)
+
+    with pytest.raises(InvalidJob) as raised:
+        record_events(bad)
+
+    message = str(raised.value)
+    assert message.count("task_id: is required") == constants.INVALID_EVENTS_REPORTED
+    assert message.endswith("; and 3 more")
+
+
+def test_non_list_payload_is_invalid(context: JobContext) -> None:
+    with pytest.raises(InvalidJob, match="events: must be an array of events, got dict"):
+        record_events({"event_id": "x"})  # type: ignore[arg-type]
+
+
+def test_missing_event_id_is_filled_by_hash_so_replays_count_once(context: JobContext) -> None:
+    payload = event("unused")
+    del payload["event_id"]
+
+    assert record_events([payload]) == {"inserted": 1, "duplicates": 0}
+    assert record_events([dict(payload)]) == {"inserted": 0, "duplicates": 1}
+    event_id = context.db.execute("SELECT event_id FROM cost_log").fetchone()[0]
+    assert len(event_id) == 64
+
+
+def test_transient_error_propagates(context: JobContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    def locked(*_args: Any) -> store.WriteResult:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "record_events", locked)
+
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        record_events([event("e1")])
+
+
+def test_transient_failure_keeps_retries(
+    queue: rq.Queue, context: JobContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*_args: Any) -> store.WriteResult:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "record_events", locked)
+    enqueued = enqueue_events(queue, [event("e1")])
+
+    work(queue)
+
+    fetched = queue.fetch_job(enqueued.id)
+    assert fetched.get_status() == JobStatus.SCHEDULED
+    assert fetched.retries_left == len(constants.RETRY_INTERVALS) - 1
+    assert queue.scheduled_job_registry.get_job_ids() == [enqueued.id]
+    assert queue.failed_job_registry.get_job_ids() == []
+
+
+def test_context_defaults_to_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_file = tmp_path / "env" / "costlog.db"
+    monkeypatch.setenv("COSTLOG_DB", str(db_file))
+    monkeypatch.delenv("COSTLOG_PRICES", raising=False)
+    previous = job.set_context(None)
+    try:
+        assert record_events([event("e1")]) == {"inserted": 1, "duplicates": 0}
+        built = job.get_context()
+        assert built.db.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0] == 1
+        built.db.close()
+    finally:
+        job.set_context(previous)
+    assert db_file.exists()
+
+
+# --- queue configuration ---------------------------------------------------------------------
+
+
+def test_job_data_in_redis_is_json(queue: rq.Queue, fake: fakeredis.FakeRedis) -> None:
+    events = [event("e1")]
+    enqueued = enqueue_events(queue, events)
+
+    raw = fake.hget(enqueued.key, "data")
+
+    assert json.loads(zlib.decompress(raw)) == [constants.JOB_FUNCTION, None, [events], {}]
+    assert queue.serializer is JSONSerializer
+    assert queue.job_class is CostlogJob
+
+
+def test_enqueued_job_keeps_failures_30_days_and_retries(queue: rq.Queue) -> None:
+    enqueued = enqueue_events(queue, [event("e1")])
+
+    fetched = queue.fetch_job(enqueued.id)
+    assert fetched.func_name == constants.JOB_FUNCTION
+    assert fetched.failure_ttl == constants.FAILED_JOB_TTL_SECONDS
+    assert fetched.failure_ttl >= 30 * 24 * 3600
+    assert fetched.result_ttl == constants.RESULT_TTL_SECONDS
+    assert fetched.timeout == constants.JOB_TIMEOUT_SECONDS
+    assert fetched.retries_left == len(constants.RETRY_INTERVALS)
+    assert fetched.retry_intervals == list(constants.RETRY_INTERVALS)
