@@ -26,6 +26,7 @@ PERIODS: dict[str, timedelta | None] = {
 }
 DEFAULT_SERIES_SPAN = timedelta(days=30)
 DEFAULT_ALERT_THRESHOLD = 80
+DATES_OUT_OF_RANGE = "invalid range: dates out of range"
 
 
 class QueryError(ValueError):
@@ -179,10 +180,17 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
     """Gap-filled cost and tokens per bucket in ``tz`` (SPEC §7)."""
     if granularity not in buckets.GRANULARITIES:
         raise QueryError("invalid granularity: use hour, day, week, or month")
-    first, last = series_range(start, end, tz, now)
-    if buckets.count_buckets(first, last, granularity, tz, MAX_SERIES_POINTS) > MAX_SERIES_POINTS:
-        raise QueryError(f"invalid range: more than {MAX_SERIES_POINTS} points")
-    points = buckets.buckets(first, last, granularity, tz)
+    try:
+        first, last = series_range(start, end, tz, now)
+        count = buckets.count_buckets(first, last, granularity, tz, MAX_SERIES_POINTS)
+        if count > MAX_SERIES_POINTS:
+            raise QueryError(f"invalid range: more than {MAX_SERIES_POINTS} points")
+        points = buckets.buckets(first, last, granularity, tz)
+    except QueryError:
+        raise
+    except (OverflowError, ValueError):
+        # A bucket edge beyond year 1 or 9999: still the client's input, never a 500.
+        raise QueryError(DATES_OUT_OF_RANGE) from None
     params: dict[str, Any] = {"project": project or ALL_PROJECTS,
                               "lo": points[0].start_key, "hi": points[-1].end_key}
     model_filter = ""

@@ -1,0 +1,51 @@
+"""The Starlette app of SPEC §7-§8."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from api import errors, openapi, params
+from api.cors import CorsMiddleware
+from api.metrics import TimingMiddleware
+from api.resources import Resources
+from api.routes import ENDPOINTS, routes
+from ingest.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The API for ``settings`` (default: from the environment).
+
+    Raises ValueError when COSTLOG_TZ names no time zone, rather than answering 400 to every
+    request later.
+    """
+    settings = settings or Settings.from_env()
+    try:
+        params.load_zone(settings.tz)
+    except errors.ApiError:
+        raise ValueError(f"COSTLOG_TZ: unknown time zone {settings.tz!r}") from None
+    resources = Resources(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        resources.open()
+        try:
+            yield
+        finally:
+            resources.close()
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(Middleware(CorsMiddleware, origins=settings.cors_origins))
+    middleware.append(Middleware(TimingMiddleware, metrics=resources.metrics))
+    app = Starlette(
+        routes=list(routes),
+        middleware=middleware,
+        exception_handlers=dict(errors.EXCEPTION_HANDLERS),
+        lifespan=lifespan,
+    )
+    app.state.costlog = resources
+    app.state.settings = settings
+    app.state.openapi = openapi.build(ENDPOINTS)
+    return app

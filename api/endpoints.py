@@ -1,0 +1,277 @@
+"""The request handlers of SPEC §7.
+
+Read handlers are plain functions: Starlette runs them in its thread pool, where blocking
+sqlite3 calls belong, each with its own read-only connection. Write handlers are async only to
+read the body (bounded by size); their blocking work goes to the thread pool too.
+"""
+
+import json
+import logging
+import math
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from api import errors, params
+from api.errors import JSON, ApiError
+from api.resources import Resources
+from api.security import require_write_access
+from ingest import clock, queries, store
+from ingest.constants import ALL_PROJECTS, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+from ingest.event import CostEvent, InvalidEvent, parse_event
+
+log = logging.getLogger("costlog.api")
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def resources(request: Request) -> Resources:
+    return request.app.state.costlog
+
+
+def query_error(error: queries.QueryError) -> ApiError:
+    return ApiError(400, str(error))
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+def cost_breakdown(request: Request) -> Response:
+    res = resources(request)
+    project = params.project(request, res.settings)
+    params.zone(request, res.settings)  # validated on every read endpoint; windows are rolling
+    limit = params.limit(request)
+    with res.read_db() as db:
+        try:
+            body = queries.breakdown(
+                db, by=params.text(request, "by", "model"),
+                period=params.text(request, "period", "all"),
+                project=project, limit=limit, now=clock.now(),
+            )
+        except queries.QueryError as error:
+            raise query_error(error) from None
+    return JSON(body)
+
+
+def cost_timeseries(request: Request) -> Response:
+    res = resources(request)
+    project = params.project(request, res.settings)
+    tz = params.zone(request, res.settings)
+    with res.read_db() as db:
+        try:
+            body = queries.timeseries(
+                db, granularity=params.text(request, "granularity", "day"),
+                start=params.text(request, "start"), end=params.text(request, "end"),
+                model=params.text(request, "model") or None,
+                project=project, tz=tz, now=clock.now(),
+            )
+        except queries.QueryError as error:
+            raise query_error(error) from None
+    return JSON(body)
+
+
+def cost_budget(request: Request) -> Response:
+    res = resources(request)
+    project = params.project(request, res.settings)
+    tz = params.zone(request, res.settings)
+    with res.read_db() as db:
+        body = queries.budget_status(db, project=project, tz=tz, now=clock.now())
+    return JSON(body)
+
+
+def initiative_cost(request: Request) -> Response:
+    res = resources(request)
+    project = params.project(request, res.settings)
+    params.zone(request, res.settings)
+    initiative_id = request.path_params["id"]
+    with res.read_db() as db:
+        body = queries.initiative_cost(db, initiative_id, project=project)
+    if body is None:
+        raise ApiError(404, errors.INITIATIVE_NOT_FOUND)
+    return JSON(body)
+
+
+# -- writes --------------------------------------------------------------------------------------
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, at most MAX_BODY_BYTES: 413 from Content-Length first, then while reading."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise ApiError(400, errors.INVALID_BODY.format("invalid Content-Length")) from None
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, errors.BODY_TOO_LARGE)
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_BODY_BYTES:
+            raise ApiError(413, errors.BODY_TOO_LARGE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes) -> Any:
+    """The decoded body or 400 ``invalid request body: <reason>``."""
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        reason = f"{error.msg} (line {error.lineno}, column {error.colno})"
+    except UnicodeDecodeError:
+        reason = "not UTF-8 text"
+    except RecursionError:
+        reason = "nested too deeply"
+    except ValueError:
+        reason = "number out of range"
+    raise ApiError(400, errors.INVALID_BODY.format(reason))
+
+
+def _limit_value(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ApiError(400, errors.NEGATIVE_LIMIT)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ApiError(400, errors.NEGATIVE_LIMIT) from None
+    if not math.isfinite(number) or number < 0:
+        raise ApiError(400, errors.NEGATIVE_LIMIT)
+    return number
+
+
+def _threshold_value(value: Any) -> int:
+    if value is None or (value == 0 and not isinstance(value, bool)):
+        return queries.DEFAULT_ALERT_THRESHOLD
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ApiError(400, errors.BAD_THRESHOLD)
+    return value
+
+
+def budget_request(payload: Any) -> tuple[float, int]:
+    """(monthly_limit_usd, alert_threshold_percent) from a PUT body, or 400."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, errors.INVALID_BODY.format("expected a JSON object"))
+    if payload.get("monthly_limit_usd") is None:
+        raise ApiError(400, errors.INVALID_BODY.format("monthly_limit_usd is required"))
+    return (_limit_value(payload["monthly_limit_usd"]),
+            _threshold_value(payload.get("alert_threshold_percent")))
+
+
+async def update_cost_budget(request: Request) -> Response:
+    res = resources(request)
+    require_write_access(request, res.settings)
+    project = params.project(request, res.settings)
+    tz = params.zone(request, res.settings)
+    limit, threshold = budget_request(decode_json(await read_body(request)))
+
+    def write() -> dict[str, Any]:
+        with res.write_db() as db:
+            store.set_budget(db, project or ALL_PROJECTS, limit, threshold)
+            return queries.budget_status(db, project=project, tz=tz, now=clock.now())
+
+    body = await run_in_threadpool(write)
+    log.info("budget of %r set: limit %s, alert at %s%%", project or ALL_PROJECTS, limit,
+             threshold)
+    return JSON(body)
+
+
+def validate_events(payload: Any) -> tuple[list[CostEvent], list[dict[str, Any]]]:
+    """Valid events and per-item rejections ``{"index", "error"}``; 400/413 for the whole body."""
+    if isinstance(payload, dict):
+        items = [payload]
+    elif isinstance(payload, list):
+        if len(payload) > MAX_EVENTS_PER_REQUEST:
+            raise ApiError(413, errors.TOO_MANY_EVENTS.format(MAX_EVENTS_PER_REQUEST))
+        items = payload
+    else:
+        raise ApiError(400, errors.INVALID_BODY.format(
+            "expected an event object or an array of events"))
+    now = clock.now()
+    valid: list[CostEvent] = []
+    rejected: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append(parse_event(item, now=now, fill_id="hash"))
+        except InvalidEvent as error:
+            rejected.append({"index": index, "error": str(error)})
+    return valid, rejected
+
+
+async def post_cost_events(request: Request) -> Response:
+    res = resources(request)
+    require_write_access(request, res.settings)
+    valid, rejected = validate_events(decode_json(await read_body(request)))
+    if rejected:
+        res.metrics.rejected(len(rejected))
+    ids: list[str] = []
+    if valid:
+        publisher = res.publisher
+        if publisher is None:
+            log.error("no Redis URL configured: cannot enqueue %d events", len(valid))
+            raise ApiError(503, errors.QUEUE_UNAVAILABLE)
+        try:
+            result = await run_in_threadpool(publisher.publish_events, valid)
+        except Exception as error:  # noqa: BLE001 - e.g. an unwritable spool: not the client's
+            log.error("publishing %d events failed: %s", len(valid), type(error).__name__)
+            raise ApiError(503, errors.QUEUE_UNAVAILABLE) from None
+        ids = list(result.ids)
+        if result.spooled:
+            log.warning("redis unavailable: %d events spooled", len(ids))
+    return JSON({"accepted": len(ids), "ids": ids, "rejected": rejected}, status_code=202)
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+
+def _database_check(res: Resources) -> tuple[dict[str, int] | None, bool]:
+    try:
+        with res.read_db() as db:
+            return store.read_counters(db), True
+    except ApiError:
+        return None, False
+
+
+def healthz(request: Request) -> Response:
+    res = resources(request)
+    _, database_ok = _database_check(res)
+    queue = res.queue_numbers()
+    redis_ok = queue is not None
+    spool_pending = _spool_pending(res)
+    body = {
+        "status": "ok" if database_ok and redis_ok else
+                  ("degraded" if database_ok else "unavailable"),
+        "database": {"ok": database_ok},
+        "redis": {"ok": redis_ok, "configured": res.settings.redis_url is not None},
+        "queue": {
+            "name": res.settings.queue_name,
+            "depth": None if queue is None else queue["depth"],
+            "failed_jobs": None if queue is None else queue["failed_jobs"],
+        },
+        "spool": {"pending": spool_pending},
+    }
+    return JSON(body, status_code=200 if database_ok else 503)
+
+
+def _spool_pending(res: Resources) -> bool | None:
+    from ingest.spool import Spool
+
+    try:
+        return Spool(res.settings.spool_dir).has_pending()
+    except OSError:
+        return None
+
+
+def metrics(request: Request) -> Response:
+    res = resources(request)
+    stored, database_ok = _database_check(res)
+    queue = res.queue_numbers()
+    text = res.metrics.render(stored, queue, database_up=database_ok, redis_up=queue is not None)
+    return PlainTextResponse(text, media_type=METRICS_CONTENT_TYPE)
+
+
+def openapi(request: Request) -> Response:
+    return JSON(request.app.state.openapi)

@@ -1,0 +1,82 @@
+"""The one error shape of the API: ``{"error": "<message>"}`` with the status of SPEC §7."""
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+log = logging.getLogger("costlog.api")
+
+# Exact client messages (SPEC §7-§8).
+UNAVAILABLE = "cost analytics not available"
+INITIATIVE_NOT_FOUND = "initiative not found"
+INVALID_PROJECT = "invalid 'project' parameter"
+INVALID_TZ = "invalid 'tz' parameter: unknown time zone"
+INVALID_LIMIT = "invalid 'limit' parameter: use an integer from 1 to 1000"
+INVALID_BODY = "invalid request body: {}"
+NEGATIVE_LIMIT = "monthly_limit_usd must be non-negative"
+BAD_THRESHOLD = "alert_threshold_percent must be between 0 and 100"
+BODY_TOO_LARGE = "request body too large"
+TOO_MANY_EVENTS = "too many events: at most {}"
+BAD_TOKEN = "missing or invalid token"
+LOOPBACK_ONLY = "writes are allowed from loopback only"
+QUEUE_UNAVAILABLE = "event queue not available"
+INTERNAL = "internal server error"
+
+
+class ApiError(Exception):
+    """Raised anywhere in a handler; answered as ``{"error": message}`` with ``status``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class JSON(JSONResponse):
+    """JSONResponse that never fails on text the client sent (lone surrogates are escaped)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                              separators=(",", ":")).encode("ascii")
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return JSON({"error": message}, status_code=status, headers=headers)
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, exc.headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (and any other HTTPException) in the one error shape."""
+    assert isinstance(exc, HTTPException)
+    try:
+        message = HTTPStatus(exc.status_code).phrase.lower()
+    except ValueError:
+        message = "error"
+    return error_response(exc.status_code, message, exc.headers)
+
+
+async def unhandled_error(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the log (it names no secret: no handler puts one in an exception).
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path,
+              type(exc).__name__)
+    return error_response(500, INTERNAL)
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: api_error,
+    HTTPException: http_error,
+    Exception: unhandled_error,
+}

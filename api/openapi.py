@@ -1,0 +1,92 @@
+"""The OpenAPI 3.1 document, built from the routing table data (api.routes.ENDPOINTS)."""
+
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Any
+
+from api.paths import template
+from api.routes import Endpoint
+
+BUDGET_STATUS = {
+    "type": "object",
+    "properties": {
+        "project": {"type": "string"}, "month": {"type": "string", "example": "2026-11"},
+        "monthly_limit_usd": {"type": "number"},
+        "alert_threshold_percent": {"type": "integer"},
+        "current_spent_usd": {"type": "number"}, "remaining_usd": {"type": "number"},
+        "percent_used": {"type": "number"}, "projected_monthly": {"type": "number"},
+        "days_remaining": {"type": "integer"}, "on_track": {"type": "boolean"},
+        "at_alert_threshold": {"type": "boolean"}, "over_budget": {"type": "boolean"},
+    },
+}
+_count = {"type": "integer", "minimum": 0}
+COST_EVENT = {
+    "type": "object",
+    "required": ["project_id", "task_id", "phase"],
+    "properties": {
+        "event_id": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        "project_id": {"type": "string", "minLength": 1, "maxLength": 512},
+        "task_id": {"type": "string", "minLength": 1, "maxLength": 256},
+        "phase": {"type": "string", "minLength": 1, "maxLength": 128},
+        "model": {"type": "string"}, "provider": {"type": "string", "default": "claude"},
+        "iteration": _count, "input_tokens": _count, "output_tokens": _count,
+        "cache_creation_tokens": _count, "cache_read_tokens": _count, "total_tokens": _count,
+        "cost_usd": {"type": "number", "minimum": 0, "maximum": 1_000_000},
+        "duration_ms": _count, "initiative_id": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+    },
+}
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": endpoint.operation_id,
+        "summary": endpoint.summary,
+        "parameters": [
+            {"name": p.name, "in": p.location, "required": p.required or p.location == "path",
+             "description": p.description, "schema": p.schema}
+            for p in endpoint.parameters
+        ],
+        "responses": {
+            str(endpoint.success): {
+                "description": HTTPStatus(endpoint.success).phrase,
+                "content": {endpoint.media_type: {"schema": endpoint.response}},
+            },
+            **{
+                str(status): {"description": HTTPStatus(status).phrase,
+                              "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Error"}}}}
+                for status in endpoint.errors
+            },
+        },
+    }
+    if endpoint.request_body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": endpoint.request_body}},
+        }
+    if endpoint.write:
+        operation["security"] = [{"bearer": []}]
+        operation["description"] = (
+            "With COSTLOG_API_TOKEN set, needs 'Authorization: Bearer <token>';"
+            " without it, only loopback clients may write."
+        )
+    return operation
+
+
+def build(endpoints: Iterable[Endpoint]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        operations = paths.setdefault(template(endpoint.path), {})
+        operations[endpoint.method.lower()] = _operation(endpoint)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "costlog", "version": "0.1.0",
+                 "description": "Cost analytics for AI coding agents (read API and ingest)."},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR, "BudgetStatus": BUDGET_STATUS, "CostEvent": COST_EVENT},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

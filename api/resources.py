@@ -1,0 +1,122 @@
+"""What the app holds for its lifetime: settings, the publisher, a Redis client, metrics.
+
+The lifespan opens them at start-up and closes them at shutdown; each is also created on first
+use, so the app answers even when a server (or a test) does not run the lifespan.
+"""
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+import sqlite_utils
+
+from api import errors
+from api.metrics import Metrics
+from ingest import database, redis_conn
+from ingest.client import Publisher
+from ingest.queue import make_queue
+from ingest.settings import Settings
+
+log = logging.getLogger("costlog.api")
+
+#: How long shutdown waits for a background spool replay the publisher started.
+SHUTDOWN_REPLAY_WAIT = 5.0
+
+
+class Resources:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self._lock = threading.Lock()
+        self._publisher: Publisher | None = None
+        self._redis: redis.Redis | None = None
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.publisher  # noqa: B018 - create now rather than on the first POST
+        self.redis  # noqa: B018
+
+    def close(self) -> None:
+        with self._lock:
+            publisher, self._publisher = self._publisher, None
+            client, self._redis = self._redis, None
+        if publisher is not None and not publisher.wait_for_replay(SHUTDOWN_REPLAY_WAIT):
+            log.warning("spool replay still running at shutdown; the rest is replayed later")
+        if client is not None:
+            client.close()
+
+    # -- shared clients ----------------------------------------------------------------------
+
+    @property
+    def publisher(self) -> Publisher | None:
+        """The Publisher of POST /api/cost/events; None when no Redis URL is configured."""
+        if self.settings.redis_url is None:
+            return None
+        with self._lock:
+            if self._publisher is None:
+                self._publisher = Publisher.from_settings(self.settings)
+            return self._publisher
+
+    @property
+    def redis(self) -> redis.Redis | None:
+        """The API's own Redis client (health and metrics); None when no URL is configured."""
+        if self.settings.redis_url is None:
+            return None
+        with self._lock:
+            if self._redis is None:
+                self._redis = redis_conn.connect(self.settings.redis_url)
+            return self._redis
+
+    # -- database ----------------------------------------------------------------------------
+
+    @contextmanager
+    def read_db(self) -> Iterator[sqlite_utils.Database]:
+        """A read-only connection for one request; unreadable database → 503."""
+        with self._db(readonly=True) as db:
+            yield db
+
+    @contextmanager
+    def write_db(self) -> Iterator[sqlite_utils.Database]:
+        """A read-write connection; the database must already exist (never created here)."""
+        with self._db(readonly=False) as db:
+            yield db
+
+    @contextmanager
+    def _db(self, *, readonly: bool) -> Iterator[sqlite_utils.Database]:
+        path = self.settings.db_path
+        try:
+            if not path.is_file():
+                raise database.DatabaseUnavailable(f"no database file at {path}")
+            db = database.connect(path, readonly=readonly)
+        except (database.DatabaseUnavailable, OSError) as error:
+            log.warning("database unavailable: %s", error)
+            raise errors.ApiError(503, errors.UNAVAILABLE) from None
+        try:
+            yield db
+        except sqlite3.Error as error:
+            log.warning("database error: %s: %s", type(error).__name__, error)
+            raise errors.ApiError(503, errors.UNAVAILABLE) from None
+        finally:
+            db.close()
+
+    # -- queue ---------------------------------------------------------------------------------
+
+    def queue_numbers(self) -> dict[str, int] | None:
+        """Queue depth and failed-job count, or None when Redis cannot be asked."""
+        client = self.redis
+        if client is None:
+            return None
+        try:
+            queue = make_queue(self.settings.queue_name, client)
+            return {
+                "depth": queue.count,
+                "failed_jobs": queue.failed_job_registry.get_job_count(cleanup=False),
+            }
+        except (redis.RedisError, OSError) as error:
+            # The exception text can name host and port; never the URL or its password.
+            log.warning("redis unavailable: %s", type(error).__name__)
+            return None

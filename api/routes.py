@@ -1,0 +1,172 @@
+"""The routing table, as data: each :class:`Endpoint` makes one Starlette ``Route`` and one
+operation of the OpenAPI document, so the two cannot drift apart."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.routing import Route
+
+from api import endpoints
+from ingest.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    location: str  # "query" or "path"
+    schema: dict[str, Any]
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Callable[..., Any]
+    operation_id: str
+    summary: str
+    parameters: tuple[Param, ...] = ()
+    request_body: dict[str, Any] | None = None  # JSON schema of the body
+    response: dict[str, Any] = field(default_factory=dict)  # JSON schema of the success body
+    success: int = 200
+    errors: tuple[int, ...] = ()
+    write: bool = False  # needs the bearer token / a loopback client (SPEC §8)
+    media_type: str = "application/json"
+
+
+PROJECT = Param("project", "query", {"type": "string", "minLength": 1},
+                "Project id; default COSTLOG_PROJECT, else all projects ('*' = all projects).")
+TZ = Param("tz", "query", {"type": "string", "example": "America/New_York"},
+           "IANA time zone for bucket and month edges; default COSTLOG_TZ, else UTC.")
+READ = (PROJECT, TZ)
+
+_money = {"type": "number"}
+_share = {"type": "object", "properties": {
+    "cost": _money, "tokens": {"type": "integer"}, "percent": {"type": "number"}}}
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        "GET", "/api/cost/breakdown", endpoints.cost_breakdown, "getCostBreakdown",
+        "Cost, tokens and share per model, phase, task or initiative over a rolling window.",
+        parameters=(
+            Param("by", "query", {"type": "string", "enum": ["model", "phase", "task",
+                                                             "initiative"], "default": "model"},
+                  "Dimension; by=task across all projects keys are '<project_id>/<task_id>'."),
+            Param("period", "query", {"type": "string", "enum": ["24h", "7d", "30d", "all"],
+                                      "default": "all"}, "Rolling window ending now."),
+            Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
+                  "Keep the top keys by cost; the rest are summed in 'other'."),
+            *READ,
+        ),
+        response={"type": "object", "required": ["period", "total_cost_usd", "breakdown"],
+                  "properties": {
+                      "period": {"type": "string"}, "total_cost_usd": _money,
+                      "breakdown": {"type": "object", "additionalProperties": _share},
+                      "other": {"type": "object", "properties": {
+                          **_share["properties"], "count": {"type": "integer"}}}}},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "GET", "/api/cost/timeseries", endpoints.cost_timeseries, "getCostTimeseries",
+        "Gap-filled cost and tokens per hour, day, ISO week or month in a time zone.",
+        parameters=(
+            Param("granularity", "query", {"type": "string", "enum": ["hour", "day", "week",
+                                                                      "month"],
+                                           "default": "day"}, "Bucket size."),
+            Param("start", "query", {"type": "string"},
+                  "RFC 3339 or YYYY-MM-DD (a date in tz); default 30 days before end."),
+            Param("end", "query", {"type": "string"},
+                  "RFC 3339 or YYYY-MM-DD (the whole day in tz); default now."),
+            Param("model", "query", {"type": "string"}, "Only this model family."),
+            *READ,
+        ),
+        response={"type": "object", "required": ["start", "end", "granularity", "series"],
+                  "properties": {
+                      "start": {"type": "string"}, "end": {"type": "string"},
+                      "granularity": {"type": "string"},
+                      "series": {"type": "array", "items": {"type": "object", "properties": {
+                          "date": {"type": "string"}, "start": {"type": "string"},
+                          "cost": _money, "tokens": {"type": "integer"},
+                          "model": {"type": "string"}}}}}},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "GET", "/api/cost/budget", endpoints.cost_budget, "getCostBudget",
+        "Month-to-date spend in tz against the monthly budget, with a projection.",
+        parameters=READ,
+        response={"$ref": "#/components/schemas/BudgetStatus"},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "PUT", "/api/cost/budget", endpoints.update_cost_budget, "updateCostBudget",
+        "Set the monthly budget of a project (or of all projects) and return its status.",
+        parameters=READ,
+        request_body={"type": "object", "required": ["monthly_limit_usd"], "properties": {
+            "monthly_limit_usd": {"type": "number", "minimum": 0},
+            "alert_threshold_percent": {"type": "integer", "minimum": 0, "maximum": 100,
+                                        "default": 80}}},
+        response={"$ref": "#/components/schemas/BudgetStatus"},
+        errors=(400, 401, 403, 413, 503),
+        write=True,
+    ),
+    Endpoint(
+        # ":path": initiative ids may hold '/' (sent as %2F).
+        "GET", "/api/initiatives/{id:path}/cost", endpoints.initiative_cost, "getInitiativeCost",
+        "One initiative's cost by task, model family and phase.",
+        parameters=(Param("id", "path", {"type": "string"}, "Initiative id.", required=True),
+                    *READ),
+        response={"type": "object", "properties": {
+            "initiative_id": {"type": "string"}, "total_cost_usd": _money,
+            "total_tokens": {"type": "integer"},
+            "by_task": {"type": "array", "items": {"type": "object", "properties": {
+                "task_id": {"type": "string"}, "project_id": {"type": "string"},
+                "cost": _money, "tokens": {"type": "integer"}}}},
+            "by_model": {"type": "object", "additionalProperties": _money},
+            "by_phase": {"type": "object", "additionalProperties": _money}}},
+        errors=(400, 404, 503),
+    ),
+    Endpoint(
+        "POST", "/api/cost/events", endpoints.post_cost_events, "postCostEvents",
+        f"Enqueue one cost event or an array of at most {MAX_EVENTS_PER_REQUEST}"
+        f" (body at most {MAX_BODY_BYTES} bytes); invalid items are rejected one by one.",
+        request_body={"oneOf": [{"$ref": "#/components/schemas/CostEvent"},
+                                {"type": "array", "maxItems": MAX_EVENTS_PER_REQUEST,
+                                 "items": {"$ref": "#/components/schemas/CostEvent"}}]},
+        response={"type": "object", "required": ["accepted", "ids", "rejected"], "properties": {
+            "accepted": {"type": "integer"},
+            "ids": {"type": "array", "items": {"type": "string"}},
+            "rejected": {"type": "array", "items": {"type": "object", "properties": {
+                "index": {"type": "integer"}, "error": {"type": "string"}}}}}},
+        success=202,
+        errors=(400, 401, 403, 413, 503),
+        write=True,
+    ),
+    Endpoint(
+        "GET", "/healthz", endpoints.healthz, "getHealth",
+        "Database and Redis reachability, queue depth and failed jobs; 503 without database.",
+        response={"type": "object", "properties": {
+            "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
+            "database": {"type": "object"}, "redis": {"type": "object"},
+            "queue": {"type": "object"}, "spool": {"type": "object"}}},
+        errors=(503,),
+    ),
+    Endpoint(
+        "GET", "/metrics", endpoints.metrics, "getMetrics",
+        "Prometheus text exposition.",
+        response={"type": "string"},
+        media_type="text/plain",
+    ),
+    Endpoint(
+        "GET", "/openapi.json", endpoints.openapi, "getOpenApi",
+        "This document.",
+        response={"type": "object"},
+    ),
+)
+
+routes: list[Route] = [
+    Route(endpoint.path, endpoint.handler, methods=[endpoint.method],
+          name=endpoint.operation_id)
+    for endpoint in ENDPOINTS
+]

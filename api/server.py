@@ -1,0 +1,19 @@
+"""``costlog api``: the app under uvicorn."""
+
+import uvicorn
+
+from api.app import create_app
+from ingest.constants import DEFAULT_HOST, DEFAULT_PORT
+from ingest.settings import Settings
+
+
+def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Run the API until interrupted; 127.0.0.1:8787 unless told otherwise (SPEC §8).
+
+    Uvicorn's access log shows method, path and query string only: the token travels in a
+    header and is never logged. X-Forwarded-For is trusted from loopback proxies only
+    (uvicorn's default), so a local reverse proxy cannot make remote clients look local.
+    """
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips="127.0.0.1", server_header=False)
