@@ -31,10 +31,6 @@ def resources(request: Request) -> Resources:
     return request.app.state.costlog
 
 
-def query_error(error: queries.QueryError) -> ApiError:
-    return ApiError(400, str(error))
-
-
 # -- reads ---------------------------------------------------------------------------------------
 
 
@@ -44,14 +40,11 @@ def cost_breakdown(request: Request) -> Response:
     params.zone(request, res.settings)  # validated on every read endpoint; windows are rolling
     limit = params.limit(request)
     with res.read_db() as db:
-        try:
-            body = queries.breakdown(
-                db, by=params.text(request, "by", "model"),
-                period=params.text(request, "period", "all"),
-                project=project, limit=limit, now=clock.now(),
-            )
-        except queries.QueryError as error:
-            raise query_error(error) from None
+        body = queries.breakdown(
+            db, by=params.text(request, "by", "model"),
+            period=params.text(request, "period", "all"),
+            project=project, limit=limit, now=clock.now(),
+        )
     return JSON(body)
 
 
@@ -60,15 +53,12 @@ def cost_timeseries(request: Request) -> Response:
     project = params.project(request, res.settings)
     tz = params.zone(request, res.settings)
     with res.read_db() as db:
-        try:
-            body = queries.timeseries(
-                db, granularity=params.text(request, "granularity", "day"),
-                start=params.text(request, "start"), end=params.text(request, "end"),
-                model=params.text(request, "model") or None,
-                project=project, tz=tz, now=clock.now(),
-            )
-        except queries.QueryError as error:
-            raise query_error(error) from None
+        body = queries.timeseries(
+            db, granularity=params.text(request, "granularity", "day"),
+            start=params.text(request, "start"), end=params.text(request, "end"),
+            model=params.text(request, "model") or None,
+            project=project, tz=tz, now=clock.now(),
+        )
     return JSON(body)
 
 

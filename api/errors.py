@@ -9,6 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ingest.queries import QueryError
+
 log = logging.getLogger("costlog.api")
 
 # Exact client messages (SPEC §7-§8).
@@ -58,6 +60,12 @@ async def api_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status, exc.message, exc.headers)
 
 
+async def query_error(request: Request, exc: Exception) -> Response:
+    """A bad read parameter found by ingest.queries: its message is the client's 400 text."""
+    assert isinstance(exc, QueryError)
+    return error_response(400, str(exc))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (and any other HTTPException) in the one error shape."""
     assert isinstance(exc, HTTPException)
@@ -77,6 +85,7 @@ async def unhandled_error(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     ApiError: api_error,
+    QueryError: query_error,
     HTTPException: http_error,
     Exception: unhandled_error,
 }

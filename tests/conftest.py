@@ -1,6 +1,7 @@
 """Shared fixtures: a temp database, a real redis-server per session, a fixed clock."""
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -64,3 +65,12 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 @pytest.fixture
 def queue_name() -> str:
     return f"costlog-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def keep_signal_handlers() -> Iterator[None]:
+    """RQ installs SIGINT/SIGTERM handlers in the main thread; put pytest's back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)

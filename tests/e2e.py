@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -57,3 +58,12 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def jsonl(events: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(event) + "\n" for event in events)
+
+
+def count_rows(db_path: Path) -> int:
+    """cost_log's row count, or -1 while the database is not there yet."""
+    try:
+        with sqlite3.connect(db_path) as conn:
+            return conn.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
+    except sqlite3.Error:
+        return -1

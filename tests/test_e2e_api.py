@@ -2,7 +2,6 @@
 
 import json
 import math
-import sqlite3
 import urllib.error
 import urllib.request
 from collections import defaultdict
@@ -18,7 +17,7 @@ from ingest.event import parse_event
 from ingest.models import detect_model
 from ingest.pricing import PriceTable, cost_of
 from tests.conftest import NOW
-from tests.e2e import costlog_env, jsonl, process, run, wait_for
+from tests.e2e import costlog_env, count_rows, jsonl, process, run, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -81,14 +80,6 @@ def assert_costs(actual: dict[str, Any], expected: dict[str, float]) -> None:
     assert set(actual) == set(expected)
     for key, value in expected.items():
         assert actual[key]["cost"] == pytest.approx(value, abs=1e-8), key
-
-
-def count_rows(db_path: Path) -> int:
-    try:
-        with sqlite3.connect(db_path) as conn:
-            return conn.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
-    except sqlite3.Error:
-        return -1
 
 
 def test_every_endpoint_over_http(tmp_path: Path, redis_url: str, queue_name: str) -> None:

@@ -1,7 +1,6 @@
 """End to end with real processes: redis-server, `costlog worker`, `costlog emit`."""
 
 import math
-import sqlite3
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from ingest.database import connect
 from ingest.models import detect_model
 from ingest.queue import make_queue
 from ingest.store import check_aggregates
-from tests.e2e import costlog_env, jsonl, process, run, wait_for
+from tests.e2e import costlog_env, count_rows, jsonl, process, run, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -41,14 +40,6 @@ def make_events(count: int, prefix: str = "e") -> list[dict[str, Any]]:
             "timestamp": f"2026-11-{1 + i % 19:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
         })
     return events
-
-
-def count_rows(db_path: Path) -> int:
-    try:
-        with sqlite3.connect(db_path) as conn:
-            return conn.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
-    except sqlite3.Error:
-        return -1
 
 
 def assert_counted_once(db_path: Path, events: list[dict[str, Any]]) -> None:

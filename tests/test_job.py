@@ -1,7 +1,6 @@
 """The job class's allow-list and the job function, on fakeredis with a burst SimpleWorker."""
 
 import json
-import signal
 import sqlite3
 import threading
 import zlib
@@ -23,14 +22,7 @@ from ingest.queue import enqueue_events, make_queue
 from ingest.settings import Settings
 from ingest.worker import build_worker
 
-
-@pytest.fixture(autouse=True)
-def keep_signal_handlers() -> Iterator[None]:
-    """RQ installs SIGINT/SIGTERM handlers in the main thread; put pytest's back."""
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
+pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
 
 @pytest.fixture

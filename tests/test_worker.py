@@ -28,12 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 RQ_SCRIPT = Path(sys.executable).parent / "rq"
 
 
-@pytest.fixture(autouse=True)
-def keep_signal_handlers() -> Iterator[None]:
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
+pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
 
 @pytest.fixture(autouse=True)
