@@ -227,6 +227,25 @@ def api(ctx: click.Context, host: str, port: int) -> None:
     serve(dataclasses.replace(settings, redis_url=_redis_url(settings)), host, port)
 
 
+@main.command()
+@click.option("--demo", is_flag=True, help="Publish a month of demo events through the queue.")
+@click.option("--host", default=constants.DEFAULT_HOST, show_default=True,
+              help="Address the API binds.")
+@click.option("--port", default=constants.DEFAULT_PORT, show_default=True,
+              help="Port the API binds.")
+@click.pass_context
+def up(ctx: click.Context, demo: bool, host: str, port: int) -> None:
+    """Run the whole stack on this machine: Redis, the worker and the API.
+
+    Starts a private Redis (redis-server from PATH, else the embedded one) unless
+    COSTLOG_REDIS_URL is set. With --demo, publishes a realistic month of demo events first;
+    their ids are fixed, so running it again adds nothing twice. Ctrl-C stops everything.
+    """
+    from costlog.up import run_stack
+
+    ctx.exit(run_stack(_settings(ctx), demo=demo, host=host, port=port))
+
+
 @main.group()
 def spool() -> None:
     """Inspect or replay events that were spooled while Redis was unavailable."""
@@ -291,3 +310,7 @@ def aggregates_rebuild(ctx: click.Context) -> None:
     rebuild_aggregates(db)
     db.close()
     click.echo("rollups rebuilt")
+
+
+if __name__ == "__main__":
+    main()
