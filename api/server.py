@@ -15,5 +15,6 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
     (uvicorn's default), so a local reverse proxy cannot make remote clients look local.
     """
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
+    # log_config=None: uvicorn's loggers go through the process's handler (text or JSON lines).
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None, proxy_headers=True,
                 forwarded_allow_ips="127.0.0.1", server_header=False)

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import click
 
+from costlog import logs
 from ingest import clock, constants
 from ingest.event import CostEvent, InvalidEvent, parse_event
 from ingest.settings import Settings
@@ -76,12 +77,13 @@ def _open_db(settings: Settings):
               help="Spool directory for events Redis could not take [COSTLOG_SPOOL].")
 @click.option("--prices", "prices_path", envvar="COSTLOG_PRICES",
               type=click.Path(path_type=Path), help="Price override file [COSTLOG_PRICES].")
+@click.option("--log-format", envvar="COSTLOG_LOG_FORMAT", type=click.Choice(logs.FORMATS),
+              default="text", help="'json': one JSON object per log line [COSTLOG_LOG_FORMAT].")
 @click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
 @click.pass_context
-def main(ctx: click.Context, verbose: bool, **options: Any) -> None:
+def main(ctx: click.Context, verbose: bool, log_format: str, **options: Any) -> None:
     """costlog: exactly-once cost analytics for AI coding agents."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(log_format, logging.DEBUG if verbose else logging.INFO)
     settings = Settings.from_env()
     chosen = {name: value for name, value in options.items() if value}
     if "db_path" in chosen and "spool_dir" not in chosen:
