@@ -23,5 +23,10 @@ lint: $(STAMP)
 up: $(STAMP)
 	$(BIN)/costlog up --demo
 
+# Benchmarks print figures (docs/benchmarks.md); CI does not run them. QUICK=1 for a smoke run.
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_ingest $(if $(QUICK),--events 500 --batched 5000)
+	$(BIN)/python -m bench.bench_import $(if $(QUICK),--events 50000 --rounds 10)
+
 clean:
 	rm -rf $(VENV) .pytest_cache
