@@ -45,6 +45,8 @@ class RedisServer:
     data_dir: Path
     port: int = 0
     appendonly: bool = True
+    #: Own session: a terminal's Ctrl-C reaches only its parent, which stops it last.
+    new_session: bool = False
     process: subprocess.Popen | None = None
 
     @property
@@ -63,6 +65,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self.new_session,
         )
         self.wait_ready(timeout)
         return self
