@@ -2,7 +2,8 @@
 
 Every bucket edge of every modern zone falls on a UTC quarter hour (offsets are whole multiples
 of 15 minutes, Asia/Kolkata +05:30 and Asia/Kathmandu +05:45 included), so a bucket in any zone
-is an exact union of the quarter-hour rollup rows ``[key(start), key(end))``.
+is an exact union of quarter-hour rollup rows ``[key(start), key(end))`` — and of hour rows in
+whole-hour zones, and of day rows in UTC.
 """
 
 import re
@@ -27,19 +28,22 @@ class Bucket:
     end: datetime  # aware, exclusive
     label: str
 
-    @property
-    def start_key(self) -> str:
-        return quarter_key(self.start)
-
-    @property
-    def end_key(self) -> str:
-        return quarter_key(self.end)
-
 
 def quarter_key(instant: datetime) -> str:
     """The rollup key of the UTC quarter hour holding ``instant``: ``YYYY-MM-DD HH:MM``."""
     utc = instant.astimezone(UTC)
     return f"{utc.date().isoformat()} {utc.hour:02d}:{utc.minute // 15 * 15:02d}"
+
+
+def hour_key(instant: datetime) -> str:
+    """The rollup key of the UTC hour holding ``instant``: ``YYYY-MM-DD HH``."""
+    utc = instant.astimezone(UTC)
+    return f"{utc.date().isoformat()} {utc.hour:02d}"
+
+
+def day_key(instant: datetime) -> str:
+    """The rollup key of the UTC day holding ``instant``: ``YYYY-MM-DD``."""
+    return instant.astimezone(UTC).date().isoformat()
 
 
 def storage_text(instant: datetime) -> str:
@@ -52,6 +56,13 @@ def ceil_quarter(instant: datetime) -> datetime:
     utc = instant.astimezone(UTC)
     floor = utc.replace(minute=utc.minute // 15 * 15, second=0, microsecond=0)
     return floor if floor == utc else floor + QUARTER
+
+
+def ceil_hour(instant: datetime) -> datetime:
+    """The first UTC hour boundary at or after ``instant``."""
+    utc = instant.astimezone(UTC)
+    floor = utc.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == utc else floor + timedelta(hours=1)
 
 
 def ceil_day(instant: datetime) -> datetime:

@@ -18,8 +18,8 @@ RECORD_TABLE = "costlog_migrations"
 #: The orchestrator's own record; costlog records 001-003 there too so it never re-runs them.
 ORCHESTRATOR_TABLE = "_migrations"
 ORCHESTRATOR_VERSIONS = {1, 2, 3}
-#: Migrations after which the rollups are back-filled from the rows already in cost_log.
-BACKFILL_AFTER = {4}
+#: Migrations after which the rollups they add are back-filled from the rows in cost_log.
+BACKFILL_AFTER = {4, 6}
 
 ADD_COLUMN_RE = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
 FILE_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -61,16 +61,17 @@ def _run_statement(db: sqlite_utils.Database, statement: str) -> None:
     db.execute(statement)
 
 
-def backfill(db: sqlite_utils.Database, *, keep_existing: set[str] = frozenset()) -> None:
-    """Recompute every rollup from cost_log (inside the caller's transaction).
+def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
+    """Recompute the rollups from cost_log (inside the caller's transaction).
 
-    Tables named in ``keep_existing`` that already hold rows are left as they are.
+    With ``only_empty``, rollups that already hold rows are left as they are: after a migration
+    that adds rollups, and for an orchestrator database's own cost_aggregates.
     """
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
     for rollup in rollups.ROLLUPS:
-        if rollup.table in keep_existing and db.execute(
-            f"SELECT 1 FROM {rollup.table} LIMIT 1"
-        ).fetchone():
+        if not db[rollup.table].exists():
+            continue  # added by a later migration, which back-fills it
+        if only_empty and db.execute(f"SELECT 1 FROM {rollup.table} LIMIT 1").fetchone():
             continue
         db.execute(f"DELETE FROM {rollup.table}")
         for statement in rollup.add_statements():
@@ -96,8 +97,9 @@ def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int
             for statement in migration.statements():
                 _run_statement(db, statement)
             if migration.version in BACKFILL_AFTER:
-                # An orchestrator database may carry its own cost_aggregates: keep them.
-                backfill(db, keep_existing={"cost_aggregates"})
+                # Fill the rollups this migration added; an orchestrator database's own
+                # cost_aggregates rows are kept.
+                backfill(db, only_empty=True)
             db.execute(
                 f"INSERT INTO {RECORD_TABLE}(version, name, applied_at)"
                 " VALUES (?, ?, datetime('now'))",

@@ -7,6 +7,7 @@ initiatives), so no dashboard request scans cost_log. Costs are summed as intege
 
 import bisect
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,43 +39,59 @@ def usd(nanos: int) -> float:
 
 
 @dataclass(frozen=True)
+class Grain:
+    """A rollup time key: its column, its text for an instant, and its boundaries."""
+
+    column: str
+    key: Callable[[datetime], str]  # the key of the period holding an instant
+    ceil: Callable[[datetime], datetime]  # the first boundary at or after an instant
+
+    def aligned(self, instant: datetime) -> bool:
+        return self.ceil(instant) == instant
+
+
+DAY = Grain("day", buckets.day_key, buckets.ceil_day)
+HOUR = Grain("hour", buckets.hour_key, buckets.ceil_hour)
+QUARTER = Grain("bucket", buckets.quarter_key, buckets.ceil_quarter)
+#: The model rollups by time, coarsest first; the quarter-hour one fits every zone's edges.
+MODEL_GRAINS = (("rollup_model_d", DAY), ("rollup_model_h", HOUR), ("rollup_model_q", QUARTER))
+
+
+def _model_rollup(*edges: datetime) -> tuple[str, Grain]:
+    """The coarsest model rollup whose periods start on every one of ``edges``."""
+    return next(((table, grain) for table, grain in MODEL_GRAINS
+                 if all(grain.aligned(edge) for edge in edges)), MODEL_GRAINS[-1])
+
+
+@dataclass(frozen=True)
 class Dimension:
     """Where one breakdown dimension is read from."""
 
-    window_table: str  # rollup with a UTC time column, for rolling windows
-    time_column: str
-    ceil: Any  # instant -> first boundary of the window table's time key at or after it
+    levels: tuple[tuple[str, Grain], ...]  # (rollup table, grain), coarsest first
     key: str  # key expression over the rollup tables
     raw_key: str  # the same key over raw cost_log rows (alias n)
+    group: str  # GROUP BY of the all-time table: its key columns, so no sort is needed
     all_time_table: str
     has_all_projects_rows: bool  # the tables carry project_id '*' totals
     raw_where: str = "1"
 
 
-def _quarter_text(instant: datetime) -> str:
-    return buckets.quarter_key(instant)
-
-
 def _dimension(by: str, project: str | None) -> Dimension:
-    if by == "model":
-        return Dimension("rollup_model_q", "bucket", buckets.ceil_quarter, "model",
-                         rollups.MODEL, "rollup_model_q", True)
-    if by == "phase":
-        return Dimension("rollup_phase_q", "bucket", buckets.ceil_quarter, "phase",
-                         rollups.PHASE, "rollup_phase_q", True)
+    if by in ("model", "phase"):
+        return Dimension(((f"rollup_{by}_d", DAY), (f"rollup_{by}_q", QUARTER)), by,
+                         rollups.MODEL if by == "model" else rollups.PHASE, by,
+                         f"rollup_{by}_d", True)
     if by == "task":
         # Task ids repeat between projects: across all projects the key names both.
-        key, raw = ("task_id", rollups.TASK) if project else (
-            "project_id || '/' || task_id", f"{rollups.PROJECT} || '/' || {rollups.TASK}")
-        return Dimension("rollup_task_d", "day", buckets.ceil_day, key, raw, "rollup_task", False)
-    return Dimension("rollup_initiative_d", "day", buckets.ceil_day, "initiative_id",
-                     rollups.INITIATIVE, "rollup_initiative_d", True,
+        if project:
+            return Dimension((("rollup_task_d", DAY),), "task_id", rollups.TASK, "task_id",
+                             "rollup_task", False)
+        return Dimension((("rollup_task_d", DAY),), "project_id || '/' || task_id",
+                         f"{rollups.PROJECT} || '/' || {rollups.TASK}", "project_id, task_id",
+                         "rollup_task", False)
+    return Dimension((("rollup_initiative_d", DAY),), "initiative_id", rollups.INITIATIVE,
+                     "initiative_id", "rollup_initiative_d", True,
                      raw_where=f"{rollups.INITIATIVE} <> ''")
-
-
-def _time_key(dimension: Dimension, instant: datetime) -> str:
-    edge = dimension.ceil(instant)
-    return _quarter_text(edge) if dimension.time_column == "bucket" else edge.date().isoformat()
 
 
 def _project_filter(project: str | None, has_all_rows: bool) -> tuple[str, dict[str, str]]:
@@ -85,34 +102,37 @@ def _project_filter(project: str | None, has_all_rows: bool) -> tuple[str, dict[
     return "1", {}
 
 
-def _sums(db: sqlite_utils.Database, by: str, project: str | None,
-          since: datetime | None) -> dict[str, list[int]]:
-    """key -> [cost_nanos, tokens] for rows at or after ``since`` (all rows when None)."""
+def _parts(by: str, project: str | None,
+           since: datetime | None) -> tuple[str, dict[str, Any]]:
+    """SQL yielding (k, c, t) = (key, cost_nanos, tokens) parts for rows at or after ``since``
+    (all rows when None), and its parameters.
+
+    A window reads whole periods of the coarsest rollup, finer rollups for the partial period at
+    its leading edge, and raw rows only for the last partial quarter hour (or day).
+    """
     dim = _dimension(by, project)
     where, params = _project_filter(project, dim.has_all_projects_rows)
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    select = f"SELECT {dim.key} AS k, SUM(cost_nanos) AS c, SUM(tokens) AS t FROM"
     if since is None:
-        sql = (f"SELECT {dim.key}, SUM(cost_nanos), SUM(tokens) FROM {dim.all_time_table}"
-               f" WHERE {where} GROUP BY 1")
-        rows = db.execute(sql, params).fetchall()
-    else:
-        edge = dim.ceil(since)
-        params = {**params, "edge": _time_key(dim, since),
-                  "since": buckets.storage_text(since), "edge_text": buckets.storage_text(edge)}
-        rows = db.execute(
-            f"SELECT {dim.key}, SUM(cost_nanos), SUM(tokens) FROM {dim.window_table}"
-            f" WHERE {where} AND {dim.time_column} >= :edge GROUP BY 1", params,
-        ).fetchall()
-        raw_project = "n.project_id = :project" if project else "1"
-        rows += db.execute(
-            f"SELECT {dim.raw_key}, SUM({rollups.COST_NANOS}), SUM({rollups.TOKENS})"
-            f" FROM cost_log AS n WHERE n.timestamp >= :since AND n.timestamp < :edge_text"
-            f" AND {raw_project} AND ({dim.raw_where}) GROUP BY 1", params,
-        ).fetchall()
-    for key, nanos, tokens in rows:
-        totals[key][0] += nanos or 0
-        totals[key][1] += tokens or 0
-    return totals
+        return f"{select} {dim.all_time_table} WHERE {where} GROUP BY {dim.group}", params
+    parts, upper = [], None
+    for index, (table, grain) in enumerate(dim.levels):
+        edge = grain.ceil(since)
+        params[f"lo{index}"] = grain.key(edge)
+        below = ""
+        if upper is not None:
+            params[f"hi{index}"] = grain.key(upper)
+            below = f" AND {grain.column} < :hi{index}"
+        parts.append(f"{select} {table} WHERE {where} AND {grain.column} >= :lo{index}{below}"
+                     " GROUP BY 1")
+        upper = edge
+    raw_project = "n.project_id = :project" if project else "1"
+    parts.append(
+        f"SELECT {dim.raw_key}, SUM({rollups.COST_NANOS}), SUM({rollups.TOKENS})"
+        f" FROM cost_log AS n WHERE n.timestamp >= :since AND n.timestamp < :edge"
+        f" AND {raw_project} AND ({dim.raw_where}) GROUP BY 1")
+    params |= {"since": buckets.storage_text(since), "edge": buckets.storage_text(upper)}
+    return " UNION ALL ".join(parts), params
 
 
 def _share(nanos: int, total: int) -> float:
@@ -121,32 +141,39 @@ def _share(nanos: int, total: int) -> float:
 
 def breakdown(db: sqlite_utils.Database, *, by: str, period: str, project: str | None,
               limit: int | None, now: datetime) -> dict[str, Any]:
-    """Cost and tokens per model/phase/task/initiative over a rolling window (SPEC §7)."""
+    """Cost and tokens per model/phase/task/initiative over a rolling window (SPEC §7).
+
+    Ranking and the totals happen in SQL (window functions), so only the top ``limit`` keys
+    reach Python however many tasks there are.
+    """
     if by not in BREAKDOWN_DIMENSIONS:
         raise QueryError("invalid 'by' parameter: use model, phase, task, or initiative")
     if period not in PERIODS:
         raise QueryError("invalid 'period' parameter: use 24h, 7d, 30d, or all")
     span = PERIODS[period]
-    totals = _sums(db, by, project, None if span is None else now - span)
-    total = sum(nanos for nanos, _ in totals.values())
-    ranked = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
-    shown = ranked if limit is None else ranked[:limit]
+    parts, params = _parts(by, project, None if span is None else now - span)
+    rows = db.execute(
+        f"WITH parts AS ({parts}), keyed AS (SELECT k, SUM(c) AS c, SUM(t) AS t FROM parts"
+        " GROUP BY k) SELECT k, c, t, SUM(c) OVER (), SUM(t) OVER (), COUNT(*) OVER ()"
+        " FROM keyed ORDER BY c DESC, k LIMIT :limit",
+        params | {"limit": -1 if limit is None else limit},
+    ).fetchall()
+    total, total_tokens, keys = rows[0][3:] if rows else (0, 0, 0)
     result: dict[str, Any] = {
         "period": period,
         "total_cost_usd": usd(total),
         "breakdown": {
             key: {"cost": usd(nanos), "tokens": tokens, "percent": _share(nanos, total)}
-            for key, (nanos, tokens) in shown
+            for key, nanos, tokens, *_ in rows
         },
     }
     if limit is not None:
-        rest = ranked[limit:]
-        rest_nanos = sum(nanos for _, (nanos, _) in rest)
+        rest_nanos = total - sum(row[1] for row in rows)
         result["other"] = {
             "cost": usd(rest_nanos),
-            "tokens": sum(tokens for _, (_, tokens) in rest),
+            "tokens": total_tokens - sum(row[2] for row in rows),
             "percent": _share(rest_nanos, total),
-            "count": len(rest),
+            "count": keys - len(rows),
         }
     return result
 
@@ -191,20 +218,21 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
     except (OverflowError, ValueError):
         # A bucket edge beyond year 1 or 9999: still the client's input, never a 500.
         raise QueryError(DATES_OUT_OF_RANGE) from None
+    table, grain = _model_rollup(*(point.start for point in points), points[-1].end)
     params: dict[str, Any] = {"project": project or ALL_PROJECTS,
-                              "lo": points[0].start_key, "hi": points[-1].end_key}
+                              "lo": grain.key(points[0].start), "hi": grain.key(points[-1].end)}
     model_filter = ""
     if model:
         model_filter, params["model"] = " AND model = :model", model.lower()
     rows = db.execute(
-        "SELECT bucket, SUM(cost_nanos), SUM(tokens) FROM rollup_model_q"
-        f" WHERE project_id = :project AND bucket >= :lo AND bucket < :hi{model_filter}"
-        " GROUP BY bucket", params,
+        f"SELECT {grain.column}, SUM(cost_nanos), SUM(tokens) FROM {table}"
+        f" WHERE project_id = :project AND {grain.column} >= :lo AND {grain.column} < :hi"
+        f"{model_filter} GROUP BY {grain.column}", params,
     ).fetchall()
-    starts = [point.start_key for point in points]
+    starts = [grain.key(point.start) for point in points]
     sums = [[0, 0] for _ in points]
-    for bucket, nanos, tokens in rows:
-        index = bisect.bisect_right(starts, bucket) - 1
+    for period, nanos, tokens in rows:
+        index = bisect.bisect_right(starts, period) - 1
         sums[index][0] += nanos
         sums[index][1] += tokens
     series = []
@@ -221,10 +249,11 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
 def spent_between(db: sqlite_utils.Database, project: str | None, start: datetime,
                   end: datetime) -> int:
     """Nano-USD of every row timestamped in ``[start, end)`` (both on quarter-hour edges)."""
+    table, grain = _model_rollup(start, end)
     (nanos,) = db.execute(
-        "SELECT COALESCE(SUM(cost_nanos), 0) FROM rollup_model_q"
-        " WHERE project_id = ? AND bucket >= ? AND bucket < ?",
-        [project or ALL_PROJECTS, buckets.quarter_key(start), buckets.quarter_key(end)],
+        f"SELECT COALESCE(SUM(cost_nanos), 0) FROM {table}"
+        f" WHERE project_id = ? AND {grain.column} >= ? AND {grain.column} < ?",
+        [project or ALL_PROJECTS, grain.key(start), grain.key(end)],
     ).fetchone()
     return nanos
 

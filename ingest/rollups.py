@@ -15,6 +15,7 @@ PHASE = "COALESCE(n.phase, '')"
 MODEL = "CASE WHEN COALESCE(n.model, '') = '' THEN 'unknown' ELSE n.model END"
 INITIATIVE = "COALESCE(n.initiative_id, '')"
 DAY = "substr(n.timestamp, 1, 10)"
+HOUR = "substr(n.timestamp, 1, 13)"
 QUARTER = (
     "substr(n.timestamp, 1, 14) || CASE"
     " WHEN CAST(substr(n.timestamp, 15, 2) AS INTEGER) < 15 THEN '00'"
@@ -118,6 +119,21 @@ ROLLUPS: tuple[Rollup, ...] = (
     Rollup(
         "rollup_phase_q",
         keys=(("project_id", PROJECT), ("bucket", QUARTER), ("phase", PHASE)),
+        all_projects=True,
+    ),
+    Rollup(
+        "rollup_model_h",
+        keys=(("project_id", PROJECT), ("hour", HOUR), ("model", MODEL)),
+        all_projects=True,
+    ),
+    Rollup(
+        "rollup_model_d",
+        keys=(("project_id", PROJECT), ("day", DAY), ("model", MODEL)),
+        all_projects=True,
+    ),
+    Rollup(
+        "rollup_phase_d",
+        keys=(("project_id", PROJECT), ("day", DAY), ("phase", PHASE)),
         all_projects=True,
     ),
     Rollup("rollup_task_d", keys=(("project_id", PROJECT), ("day", DAY), ("task_id", TASK))),

@@ -15,7 +15,7 @@ KATHMANDU = ZoneInfo("Asia/Kathmandu")
 def day(text: str, tz: ZoneInfo, granularity: str) -> list[tuple[str, str, str]]:
     start = buckets.parse_instant(text, tz)
     end = buckets.parse_instant(text, tz, end_of_day=True)
-    return [(b.label, buckets.rfc3339(b.start), b.start_key)
+    return [(b.label, buckets.rfc3339(b.start), buckets.quarter_key(b.start))
             for b in buckets.buckets(start, end, granularity, tz)]
 
 

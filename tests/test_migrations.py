@@ -39,7 +39,7 @@ def fresh(db_path: Path) -> sqlite_utils.Database:
 def test_migration_files_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in available()] == [
         (1, "cost_log"), (2, "model_tracking"), (3, "duration"), (4, "costlog_events"),
-        (5, "read_indexes"),
+        (5, "read_indexes"), (6, "coarse_rollups"),
     ]
 
 
@@ -90,7 +90,7 @@ def test_migration_003_adds_duration_ms(fresh: sqlite_utils.Database) -> None:
 
 
 def test_migrate_all_twice_is_a_no_op(fresh: sqlite_utils.Database) -> None:
-    assert migrate(fresh) == [1, 2, 3, 4, 5]
+    assert migrate(fresh) == [1, 2, 3, 4, 5, 6]
     before = schema(fresh)
     assert migrate(fresh) == []
     assert schema(fresh) == before
@@ -113,7 +113,7 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     assert len(rows_before) == 400
 
     db = connect(orchestrator_copy)
-    assert migrate(db) == [1, 2, 3, 4, 5]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6]
     assert migrate(db) == []
 
     # Every old row and value survives; the new columns hold their defaults.
