@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint up bench clean
+.PHONY: install test lint up bench faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ up: $(STAMP)
 
 # Benchmarks print figures (docs/benchmarks.md); CI does not run them. QUICK=1 for a smoke run.
 bench: $(STAMP)
-	$(BIN)/python -m bench.bench_ingest $(if $(QUICK),--events 500 --batched 5000)
-	$(BIN)/python -m bench.bench_import $(if $(QUICK),--events 50000 --rounds 10)
+	$(BIN)/python -m bench $(if $(QUICK),--quick)
+
+# Every fault test at 5,000 events, the slow variants included (docs/reliability.md).
+faults: $(STAMP)
+	mkdir -p build
+	COSTLOG_FAULT_EVENTS=5000 COSTLOG_FAULT_REPORT=build/faults-report.jsonl $(BIN)/pytest -q -s -m '' tests/test_fault_*.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,97 +1,101 @@
-"""`costlog import` throughput and peak memory, then read latency over real HTTP.
+"""`costlog import` throughput and peak memory (and the database the query benchmark reads).
 
-    python -m bench.bench_import [--events 1000000] [--workdir DIR]
+    python -m bench.bench_import [--quick] [--events N] [--spread task|uniform] [--workdir DIR]
+
+Generates the events file once (``bench/generate.py``; kept in the work directory), builds a
+fresh database with ``costlog migrate``, then times ``costlog import FILE`` as a child process
+under ``/usr/bin/time -v`` (peak RSS from it, else from ``getrusage(RUSAGE_CHILDREN)``).
+Importing a small file first shows whether memory stays flat as the file grows. The database
+is left in the work directory as ``db-<N>-<spread>.db`` for ``bench.bench_queries``.
 """
 
 import argparse
-import http.client
-import json
+import re
 import resource
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from bench.common import COSTLOG, env_for, machine, rss_mb, summary, write_jsonl
-from costlog.redis_server import free_port
+from bench.common import COSTLOG, Results, env_for, heading, machine, write_jsonl
 
-QUERIES = (
-    [f"/api/cost/breakdown?by={by}&period={period}" + ("&limit=100" if by in ("task",
-     "initiative") else "") for by in ("model", "phase", "task", "initiative")
-     for period in ("24h", "7d", "30d", "all")]
-    + [f"/api/cost/timeseries?granularity={g}&start={s}&end=2026-11-20{tz}"
-       for g, s in (("hour", "2026-11-14"), ("day", "2026-10-22"), ("day", "2025-11-21"),
-                    ("week", "2025-11-21"), ("month", "2025-11-21"))
-       for tz in ("", "&tz=America/New_York")]
-    + ["/api/cost/budget", "/api/cost/budget?tz=Asia/Kolkata", "/api/initiatives/INIT-007/cost",
-       "/api/cost/breakdown?by=task&project=project-07&period=30d"]
-)
+RESULTS = Results()
+DEFAULT_WORKDIR = Path("/tmp/costlog-bench")
+NO_REDIS = "redis://127.0.0.1:1/0"  # import never talks to Redis
 
 
-def bench_import(workdir: Path, count: int) -> Path:
-    source = workdir / f"events-{count}.jsonl"
-    if not source.exists():
+def events_file(workdir: Path, count: int, spread: str) -> Path:
+    path = workdir / f"events-{count}-{spread}.jsonl"
+    if not path.exists():
         started = time.perf_counter()
-        write_jsonl(source, count)
-        print(f"generated {count} events in {time.perf_counter() - started:.1f} s")
-    db = workdir / f"bench-{count}.db"
-    for path in workdir.glob(f"bench-{count}.db*"):
+        write_jsonl(path, count, spread=spread)
+        print(f"  generated {path} in {time.perf_counter() - started:.1f} s", flush=True)
+    return path
+
+
+def database(workdir: Path, count: int, spread: str) -> Path:
+    return workdir / f"db-{count}-{spread}.db"
+
+
+def fresh_db(db: Path) -> dict[str, str]:
+    for path in db.parent.glob(db.name + "*"):
         path.unlink()
-    env = env_for(db, "redis://127.0.0.1:1/0")
+    env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
+    return env
+
+
+def timed_import(db: Path, source: Path) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB, costlog's summary line) of one ``costlog import``."""
+    env = fresh_db(db)
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    wrapper = [time_bin, "-v"] if Path(time_bin).exists() else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    result = subprocess.run([COSTLOG, "import", str(source)], env=env, capture_output=True,
-                            text=True)
+    result = subprocess.run([*wrapper, COSTLOG, "import", str(source)], env=env,
+                            capture_output=True, text=True)
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"import: {count} events in {elapsed:.1f} s = {count / elapsed:,.0f} events/s;"
-          f" peak RSS {peak:.0f} MB; {result.stderr.strip().splitlines()[-1]}")
+    if result.returncode != 0:
+        raise RuntimeError(f"costlog import failed: {result.stderr[-2000:]}")
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+    if match:
+        peak = int(match[1]) / 1024
+    else:  # RUSAGE_CHILDREN is the largest child so far: only valid when it grew
+        peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    summary = next((line for line in result.stderr.splitlines() if line.startswith("imported")),
+                   "?")
+    return elapsed, peak, summary
+
+
+def bench_import(workdir: Path, count: int, spread: str, small: int) -> Path:
+    heading(f"3. costlog import of {count:,} events ({spread} spread)")
+    sizes = [n for n in (small, count) if n <= count]
+    db = database(workdir, count, spread)
+    for n in dict.fromkeys(sizes):
+        source = events_file(workdir, n, spread)
+        target = database(workdir, n, spread)
+        elapsed, peak, summary = timed_import(target, source)
+        rate = n / elapsed
+        size = source.stat().st_size / 2**20
+        RESULTS.add(f"import {n:,} events ({size:,.0f} MB file): rate", f"{rate:,.0f} events/s"
+                    f" ({elapsed:.1f} s; {summary})", "≥ 20,000/s", rate >= 20_000)
+        RESULTS.add(f"import {n:,} events: peak RSS", f"{peak:.0f} MB", "≤ 200 MB", peak <= 200)
     return db
 
 
-def bench_queries(db: Path, rounds: int) -> None:
-    port = free_port()
-    env = env_for(db, "redis://127.0.0.1:1/0")
-    api = subprocess.Popen([COSTLOG, "api", "--port", str(port)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        conn = None
-        for _ in range(100):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                conn.request("GET", "/healthz")
-                conn.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        worst = 0.0
-        for path in QUERIES:
-            samples = []
-            for _ in range(rounds):
-                started = time.perf_counter()
-                conn.request("GET", path)
-                response = conn.getresponse()
-                body = response.read()
-                samples.append((time.perf_counter() - started) * 1000)
-                assert response.status == 200, (path, body[:200])
-            json.loads(body)
-            print(f"{path:78s} {summary(samples)}")
-            worst = max(worst, sorted(samples)[int(0.95 * (len(samples) - 1))])
-        print(f"worst p95 {worst:.1f} ms; API peak RSS {rss_mb(api.pid):.0f} MB")
-    finally:
-        api.terminate()
-        api.wait(10)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/costlog-bench"))
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="50,000 events: a smoke run")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--spread", choices=("task", "uniform"), default="task")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args()
+    count = args.events or (50_000 if args.quick else 1_000_000)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(machine())
-    db = bench_import(args.workdir, args.events)
-    bench_queries(db, args.rounds)
+    bench_import(args.workdir, count, args.spread, min(count, 50_000))
+    print("\n" + RESULTS.table())
 
 
 if __name__ == "__main__":

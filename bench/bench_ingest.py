@@ -1,111 +1,437 @@
-"""Ingest throughput through the real queue, RQ's floor, and publish latency.
+"""Ingest through the real queue: RQ's floor, one event per job, batches, publish latency, scaling.
 
-    python -m bench.bench_ingest [--events 3000] [--batched 30000]
+    python -m bench.bench_ingest [--quick] [--workdir DIR] [--only SECTION ...]
+
+Sections (all against a private redis-server on loopback, AOF on as in `costlog up`):
+
+* ``single``  one event per job. *Drain*: N jobs queued first, then one worker works them in
+  this process (``run_worker(burst=True)``, costlog's own ``CostlogWorker``); the floor is the
+  same worker class, tuning and job options running a no-op job (``bench/noop.py``) on the same
+  payloads. Also RQ's forking ``Worker`` on the no-op job and on costlog's job (``rq worker``
+  with costlog's job class). *Live*: a ``costlog worker`` process while this process publishes
+  one event at a time; events/s from the first publish to the last committed row.
+* ``batched`` ``publish_many`` and ``POST /api/cost/events`` (``costlog api``), 500 events per
+  call, one ``costlog worker`` process; events/s from the first call to the last committed row.
+* ``latency`` ``publish()`` latency with Redis up, refusing connections, and not answering.
+* ``scaling`` 1, 2 and 4 ``costlog worker`` processes on one database, then
+  ``costlog aggregates check``.
 """
 
 import argparse
+import http.client
+import json
+import logging
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import redis
-from rq import Queue
-from rq.serializers import JSONSerializer
-from rq.worker import SimpleWorker, Worker
+from rq import Queue, Worker
+from rq.suspension import resume, suspend
 
-from bench.common import NOW, events, machine, summary
-from bench.noop import NOOP, NoopJob
+from bench.common import (
+    COSTLOG,
+    NOW,
+    VENV_BIN,
+    Results,
+    env_for,
+    events,
+    heading,
+    ingested,
+    machine,
+    percentile,
+    start,
+    stop,
+    summary,
+    wait_until,
+)
+from bench.noop import enqueue_noop, noop_queue, noop_worker
 from costlog.redis_server import RedisServer, free_port
 from ingest import clock
 from ingest.client import Publisher
 from ingest.event import parse_event
 from ingest.settings import Settings
+from ingest.spool import Spool
 from ingest.worker import run_worker
 
+RESULTS = Results()
+BATCH = 500
+#: Event timestamps (bench.common.events): "live", phases completing in the last hour, as an
+#: executor publishes them; --spread year: spread over the year (a back-fill through the queue).
+SPREAD = "live"
 
-def timed_worker(settings: Settings) -> float:
+
+class Bench:
+    def __init__(self, workdir: Path, url: str) -> None:
+        self.workdir = workdir
+        self.url = url
+        self.redis = redis.Redis.from_url(url)
+        self.runs = 0
+
+    def fresh(self, name: str) -> tuple[str, Path]:
+        """A new queue name and database path for one measurement."""
+        self.runs += 1
+        queue = f"{name}-{self.runs}"
+        return queue, self.workdir / f"{queue}.db"
+
+    def wire(self, count: int, prefix: str) -> list[dict]:
+        return [parse_event(e, now=NOW).to_json()
+                for e in events(count, id_prefix=prefix, seed=self.runs, spread=SPREAD)]
+
+    def migrate(self, db: Path, queue: str) -> dict[str, str]:
+        env = env_for(db, self.url, queue)
+        subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
+        return env
+
+    def workers(self, env: dict[str, str], queue: str, count: int) -> list:
+        """``count`` ``costlog worker`` processes, returned once all are registered in Redis."""
+        log = self.workdir / f"{queue}.log"
+        procs = [start([COSTLOG, "worker"], env, log) for _ in range(count)]
+        q = Queue(queue, connection=self.redis)
+        wait_until(lambda: Worker.count(connection=self.redis, queue=q) >= count, 60, 0.05)
+        return procs
+
+
+# -- 1. one event per job ---------------------------------------------------------------------
+
+
+def drain_noop(bench: Bench, count: int, kind: str = "costlog") -> float:
+    queue_name, _ = bench.fresh(f"noop-{kind}")
+    queue = noop_queue(queue_name, bench.redis)
+    for payload in bench.wire(count, queue_name):
+        enqueue_noop(queue, [payload])
+    spool = Publisher(bench.url, queue_name, bench.workdir / f"spool-{queue_name}").replay_spool
+    worker = noop_worker(queue, bench.redis, kind, replay_spool=spool)
     started = time.perf_counter()
-    run_worker(settings, burst=True)
-    return time.perf_counter() - started
+    worker.work(burst=True, with_scheduler=True)  # RQ logs at INFO, as in run_worker
+    elapsed = time.perf_counter() - started
+    assert queue.finished_job_registry.get_job_count() == count, "no-op jobs did not all finish"
+    return count / elapsed
 
 
-def costlog_rate(workdir: Path, url: str, count: int, per_job: int, queue: str) -> float:
-    settings = Settings(db_path=workdir / f"{queue}.db", redis_url=url, queue_name=queue,
-                        spool_dir=workdir / "spool")
-    publisher = Publisher(url, queue, settings.spool_dir)
-    parsed = [parse_event(e, now=NOW) for e in events(count, seed=hash(queue) % 1000)]
-    for start in range(0, count, per_job):
-        publisher.publish_events(parsed[start:start + per_job])
-    return count / timed_worker(settings)
-
-
-def noop_rate(url: str, count: int, worker_class: type[Worker]) -> float:
-    connection = redis.Redis.from_url(url)
-    queue = Queue(f"noop-{worker_class.__name__}", connection=connection, job_class=NoopJob,
-                  serializer=JSONSerializer)
-    for _ in range(count):
-        queue.enqueue(NOOP, args=([],), result_ttl=60)
-    worker = worker_class([queue], connection=connection, job_class=NoopJob,
-                          serializer=JSONSerializer)
+def drain_costlog(bench: Bench, count: int) -> float:
+    queue, db = bench.fresh("drain")
+    settings = Settings(db_path=db, redis_url=bench.url, queue_name=queue,
+                        spool_dir=bench.workdir / f"spool-{queue}")
+    bench.migrate(db, queue)
+    publisher = Publisher(bench.url, queue, settings.spool_dir)
+    for payload in bench.wire(count, queue):
+        publisher.publish(payload)
     started = time.perf_counter()
-    worker.work(burst=True, logging_level="WARNING")
-    return count / (time.perf_counter() - started)
+    run_worker(settings, burst=True, replay_spool=publisher.replay_spool)
+    elapsed = time.perf_counter() - started
+    assert ingested(db)() == count, "not every event was recorded"
+    return count / elapsed
 
 
-def publish_latency(url: str, spool: Path, count: int) -> list[float]:
-    publisher = Publisher(url, "latency", spool)
-    samples = []
-    for event in events(count, seed=3):
+def drain_costlog_forking(bench: Bench, count: int) -> float:
+    """costlog's job on RQ's forking Worker (``rq worker`` with costlog's job class)."""
+    queue, db = bench.fresh("fork")
+    env = bench.migrate(db, queue)
+    publisher = Publisher(bench.url, queue, bench.workdir / f"spool-{queue}")
+    for payload in bench.wire(count, queue):
+        publisher.publish(payload)
+    read = ingested(db)
+    proc = start([str(VENV_BIN / "rq"), "worker", "-u", bench.url, "--burst", "-w",
+                  "rq.worker.Worker", "--job-class", "ingest.job.CostlogJob", "-S",
+                  "rq.serializers.JSONSerializer", "-q", queue], env,
+                 bench.workdir / f"{queue}.log")
+    first = wait_until(lambda: read() > 0, 60)
+    seen = read()
+    last = wait_until(lambda: read() >= count, 600)
+    proc.wait(60)
+    return (count - seen) / (last - first)
+
+
+def live(bench: Bench, name: str, count: int, send, workers: int = 1) -> dict[str, float]:
+    """Workers started and idle; ``send(queue, env, payloads)`` publishes; events/s to committed."""
+    queue, db = bench.fresh(name)
+    env = bench.migrate(db, queue)
+    payloads = bench.wire(count, queue)
+    procs = bench.workers(env, queue, workers)
+    try:
+        read = ingested(db)
         started = time.perf_counter()
-        publisher.publish(event)
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        send(queue, env, payloads)
+        sent = time.perf_counter()
+        done = wait_until(lambda: read() >= count, 900)
+    finally:
+        for proc in procs:
+            stop(proc)
+    return {"rate": count / (done - started), "publish_rate": count / (sent - started),
+            "lag": done - sent}
+
+
+def send_single(bench: Bench):
+    def send(queue: str, env: dict[str, str], payloads: list[dict]) -> None:
+        publisher = Publisher(bench.url, queue, bench.workdir / f"spool-{queue}")
+        for payload in payloads:
+            publisher.publish(payload)
+    return send
+
+
+def section_single(bench: Bench, n: int, n_fork: int) -> None:
+    heading(f"1. one event per job ({n} jobs; forking Worker: {n_fork})")
+    floor = drain_noop(bench, n)
+    costlog = drain_costlog(bench, n)
+    # Once more each, interleaved, and the better of two: the machine is shared.
+    floor = max(floor, drain_noop(bench, n))
+    costlog = max(costlog, drain_costlog(bench, n))
+    simple = drain_noop(bench, n, "simple")
+    fork_floor = drain_noop(bench, n_fork, "forking")
+    fork_costlog = drain_costlog_forking(bench, n_fork)
+    RESULTS.add("no-op floor, CostlogWorker (costlog's SimpleWorker subclass), drain",
+                f"{floor:,.0f} jobs/s")
+    RESULTS.add("no-op floor, RQ's plain SimpleWorker, drain", f"{simple:,.0f} jobs/s")
+    RESULTS.add("costlog, one event per job, one worker, drain", f"{costlog:,.0f} events/s"
+                f" = {costlog / floor:.2f} x floor", "≥ 0.8 x floor", costlog / floor >= 0.8)
+    RESULTS.add("no-op floor, forking Worker, drain", f"{fork_floor:,.0f} jobs/s"
+                f" ({floor / fork_floor:.1f}x slower than SimpleWorker)")
+    RESULTS.add("costlog job on forking Worker (rq worker), drain",
+                f"{fork_costlog:,.0f} events/s ({costlog / fork_costlog:.1f}x slower)")
+    result = live(bench, "single", n, send_single(bench))
+    RESULTS.add("costlog, one event per job, live (publish → committed), 1 worker process",
+                f"{result['rate']:,.0f} events/s (publishing {result['publish_rate']:,.0f}/s,"
+                f" last row {result['lag'] * 1000:.0f} ms after the last publish)")
+
+
+# -- 2. batched -------------------------------------------------------------------------------
+
+
+def send_many(bench: Bench):
+    def send(queue: str, env: dict[str, str], payloads: list[dict]) -> None:
+        publisher = Publisher(bench.url, queue, bench.workdir / f"spool-{queue}")
+        for index in range(0, len(payloads), BATCH):
+            publisher.publish_many(payloads[index:index + BATCH])
+    return send
+
+
+def send_http(bench: Bench):
+    def send(queue: str, env: dict[str, str], payloads: list[dict]) -> None:
+        port = free_port()
+        api = start([COSTLOG, "api", "--port", str(port)], env, bench.workdir / f"{queue}.api")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+            def up() -> bool:
+                try:
+                    conn.request("GET", "/healthz")
+                    conn.getresponse().read()
+                    return True
+                except OSError:
+                    conn.close()
+                    return False
+
+            wait_until(up, 60, 0.1)
+            for index in range(0, len(payloads), BATCH):
+                body = json.dumps(payloads[index:index + BATCH]).encode()
+                conn.request("POST", "/api/cost/events", body,
+                             {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                answer = json.loads(response.read())
+                assert response.status == 202 and answer["accepted"] == len(
+                    payloads[index:index + BATCH]), (response.status, answer)
+        finally:
+            stop(api)
+    return send
+
+
+def section_batched(bench: Bench, n: int) -> None:
+    heading(f"2. batched, {BATCH} events per call ({n} events, one worker process)")
+    for label, send in (("publish_many", send_many(bench)),
+                        ("POST /api/cost/events", send_http(bench))):
+        result = live(bench, "batch", n, send)
+        RESULTS.add(f"{label}, {BATCH}/call, live, 1 worker process",
+                    f"{result['rate']:,.0f} events/s (publishing {result['publish_rate']:,.0f}/s)",
+                    "≥ 5,000/s", result["rate"] >= 5000)
+
+
+# -- 4. publish latency -----------------------------------------------------------------------
 
 
 def blackhole() -> tuple[socket.socket, int]:
     """A server that accepts connections and never answers."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    accepted = []
-    threading.Thread(target=lambda: accepted.extend(iter(lambda: server.accept(), None)),
-                     daemon=True).start()
+    server.listen(512)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        try:
+            while True:
+                held.append(server.accept()[0])
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
     return server, server.getsockname()[1]
 
 
+#: Writes and fsyncs 8 MB blocks in a loop (rewriting a 256 MB file), like a busy database.
+DISK_WRITER = """
+import os, sys
+block = os.urandom(8 << 20)
+with open(sys.argv[1], "wb") as out:
+    while True:
+        for _ in range(32):
+            out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        out.seek(0)
+"""
+
+
+def timed_publishes(publisher: Publisher, payloads: list[dict]) -> list[float]:
+    samples = []
+    for payload in payloads:
+        started = time.perf_counter()
+        publisher.publish(payload)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def outage(bench: Bench, url: str, name: str, n: int, fresh: int) -> None:
+    """``n`` publishes on one publisher (its breaker opens after the first failure) and
+    ``fresh`` first publishes on new publishers (each pays the failed Redis call)."""
+    slug = name.replace(" ", "-").replace(",", "")
+    spool_dir = bench.workdir / f"spool-{slug}"
+    payloads = bench.wire(n + fresh, slug)
+    samples = timed_publishes(Publisher(url, name, spool_dir), payloads[:n])
+    firsts = [timed_publishes(Publisher(url, name, spool_dir), [p])[0] for p in payloads[n:]]
+    spooled = Spool(spool_dir).status().events
+    worst = max(samples + firsts)
+    # What a spooling publish pays besides the failed Redis call: the spool's fsynced append.
+    spool = Spool(bench.workdir / f"spool-{slug}-alone")
+    appends = []
+    for payload in payloads[:fresh * 5]:
+        started = time.perf_counter()
+        spool.append([payload])
+        appends.append((time.perf_counter() - started) * 1000)
+    RESULTS.add(f"publish, Redis {name}, one publisher", summary(samples))
+    RESULTS.add(f"publish, Redis {name}, first call of {fresh} new publishers", summary(firsts))
+    RESULTS.add(f"spool append alone (write + fsync), {len(appends)} appends",
+                summary(appends))
+    RESULTS.add(f"publish, Redis {name}: slowest call, events spooled",
+                f"{worst:.1f} ms, {spooled}/{n + fresh} spooled", "≤ 150 ms, all spooled",
+                worst <= 150 and spooled == n + fresh)
+
+
+def section_latency(bench: Bench, n: int) -> None:
+    heading(f"4. publish latency ({n} publishes)")
+    queue, _ = bench.fresh("latency")
+    publisher = Publisher(bench.url, queue, bench.workdir / f"spool-{queue}")
+    payloads = bench.wire(n + 100, queue)
+    timed_publishes(publisher, payloads[:100])  # warm: connection, imports
+    up = timed_publishes(publisher, payloads[100:])
+    p99 = percentile(up, 99)
+    RESULTS.add("publish, Redis up", summary(up), "p99 ≤ 5 ms", p99 <= 5)
+    assert Spool(bench.workdir / f"spool-{queue}").status().events == 0
+    outage(bench, f"redis://127.0.0.1:{free_port()}/0", "refusing", n // 4, 20)
+    server, port = blackhole()
+    try:
+        outage(bench, f"redis://127.0.0.1:{port}/0", "not answering", n // 4, 20)
+        # The same while another process writes heavily to the same disk (a checkpoint, an
+        # import, a backup): the spool's fsync then waits behind the other writes.
+        ballast = bench.workdir / "ballast"
+        writer = subprocess.Popen([sys.executable, "-c", DISK_WRITER, str(ballast)])
+        try:
+            time.sleep(1)
+            outage(bench, f"redis://127.0.0.1:{port}/0", "not answering, disk busy", n // 4, 20)
+        finally:
+            writer.kill()
+            writer.wait()
+            ballast.unlink(missing_ok=True)
+    finally:
+        server.close()
+
+
+# -- 6. scaling -------------------------------------------------------------------------------
+
+
+def prefilled(bench: Bench, name: str, count: int, per_job: int, workers: int) -> float:
+    """Queue ``count`` events (``per_job`` per job) while RQ is suspended, start ``workers``
+    ``costlog worker`` processes, resume; events/s from the first to the last commit."""
+    queue, db = bench.fresh(name)
+    env = bench.migrate(db, queue)
+    suspend(bench.redis)
+    procs: list = []
+    try:
+        publisher = Publisher(bench.url, queue, bench.workdir / f"spool-{queue}")
+        payloads = bench.wire(count, queue)
+        for index in range(0, count, per_job):
+            chunk = payloads[index:index + per_job]
+            publisher.publish_many(chunk) if per_job > 1 else publisher.publish(chunk[0])
+        procs = bench.workers(env, queue, workers)
+        read = ingested(db)
+        resume(bench.redis)
+        first = wait_until(lambda: read() > 0, 60, 0.005)
+        seen = read()
+        last = wait_until(lambda: read() >= count, 900, 0.005)
+    finally:
+        resume(bench.redis)
+        for proc in procs:
+            stop(proc)
+    check = subprocess.run([COSTLOG, "aggregates", "check"], env=env, capture_output=True,
+                           text=True)
+    clean = check.returncode == 0
+    RESULTS.add(f"{workers} worker process(es), {per_job} event(s)/job",
+                f"{(count - seen) / (last - first):,.0f} events/s;"
+                f" aggregates check {'clean' if clean else 'DRIFT: ' + check.stdout[:200]}",
+                "check clean", clean)
+    return (count - seen) / (last - first)
+
+
+def section_scaling(bench: Bench, n_single: int, n_batched: int) -> None:
+    heading(f"6. scaling: 1, 2, 4 worker processes on one database ({n_single} single-event"
+            f" jobs; {n_batched} events in {BATCH}-event jobs)")
+    for workers in (1, 2, 4):
+        prefilled(bench, "scale", n_single, 1, workers)
+    for workers in (1, 2, 4):
+        prefilled(bench, "scaleb", n_batched, BATCH, workers)
+
+
+SECTIONS = ("single", "batched", "latency", "scaling")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--batched", type=int, default=30000)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
+    parser.add_argument("--workdir", type=Path, help="keep databases and logs here")
+    parser.add_argument("--only", nargs="*", choices=SECTIONS, default=SECTIONS)
+    parser.add_argument("--spread", choices=("live", "task"), default="live",
+                        help="event timestamps: the last hour (live) or the year (task)")
     args = parser.parse_args()
+    global SPREAD
+    SPREAD = args.spread
+    n_single, n_fork, n_batched, n_latency = (
+        (300, 60, 10_000, 400) if args.quick else (3000, 300, 100_000, 2000))
     clock.set_clock(clock.fixed(NOW))
     print(machine())
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        server = RedisServer(workdir / "redis", appendonly=False).start()
+    with tempfile.TemporaryDirectory(prefix="costlog-bench-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        # RQ's and costlog's log lines (INFO, as `costlog worker` logs) go to a file, for the
+        # in-process workers and the publishers alike: a terminal would slow them unevenly.
+        logging.basicConfig(filename=workdir / "bench.log", level=logging.INFO)
+        server = RedisServer(workdir / "redis", appendonly=True).start()
         try:
-            floor_simple = noop_rate(server.url, args.events, SimpleWorker)
-            floor_fork = noop_rate(server.url, min(args.events, 400), Worker)
-            one = costlog_rate(workdir, server.url, args.events, 1, "one")
-            print(f"no-op floor: SimpleWorker {floor_simple:,.0f} jobs/s,"
-                  f" forking Worker {floor_fork:,.0f} jobs/s")
-            print(f"costlog, one event per job: {one:,.0f} events/s"
-                  f" = {one / floor_simple:.2f} x the SimpleWorker floor")
-            for per_job in (500, 1000):
-                rate = costlog_rate(workdir, server.url, args.batched, per_job, f"b{per_job}")
-                print(f"costlog, {per_job} events per job: {rate:,.0f} events/s")
-            up = publish_latency(server.url, workdir / "spool-up", 2000)
-            print(f"publish, Redis up:          {summary(up)}")
+            bench = Bench(workdir, server.url)
+            if "single" in args.only:
+                section_single(bench, n_single, n_fork)
+            if "batched" in args.only:
+                section_batched(bench, n_batched)
+            if "latency" in args.only:
+                section_latency(bench, n_latency)
+            if "scaling" in args.only:
+                section_scaling(bench, n_single, n_batched // 2)
         finally:
             server.stop()
-        refused = publish_latency(f"redis://127.0.0.1:{free_port()}/0", workdir / "s1", 200)
-        print(f"publish, connection refused: {summary(refused)}  max {max(refused):.1f} ms")
-        sock, port = blackhole()
-        hung = publish_latency(f"redis://127.0.0.1:{port}/0", workdir / "s2", 200)
-        sock.close()
-        print(f"publish, Redis not answering: {summary(hung)}  max {max(hung):.1f} ms")
+    print("\n" + RESULTS.table())
 
 
 if __name__ == "__main__":

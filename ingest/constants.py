@@ -50,6 +50,13 @@ BREAKER_OPEN_SECONDS: Final = 5.0
 BUSY_TIMEOUT_MS: Final = 30_000
 IMPORT_CHUNK: Final = 5_000
 
+#: How long a started job's registry entry lives without its worker. A SimpleWorker cannot
+#: heartbeat mid-job, so this must outlive any live job: the job timeout plus the SQLite busy
+#: timeout (the timeout signal is only handled once SQLite returns) plus a margin. RQ's own
+#: value is timeout + 60 s = 90 s; a dead worker's job is re-run ~1-20 s after this runs out
+#: (next maintenance, first retry interval, dequeue wait): about 66-90 s after the kill.
+EXECUTION_TTL_SECONDS: Final = JOB_TIMEOUT_SECONDS + BUSY_TIMEOUT_MS // 1000 + 5
+
 # HTTP (SPEC §7).
 MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_EVENTS_PER_REQUEST: Final = 1000
@@ -70,5 +77,8 @@ WORKER_RECONNECT_MAX_SECONDS: Final = 10.0
 DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 #: At most this many events per job from publish_many / publish_events.
 MAX_EVENTS_PER_JOB: Final = 1000
+#: A job's data is refused above this size (decompressed), before it is parsed: 1,000 events
+#: with every field at its limit are about 2 MB of JSON; a zlib bomb cannot exhaust memory.
+MAX_JOB_DATA_BYTES: Final = 16 * 1024 * 1024
 #: Events per job when the spool is replayed.
 SPOOL_REPLAY_BATCH: Final = 500

@@ -3,17 +3,26 @@
 RQ imports a job's function from the name stored in Redis, so anyone who can write to Redis could
 name ``os.system`` (LIBRARY-NOTES). :class:`CostlogJob` checks the name before anything is
 imported; it is given as ``job_class`` to both the queue and the worker.
+
+It also reads any job hash without raising: RQ's own ``Job.restore`` raises on a malformed field
+(``status``, a date, an integer) while the worker dequeues or cleans its registries, which ends
+the worker's loop on every attempt and leaves the job stuck (tests/test_fault_hostile.py). Here
+such a job loads as a *defective* job that fails at once, without retries, into the failed
+registry with the reason, and its hash is rewritten in RQ's own shape.
 """
 
 import logging
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+from rq.exceptions import DeserializationError
 from rq.job import Job
+from rq.utils import decode_redis_hash
 
 from ingest import clock, constants, store
 from ingest.database import connect
@@ -36,9 +45,111 @@ class InvalidJob(ValueError):
 #: Failures that retrying cannot fix: the worker marks them failed at once.
 PERMANENT_FAILURES = (JobRefused, InvalidJob)
 
+#: Hash field that keeps a defective job refused after its hash is rewritten (RQ ignores it).
+DEFECT_FIELD = "costlog_defect"
+
+
+def _shorten(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: hostile names can be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _bounded_data(raw: Any) -> tuple[bytes, str | None]:
+    """A job's data, decompressed to at most MAX_JOB_DATA_BYTES (no zlib bomb), and a defect."""
+    if raw is None:
+        return b"", "job hash has no data"
+    if not isinstance(raw, bytes):
+        raw = str(raw).encode()
+    limit = constants.MAX_JOB_DATA_BYTES
+    try:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(raw, limit + 1)
+        if not inflater.eof and len(data) <= limit:
+            data = raw  # a truncated stream: RQ, too, reads it as uncompressed data
+    except zlib.error:
+        data = raw  # RQ's fallback: data stored uncompressed
+    if len(data) > limit:
+        return b"", f"job data larger than {limit} bytes"
+    return data, None
+
+
+def _salvage(obj: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an unreadable hash RQ needs to fail the job in the right place."""
+    kept: dict[str, Any] = {"data": b""}
+    origin = obj.get("origin")
+    try:
+        if isinstance(origin, bytes) and origin.decode():
+            kept["origin"] = origin
+    except UnicodeDecodeError:
+        pass
+    return kept
+
 
 class CostlogJob(Job):
-    """An RQ job that only ever runs :data:`constants.JOB_FUNCTION`."""
+    """An RQ job that only ever runs :data:`constants.JOB_FUNCTION`, read from any hash safely."""
+
+    #: Why this job cannot run at all (unreadable hash or data); None for a well-formed job.
+    defect: str | None = None
+
+    # -- loading: never raise on what another Redis writer put there ------------------------
+
+    def restore(self, raw_data: Any) -> None:
+        obj = decode_redis_hash(raw_data)
+        data, defect = _bounded_data(obj.get("data"))
+        marked = obj.get(DEFECT_FIELD)
+        if marked:
+            # Refused before: it stays refused, even once re-queued with a readable hash.
+            defect = bytes(marked).decode("utf-8", "replace")
+        try:
+            # The data is decompressed above, boundedly; RQ's restore must not inflate it again.
+            super().restore({**obj, "data": b""})
+        except Exception as error:  # noqa: BLE001 - any malformed field: refuse, never crash
+            reason = f"{type(error).__name__}: {_shorten(str(error))}"
+            defect = defect or f"unreadable job hash: {reason}"
+            super().restore(_salvage(obj))
+        self.data = data
+        self.defect = defect
+        if self.description and len(self.description) > 200:
+            self.description = self.description[:200] + "..."
+        # The worker's own limits, whatever the hash says (it may be hostile).
+        self.timeout = constants.JOB_TIMEOUT_SECONDS
+        self.failure_ttl = constants.FAILED_JOB_TTL_SECONDS
+        if defect:
+            self._refuse_retries()
+
+    def _deserialize_data(self) -> None:
+        if self.defect is None:
+            try:
+                super()._deserialize_data()
+            except DeserializationError as error:
+                cause = error.__cause__ or error
+                self.defect = ("job data is not JSON [function, instance, args, kwargs]: "
+                               f"{type(cause).__name__}: {_shorten(str(cause))}")
+        if self.defect is not None:
+            # Placeholders, so logging and saving the job never raise; ``func`` refuses it.
+            self._func_name, self._instance, self._args, self._kwargs = "", None, (), {}
+            self._refuse_retries()
+
+    def _refuse_retries(self) -> None:
+        self.retries_left = 0
+        self.retry_intervals = None
+
+    def save(self, pipeline: Any = None, include_meta: bool = True,
+             include_result: bool = True) -> None:
+        if self.defect is None:
+            super().save(pipeline=pipeline, include_meta=include_meta,
+                         include_result=include_result)
+            return
+        # Rewrite the hash whole, so no malformed field is left for the next reader (plain RQ
+        # in `rq info` / `rq requeue` included), and mark it: a re-queued defective job is
+        # refused again rather than run. Its data is kept as it came, for inspection.
+        connection = pipeline if pipeline is not None else self.connection
+        connection.delete(self.key)
+        super().save(pipeline=pipeline, include_meta=include_meta, include_result=include_result)
+        connection.hset(self.key, DEFECT_FIELD, self.defect)
+
+    # -- running: only the one function, with one list of events ----------------------------
 
     @property
     def func(self) -> Callable[..., Any]:
@@ -47,9 +158,12 @@ class CostlogJob(Job):
         return record_events
 
     def _check_allowed(self) -> None:
-        if self.func_name != constants.JOB_FUNCTION:
+        name = self.func_name  # deserializes the data, which may find a defect
+        if self.defect is not None:
+            raise JobRefused(f"job refused: {self.defect}")
+        if name != constants.JOB_FUNCTION:
             raise JobRefused(
-                f"job refused: function {self.func_name!r} is not {constants.JOB_FUNCTION!r}"
+                f"job refused: function {_shorten(name)} is not {constants.JOB_FUNCTION!r}"
             )
         if self.instance is not None:
             raise JobRefused("job refused: jobs bound to an instance are not allowed")
@@ -57,6 +171,19 @@ class CostlogJob(Job):
                      self._stopped_callback_name)
         if any(callbacks):
             raise JobRefused("job refused: callbacks are not allowed")
+        if self.webhooks:
+            raise JobRefused("job refused: webhooks are not allowed")
+        if self.repeats_left:
+            raise JobRefused("job refused: repeating jobs are not allowed")
+
+    def _check_arguments(self) -> None:
+        args, kwargs = self.args, self.kwargs
+        if isinstance(args, list | tuple) and len(args) == 1 and not kwargs:
+            return
+        if isinstance(args, list | tuple) and not args and isinstance(kwargs, dict) \
+                and list(kwargs) == ["events"]:
+            return
+        raise InvalidJob("job arguments: record_events takes one argument, a list of events")
 
     # Callbacks are imported by name too; costlog never sets them, so none is ever imported.
     @property
@@ -71,8 +198,14 @@ class CostlogJob(Job):
     def stopped_callback(self) -> None:
         return None
 
+    # Webhooks are HTTP requests to URLs named in the hash; costlog never sets any.
+    def send_webhooks(self, status: Any, *, exc_string: str | None = None) -> None:
+        return None
+
     def _execute(self) -> Any:
         try:
+            self._check_allowed()
+            self._check_arguments()
             return super()._execute()
         except PERMANENT_FAILURES:
             # The worker decides to retry from retries_left on this very object; a refused or
@@ -149,6 +282,9 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
     """
     if not isinstance(events, list):
         raise InvalidJob(f"events: must be an array of events, got {type(events).__name__}")
+    if len(events) > constants.MAX_EVENTS_PER_JOB:
+        raise InvalidJob(f"events: at most {constants.MAX_EVENTS_PER_JOB} per job,"
+                         f" got {len(events)}")
     valid, errors = _parse_all(events)
     result = store.WriteResult(inserted=0, duplicates=0)
     if valid:

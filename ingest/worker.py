@@ -19,7 +19,10 @@ from types import FrameType
 from typing import Any
 
 import redis
+from rq import utils
 from rq.exceptions import StopRequested
+from rq.scheduler import RQScheduler
+from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
@@ -35,6 +38,10 @@ log = logging.getLogger("costlog.worker")
 #: Errors meaning "Redis is not reachable right now" (AuthenticationError is a ConnectionError).
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: RQ re-runs a job held in a queue's intermediate list this long after it first noticed it.
+RQ_INTERMEDIATE_GRACE_SECONDS = 60
+#: A job still in the intermediate list after this long (about one maintenance) is stuck.
+INTERMEDIATE_STUCK_SECONDS = constants.MAINTENANCE_INTERVAL_SECONDS - 1
 
 
 class CostlogWorker(SimpleWorker):
@@ -52,6 +59,42 @@ class CostlogWorker(SimpleWorker):
         if threading.current_thread() is not threading.main_thread():
             # RQ's default job timeout uses SIGALRM, which only the main thread can set.
             self.death_penalty_class = TimerDeathPenalty
+
+    def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
+        # RQ's SimpleWorker uses job timeout + 60 s (90 s): a dead worker's job then waits ~93 s
+        # for its re-run (measured, tests/test_fault_worker_kill.py). This TTL still outlives
+        # any live job (see constants.EXECUTION_TTL_SECONDS).
+        return constants.EXECUTION_TTL_SECONDS
+
+    def clean_registries(self) -> None:
+        # RQ takes a job in two steps: its id moves to the queue's intermediate list (and an
+        # execution is registered), then the job is marked started and leaves the list. A job
+        # whose worker died, or lost Redis, between the two is stuck in the list. RQ re-runs it
+        # only once the list has held it for a minute from when maintenance first noticed it,
+        # and does not start that clock while the execution is registered: measured, a job lost
+        # that way ran again after ~137 s, beyond SPEC's two minutes; one lost before its
+        # execution was registered (e.g. Redis restarted) after ~63 s (tests/test_fault_*.py).
+        # A live worker moves a job through the list in milliseconds, so here a job still there
+        # one maintenance later is stuck: its clock is started at once and, when it is seen
+        # again, set back so that RQ's own clean-up (just below, under its lock) re-runs it now.
+        for queue in self.queues:
+            intermediate = queue.intermediate_queue
+            for job_id in intermediate.get_job_ids():
+                first_seen = intermediate.get_first_seen(job_id)
+                if first_seen is None:
+                    intermediate.set_first_seen(job_id)
+                elif (utils.now() - first_seen).total_seconds() >= INTERMEDIATE_STUCK_SECONDS:
+                    self.connection.set(intermediate.get_first_seen_key(job_id),
+                                        time.time() - RQ_INTERMEDIATE_GRACE_SECONDS - 1,
+                                        ex=24 * 3600)
+        super().clean_registries()
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        # A job belongs to the queue it was taken from, whatever its hash claims: its failure
+        # must land in this queue's failed registry, where `rq info` and /healthz look.
+        if job.origin != queue.name:
+            job.origin = queue.name
+        super().execute_job(job, queue)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         # Tell the outer loop this was a stop, not a dropped connection.
@@ -155,14 +198,32 @@ def _restore_handlers(previous: dict[int, Any] | None) -> None:
         signal.signal(sig, handler)
 
 
+def _release_scheduler_locks(connection: redis.Redis, queue_name: str,
+                             schedulers: set[str]) -> None:
+    """Free the scheduler lock our earlier rounds' schedulers may still hold.
+
+    A scheduler that stops while Redis is away cannot release its lock; after a Redis restart
+    the lock (kept by the AOF, 61 s TTL) then keeps this worker's new scheduler from starting,
+    and every retry waits: measured, a re-run job waited ~45 s for it
+    (tests/test_fault_redis.py). Only a lock still held by one of our own, stopped, schedulers
+    is deleted (compare-and-delete).
+    """
+    for name in schedulers:
+        release_lock(connection, RQScheduler.get_locking_key(queue_name), name)
+    schedulers.clear()
+
+
 def _work_round(settings: Settings, stop: threading.Event, burst: bool,
-                replay_spool: Callable[[], object] | None) -> bool:
+                replay_spool: Callable[[], object] | None,
+                stale_schedulers: set[str] | None = None) -> bool:
     """Connect and run one RQ work loop; True when the worker should end (done or stopped)."""
     assert settings.redis_url
+    stale_schedulers = set() if stale_schedulers is None else stale_schedulers
     connection = connect(settings.redis_url)
     try:
         connection.ping()  # RQ would die on an unreachable Redis: fail here instead
         log.info("connected to %s, queue %r", redact(settings.redis_url), settings.queue_name)
+        _release_scheduler_locks(connection, settings.queue_name, stale_schedulers)
         worker = build_worker(settings, connection, stop, replay_spool)
         if burst and replay_spool is not None:
             worker.replayer.run()  # one replay first, so spooled events are worked on too
@@ -171,6 +232,8 @@ def _work_round(settings: Settings, stop: threading.Event, burst: bool,
         finally:
             # RQ's handlers point at this worker; ours must cover the wait before the next.
             _install_stop_handlers(stop)
+            if worker.scheduler is not None:
+                stale_schedulers.add(worker.scheduler.name)
         if stop.is_set():
             return True
         # RQ leaves work() quietly on a lost connection: only a reachable Redis means "done".
@@ -206,10 +269,11 @@ def run_worker(settings: Settings, *, burst: bool = False,
 def _run_rounds(settings: Settings, stop: threading.Event, burst: bool,
                 replay_spool: Callable[[], object] | None) -> None:
     attempt = 0
+    stale_schedulers: set[str] = set()
     while not stop.is_set():
         started = time.monotonic()
         try:
-            if _work_round(settings, stop, burst, replay_spool):
+            if _work_round(settings, stop, burst, replay_spool, stale_schedulers):
                 return
             reason = "the work loop ended (connection lost?)"
         except REDIS_DOWN as error:

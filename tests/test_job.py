@@ -287,3 +287,96 @@ def test_enqueued_job_keeps_failures_30_days_and_retries(queue: rq.Queue) -> Non
     assert fetched.timeout == constants.JOB_TIMEOUT_SECONDS
     assert fetched.retries_left == len(constants.RETRY_INTERVALS)
     assert fetched.retry_intervals == list(constants.RETRY_INTERVALS)
+
+
+# --- hashes written by something other than RQ (tests/test_fault_hostile.py runs them all) ----
+
+
+def raw_job(fake: fakeredis.FakeRedis, queue: rq.Queue, job_id: str, **fields: Any) -> None:
+    """A job hash in RQ's layout with ``fields`` changed, pushed as Queue.push_job_id does."""
+    data = json.dumps([constants.JOB_FUNCTION, None, [[event("raw")]], {}]).encode()
+    mapping: dict[str, Any] = {"created_at": "2026-11-20T09:00:00.000000Z", "status": "queued",
+                               "origin": queue.name, "data": zlib.compress(data)}
+    mapping.update(fields)
+    fake.hset(f"rq:job:{job_id}", mapping=mapping)
+    fake.rpush(queue.key, job_id)
+
+
+def test_unreadable_hash_loads_as_a_defective_job(fake: fakeredis.FakeRedis,
+                                                  queue: rq.Queue) -> None:
+    raw_job(fake, queue, "bad-status", status="bogus", retries_left="3")
+
+    loaded = CostlogJob.fetch("bad-status", connection=fake, serializer=JSONSerializer)
+
+    assert loaded.defect == "unreadable job hash: ValueError: \"'bogus' is not a valid JobStatus\""
+    assert loaded.retries_left == 0
+    assert loaded.origin == queue.name
+    assert loaded.func_name == ""  # placeholders: logging and saving it never raise
+    with pytest.raises(JobRefused, match="unreadable job hash"):
+        _ = loaded.func
+
+
+def test_malformed_hash_fails_into_the_registry_and_the_worker_goes_on(
+    fake: fakeredis.FakeRedis, queue: rq.Queue, context: JobContext
+) -> None:
+    raw_job(fake, queue, "bad-date", created_at="yesterday")
+    good = enqueue_events(queue, [event("after")])
+
+    work(queue)
+
+    assert queue.failed_job_registry.get_job_ids() == ["bad-date"]
+    failed = CostlogJob.fetch("bad-date", connection=fake, serializer=JSONSerializer)
+    assert "JobRefused: job refused: unreadable job hash: ValueError" in failure(failed)
+    assert queue.fetch_job(good.id).get_status() == JobStatus.FINISHED
+    assert count_rows(context.db) == 1  # the good job's event, not the malformed job's
+    # Rewritten in RQ's own shape (plain RQ reads it), and marked so a re-queue refuses it.
+    assert rq.job.Job.fetch("bad-date", connection=fake).get_status() == JobStatus.FAILED
+    assert fake.hget("rq:job:bad-date", job.DEFECT_FIELD).startswith(b"unreadable job hash")
+    queue.failed_job_registry.requeue("bad-date")
+    work(queue)
+    assert queue.failed_job_registry.get_job_ids() == ["bad-date"]
+    assert count_rows(context.db) == 1
+
+
+def test_job_data_is_inflated_only_up_to_the_limit(fake: fakeredis.FakeRedis, queue: rq.Queue,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(constants, "MAX_JOB_DATA_BYTES", 1000)
+    raw_job(fake, queue, "bomb", data=zlib.compress(b"[" + b" " * 100_000 + b"]"))
+    raw_job(fake, queue, "plain", data=b'["os.system", null, ["id"], {}]')  # not compressed
+
+    bomb = CostlogJob.fetch("bomb", connection=fake, serializer=JSONSerializer)
+    plain = CostlogJob.fetch("plain", connection=fake, serializer=JSONSerializer)
+
+    assert bomb.defect == "job data larger than 1000 bytes"
+    assert plain.defect is None and plain.func_name == "os.system"
+
+
+def test_hash_cannot_choose_timeouts_retries_or_webhooks(fake: fakeredis.FakeRedis,
+                                                         queue: rq.Queue) -> None:
+    raw_job(fake, queue, "greedy", timeout="-1", failure_ttl="1", repeats_left="9",
+            webhooks=json.dumps([{"url": "http://127.0.0.1:9/", "job_status": "failed"}]))
+
+    loaded = CostlogJob.fetch("greedy", connection=fake, serializer=JSONSerializer)
+
+    assert loaded.timeout == constants.JOB_TIMEOUT_SECONDS
+    assert loaded.failure_ttl == constants.FAILED_JOB_TTL_SECONDS
+    with pytest.raises(JobRefused, match="webhooks are not allowed"):
+        _ = loaded.func
+    assert loaded.send_webhooks("failed", exc_string="x") is None
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [((), {}), (([], []), {}), (([],), {"x": 1})])
+def test_wrong_arguments_are_invalid_not_retried(args: tuple, kwargs: dict,
+                                                 fake: fakeredis.FakeRedis) -> None:
+    bad = CostlogJob.create(constants.JOB_FUNCTION, args=args, kwargs=kwargs, connection=fake,
+                            serializer=JSONSerializer, retry=rq.Retry(max=3))
+
+    with pytest.raises(InvalidJob, match="takes one argument, a list of events"):
+        bad.perform()
+    assert bad.retries_left == 0
+
+
+def test_more_events_than_a_job_carries_are_invalid(context: JobContext) -> None:
+    with pytest.raises(InvalidJob, match="at most 1000 per job, got 1001"):
+        record_events([event(f"e{i}") for i in range(constants.MAX_EVENTS_PER_JOB + 1)])
+    assert count_rows(context.db) == 0

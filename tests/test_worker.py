@@ -332,3 +332,91 @@ def test_worker_script_runs_a_burst(settings: Settings, queue: rq.Queue) -> None
 
     assert result.returncode == 0, result.stderr
     assert rows(settings.db_path) == [("script", 0.5)]
+
+
+# --- a dead worker's job (the timings are measured in tests/test_fault_worker_kill.py) --------
+
+
+def test_dead_workers_job_expires_after_any_live_job_and_well_inside_two_minutes(
+    client: redis.Redis, settings: Settings, queue: rq.Queue
+) -> None:
+    built = worker.build_worker(settings, client, threading.Event())
+    job = enqueue_events(queue, [event("a")])
+
+    ttl = built.get_heartbeat_ttl(job)
+
+    assert ttl == constants.EXECUTION_TTL_SECONDS
+    # A live SimpleWorker job lasts at most its timeout plus one SQLite busy wait (the timeout
+    # signal is handled once SQLite returns), and it cannot heartbeat meanwhile.
+    assert ttl > constants.JOB_TIMEOUT_SECONDS + constants.BUSY_TIMEOUT_MS / 1000
+    # Expiry, the next maintenance, the first retry and one dequeue wait: under SPEC's 2 min.
+    worst = (ttl + constants.MAINTENANCE_INTERVAL_SECONDS + constants.RETRY_INTERVALS[0]
+             + constants.SPOOL_REPLAY_SECONDS)
+    assert worst < 120
+
+
+def test_maintenance_starts_the_clock_on_a_taken_but_never_started_job(
+    client: redis.Redis, settings: Settings, queue: rq.Queue
+) -> None:
+    from rq.executions import Execution
+
+    taken = enqueue_events(queue, [event("taken")])
+    waiting = enqueue_events(queue, [event("waiting")])
+    client.lmove(queue.key, queue.intermediate_queue_key)  # a worker took it...
+    with client.pipeline() as pipeline:  # ...registered its execution, and died
+        Execution.create(taken, ttl=60, pipeline=pipeline, worker_name="dead")
+        pipeline.execute()
+    intermediate = queue.intermediate_queue
+
+    worker.build_worker(settings, client, threading.Event()).clean_registries()
+
+    assert intermediate.get_first_seen(taken.id) is not None  # RQ alone would not set it yet
+    assert intermediate.get_first_seen(waiting.id) is None
+    assert intermediate.get_job_ids() == [taken.id]  # its execution has not expired yet
+
+
+def test_a_job_stuck_in_the_intermediate_list_is_retried_one_maintenance_later(
+    client: redis.Redis, settings: Settings, queue: rq.Queue
+) -> None:
+    stuck = enqueue_events(queue, [event("stuck")])
+    client.lmove(queue.key, queue.intermediate_queue_key)  # taken, then Redis went away
+    intermediate = queue.intermediate_queue
+    built = worker.build_worker(settings, client, threading.Event())
+
+    built.clean_registries()  # first noticed: the clock starts
+    assert intermediate.get_job_ids() == [stuck.id]
+    client.set(intermediate.get_first_seen_key(stuck.id),
+               time.time() - worker.INTERMEDIATE_STUCK_SECONDS)  # one maintenance later
+    built.clean_registries()
+
+    assert intermediate.get_job_ids() == []
+    assert queue.fetch_job(stuck.id).get_status() == JobStatus.SCHEDULED  # its Retry: 1 s
+    assert queue.fetch_job(stuck.id).retries_left == len(constants.RETRY_INTERVALS) - 1
+
+
+def test_a_job_fails_into_the_registry_of_the_queue_it_came_from(
+    client: redis.Redis, settings: Settings, queue: rq.Queue
+) -> None:
+    stray = queue.enqueue("os.getcwd")
+    client.hset(stray.key, "origin", "some-other-queue")
+
+    run_worker(settings, burst=True)
+
+    assert queue.failed_job_registry.get_job_ids() == [stray.id]
+
+
+def test_a_new_round_frees_only_its_own_stopped_schedulers_lock(
+    client: redis.Redis, queue_name: str
+) -> None:
+    from rq.scheduler import RQScheduler
+
+    key = RQScheduler.get_locking_key(queue_name)
+    client.set(key, "ours-from-last-round", ex=61)  # left behind by a Redis restart
+    worker._release_scheduler_locks(client, queue_name, {"ours-from-last-round"})
+    assert client.get(key) is None
+
+    client.set(key, "another-workers", ex=61)
+    stale = {"ours-from-last-round"}
+    worker._release_scheduler_locks(client, queue_name, stale)
+    assert client.get(key) == b"another-workers"
+    assert stale == set()

@@ -1,0 +1,27 @@
+"""Run every benchmark in turn: ``python -m bench [--quick]`` (what ``make bench`` runs).
+
+Each part can also run alone: ``python -m bench.bench_ingest``, ``bench.bench_import``,
+``bench.bench_queries`` (``--help`` on each). Figures are printed, not asserted: these are
+benchmarks, not tests, and CI does not run them. Results: docs/benchmarks.md.
+"""
+
+import argparse
+import subprocess
+import sys
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="small counts (50,000-event import): a smoke run of a minute or two")
+    args = parser.parse_args()
+    quick = ["--quick"] if args.quick else []
+    failed = 0
+    for module in ("bench.bench_ingest", "bench.bench_import", "bench.bench_queries"):
+        print(f"\n#### python -m {module} {' '.join(quick)}", flush=True)
+        failed |= subprocess.run([sys.executable, "-m", module, *quick]).returncode
+    sys.exit(failed)
+
+
+if __name__ == "__main__":
+    main()
