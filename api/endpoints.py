@@ -230,18 +230,21 @@ def healthz(request: Request) -> Response:
     _, database_ok = _database_check(res)
     queue = res.queue_numbers()
     redis_ok = queue is not None
-    spool_pending = _spool_pending(res)
+    write_errors = [entry.to_json() for entry in res.write_errors()] if redis_ok else []
+    # Degraded: the queue cannot be reached, or workers cannot write (disk full, read-only).
+    healthy = redis_ok and not write_errors
     body = {
-        "status": "ok" if database_ok and redis_ok else
-                  ("degraded" if database_ok else "unavailable"),
+        "status": ("ok" if healthy else "degraded") if database_ok else "unavailable",
         "database": {"ok": database_ok},
+        "writes": {"ok": None if not redis_ok else not write_errors, "errors": write_errors},
         "redis": {"ok": redis_ok, "configured": res.settings.redis_url is not None},
         "queue": {
             "name": res.settings.queue_name,
             "depth": None if queue is None else queue["depth"],
+            "retrying": None if queue is None else queue["retrying"],
             "failed_jobs": None if queue is None else queue["failed_jobs"],
         },
-        "spool": {"pending": spool_pending},
+        "spool": {"pending": _spool_pending(res)},
     }
     return JSON(body, status_code=200 if database_ok else 503)
 

@@ -104,6 +104,11 @@ class Metrics:
                    [("", queue["depth"])])
             metric("costlog_failed_jobs", "gauge", "Jobs in the queue's failed registry.",
                    [("", queue["failed_jobs"])])
+            metric("costlog_retrying_jobs", "gauge", "Jobs waiting for a retry after a failure.",
+                   [("", queue["retrying"])])
+            metric("costlog_write_errors", "gauge",
+                   "Workers whose last database write failed (disk full, read-only).",
+                   [("", queue["write_errors"])])
         metric("costlog_database_up", "gauge", "1 when the database can be read.",
                [("", int(database_up))])
         metric("costlog_redis_up", "gauge", "1 when Redis answers.", [("", int(redis_up))])

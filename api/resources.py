@@ -15,7 +15,7 @@ import sqlite_utils
 
 from api import errors
 from api.metrics import Metrics
-from ingest import database, redis_conn
+from ingest import clock, database, health, redis_conn
 from ingest.client import Publisher
 from ingest.queue import make_queue
 from ingest.settings import Settings
@@ -106,7 +106,10 @@ class Resources:
     # -- queue ---------------------------------------------------------------------------------
 
     def queue_numbers(self) -> dict[str, int] | None:
-        """Queue depth and failed-job count, or None when Redis cannot be asked."""
+        """Queue depth, jobs waiting for a retry, failed jobs and workers' write errors.
+
+        None when Redis cannot be asked.
+        """
         client = self.redis
         if client is None:
             return None
@@ -114,9 +117,16 @@ class Resources:
             queue = make_queue(self.settings.queue_name, client)
             return {
                 "depth": queue.count,
+                "retrying": queue.scheduled_job_registry.get_job_count(cleanup=False),
                 "failed_jobs": queue.failed_job_registry.get_job_count(cleanup=False),
+                "write_errors": len(self.write_errors()),
             }
         except (redis.RedisError, OSError) as error:
             # The exception text can name host and port; never the URL or its password.
             log.warning("redis unavailable: %s", type(error).__name__)
             return None
+
+    def write_errors(self) -> list[health.WriteError]:
+        """The database write errors workers reported recently (ingest/health.py)."""
+        assert self.redis is not None
+        return health.fresh_errors(self.redis, self.settings.queue_name, clock.now())

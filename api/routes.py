@@ -145,10 +145,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET", "/healthz", endpoints.healthz, "getHealth",
-        "Database and Redis reachability, queue depth and failed jobs; 503 without database.",
+        "Database and Redis reachability, workers' write errors, queue depth, retrying and "
+        "failed jobs; 503 without database.",
         response={"type": "object", "properties": {
             "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
-            "database": {"type": "object"}, "redis": {"type": "object"},
+            "database": {"type": "object"}, "writes": {"type": "object"},
+            "redis": {"type": "object"},
             "queue": {"type": "object"}, "spool": {"type": "object"}}},
         errors=(503,),
     ),

@@ -82,3 +82,8 @@ MAX_EVENTS_PER_JOB: Final = 1000
 MAX_JOB_DATA_BYTES: Final = 16 * 1024 * 1024
 #: Events per job when the spool is replayed.
 SPOOL_REPLAY_BATCH: Final = 500
+
+# Write health reported by workers to /healthz (ingest/health.py).
+WRITE_ERRORS_KEY_PREFIX: Final = "costlog:write-errors:"
+#: A worker's write error older than this is no longer shown (the worker may be gone).
+WRITE_ERROR_STALE_SECONDS: Final = 900

@@ -27,7 +27,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
-from ingest import constants, job
+from ingest import clock, constants, health, job
 from ingest.job import CostlogJob
 from ingest.queue import make_queue
 from ingest.redis_conn import connect, redact, scrub
@@ -55,7 +55,9 @@ class CostlogWorker(SimpleWorker):
         # Set before RQ's __init__, which already reads dequeue_timeout.
         self.stop_event = stop
         self.replayer = _Replayer(replay_spool)
+        self.write_failing = False
         super().__init__(*args, **kwargs)
+        self.push_exc_handler(self._note_write_error)
         if threading.current_thread() is not threading.main_thread():
             # RQ's default job timeout uses SIGALRM, which only the main thread can set.
             self.death_penalty_class = TimerDeathPenalty
@@ -95,6 +97,37 @@ class CostlogWorker(SimpleWorker):
         if job.origin != queue.name:
             job.origin = queue.name
         super().execute_job(job, queue)
+
+    def _note_write_error(self, job: Any, exc_type: Any, exc_value: BaseException | None,
+                          traceback: Any) -> bool:
+        # A database that refuses writes (disk full, read-only) is visible in /healthz at once,
+        # not only when the retries run out (ingest/health.py).
+        error = health.database_write_error(exc_value)
+        if error is not None:
+            self._report_write_health(error)
+        return True
+
+    def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any,
+                           execution: Any) -> None:
+        super().handle_job_success(job, queue, started_job_registry, execution)
+        if self.write_failing:
+            self._report_write_health(None)
+
+    def register_death(self) -> None:
+        if self.write_failing:
+            self._report_write_health(None)  # a stopped worker's error is no longer current
+        super().register_death()
+
+    def _report_write_health(self, error: str | None) -> None:
+        queue_name = self.queues[0].name
+        try:
+            if error is None:
+                health.clear(self.connection, queue_name, self.name)
+            else:
+                health.record(self.connection, queue_name, self.name, error, clock.now())
+        except REDIS_DOWN:
+            return  # reported again on the next job
+        self.write_failing = error is not None
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         # Tell the outer loop this was a stop, not a dropped connection.

@@ -3,6 +3,7 @@
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import api
 from api.app import create_app
 from api.metrics import LATENCY_BUCKETS
 from costlog.redis_server import free_port
+from ingest import constants, health
 from ingest.queue import make_queue
 from tests.test_api_support import client_for, seed, settings_for
 
@@ -52,10 +54,39 @@ def test_healthz_ok(client: TestClient, redis_url: str, queue_name: str) -> None
     assert response.json() == {
         "status": "ok",
         "database": {"ok": True},
+        "writes": {"ok": True, "errors": []},
         "redis": {"ok": True, "configured": True},
-        "queue": {"name": queue_name, "depth": 2, "failed_jobs": 2},
+        "queue": {"name": queue_name, "depth": 2, "retrying": 0, "failed_jobs": 2},
         "spool": {"pending": False},
     }
+
+
+def test_healthz_reports_workers_write_errors(client: TestClient, redis_url: str,
+                                              queue_name: str, fixed_clock: datetime) -> None:
+    connection = redis.Redis.from_url(redis_url)
+    queue = make_queue(queue_name, connection)
+    connection.zadd(queue.scheduled_job_registry.key, {"job-r": time.time() + 5})
+    recent = fixed_clock - timedelta(seconds=constants.WRITE_ERROR_STALE_SECONDS)
+    stale = recent - timedelta(seconds=1)
+    health.record(connection, queue_name, "w1", "OperationalError: disk I/O error", recent)
+    health.record(connection, queue_name, "w0", "OperationalError: disk I/O error", stale)
+    connection.hset(health.key(queue_name), "w2", "not json")  # ignored, never a 500
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["writes"] == {"ok": False, "errors": [
+        {"worker": "w1", "error": "OperationalError: disk I/O error",
+         "at": "2026-11-20T11:45:00+00:00"}]}
+    assert body["queue"]["retrying"] == 1
+    samples = parse_metrics(client.get("/metrics").text)
+    assert samples["costlog_write_errors"] == 1
+    assert samples["costlog_retrying_jobs"] == 1
+
+    health.clear(connection, queue_name, "w1")
+    connection.close()
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["writes"] == {"ok": True, "errors": []}
 
 
 def test_healthz_redis_down_is_degraded(seeded: sqlite_utils.Database, db_path: Path,
@@ -68,6 +99,7 @@ def test_healthz_redis_down_is_degraded(seeded: sqlite_utils.Database, db_path: 
     assert body["status"] == "degraded"
     assert body["redis"] == {"ok": False, "configured": True}
     assert body["queue"]["depth"] is None and body["queue"]["failed_jobs"] is None
+    assert body["writes"] == {"ok": None, "errors": []}  # unknown while Redis is away
     assert url not in response.text
 
 
@@ -128,6 +160,8 @@ def test_metrics(client: TestClient, seeded: sqlite_utils.Database) -> None:
     assert samples["costlog_events_rejected_total"] == 2
     assert samples["costlog_queue_depth"] == 1
     assert samples["costlog_failed_jobs"] == 0
+    assert samples["costlog_retrying_jobs"] == 0
+    assert samples["costlog_write_errors"] == 0
     assert samples["costlog_database_up"] == 1
     assert samples["costlog_redis_up"] == 1
     route = 'route="/api/cost/breakdown",method="GET"'

@@ -104,7 +104,14 @@ def test_disk_full_fails_jobs_retries_them_and_writes_nothing_half(
             assert count_rows(db_path) == len(before)  # nothing of them is visible...
             assert consistent(db_path)  # ...and the rollups equal cost_log
             during = healthz(settings)
-            assert during["database"]["ok"] is True  # reads still work
+            assert during["database"]["ok"] is True  # reads still work...
+            # ...but the worker's failing writes show at once, before any retry runs out.
+            assert during["status"] == "degraded"
+            assert during["writes"]["ok"] is False
+            assert [entry["error"] for entry in during["writes"]["errors"]] in (
+                ["OperationalError: disk I/O error"],
+                ["OperationalError: database or disk is full"])
+            assert during["queue"]["retrying"] == len(doomed)
 
             # Fast-forward the backoff (5, 15, 60, 300 s) until they give up.
             scheduled = queue.scheduled_job_registry
@@ -144,7 +151,8 @@ def test_disk_full_fails_jobs_retries_them_and_writes_nothing_half(
         assert worker.poll() is None
         final = healthz(settings)
 
-    assert final["queue"] == {"name": queue_name, "depth": 0, "failed_jobs": 0}
+    assert final["queue"] == {"name": queue_name, "depth": 0, "retrying": 0, "failed_jobs": 0}
+    assert final["status"] == "ok" and final["writes"] == {"ok": True, "errors": []}
     figures = assert_exactly_once(db_path, everything)
     log = (tmp_path / "worker.log").read_text(errors="replace")
     assert "disk I/O error" in log or "disk is full" in log
