@@ -80,6 +80,8 @@ MAX_EVENTS_PER_JOB: Final = 1000
 #: A job's data is refused above this size (decompressed), before it is parsed: 1,000 events
 #: with every field at its limit are about 2 MB of JSON; a zlib bomb cannot exhaust memory.
 MAX_JOB_DATA_BYTES: Final = 16 * 1024 * 1024
+#: How long a spool append waits for its fsync before returning (a background thread finishes it).
+SPOOL_FSYNC_WAIT_SECONDS: Final = 0.03
 #: Events per job when the spool is replayed.
 SPOOL_REPLAY_BATCH: Final = 500
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ingest import spool as spool_module
 from ingest.spool import ACTIVE_NAME, REJECTED_NAME, Spool, SpoolStatus
 
 
@@ -218,3 +219,31 @@ def test_permissions(tmp_path: Path) -> None:
     (directory / ACTIVE_NAME).open("ab").write(b"torn")
     spool.replay(Recorder())
     assert stat.S_IMODE((directory / REJECTED_NAME).stat().st_mode) == 0o600
+
+
+def test_append_returns_before_a_slow_fsync_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # A busy disk: the spool file's fsync blocks until the test lets it go, then fails.
+    release, synced = threading.Event(), threading.Event()
+    real_fsync = spool_module.os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        if stat.S_ISREG(spool_module.os.fstat(fd).st_mode):
+            assert release.wait(10)
+            synced.set()
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(spool_module.os, "fsync", slow_fsync)
+    spool = Spool(tmp_path / "spool")
+    spool.append([wire(1)])  # returns after its bounded wait, the fsync still pending
+    assert not synced.is_set()
+    # Written to the kernel already: another process reads it (and a crash keeps it).
+    lines = (spool.directory / ACTIVE_NAME).read_bytes().splitlines()
+    assert [json.loads(line) for line in lines] == [wire(1)]
+    with caplog.at_level(logging.ERROR, logger="costlog.spool"):
+        release.set()
+        spool_module._fsyncer.submit(lambda: None).result(timeout=10)  # the queue drained
+    assert synced.is_set()
+    assert "spool fsync failed (events written, not yet durable): [Errno 5] Input/output error" \
+        in caplog.text
