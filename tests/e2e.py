@@ -39,13 +39,18 @@ def process(env: dict[str, str], *args: str, log: Path) -> Iterator[subprocess.P
         try:
             yield proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            terminate(proc)
+
+
+def terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM ``proc`` (a clean stop); SIGKILL it if it has not ended 15 s later."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

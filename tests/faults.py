@@ -28,7 +28,7 @@ from ingest.database import connect
 from ingest.models import detect_model
 from ingest.queue import make_queue
 from ingest.store import check_aggregates, read_counters
-from tests.e2e import COSTLOG
+from tests.e2e import COSTLOG, terminate
 
 RQ = str(Path(COSTLOG).parent / "rq")
 
@@ -102,13 +102,7 @@ def _copy(source: Any, out: Any) -> None:
 
 def stop_group(proc: subprocess.Popen) -> None:
     """SIGTERM the process (a clean stop), then SIGKILL whatever is left of its group."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    terminate(proc)
     with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
 
