@@ -19,12 +19,19 @@ from api.errors import JSON, ApiError
 from api.resources import Resources
 from api.security import require_write_access
 from ingest import clock, queries, store
-from ingest.constants import ALL_PROJECTS, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+from ingest.constants import (
+    ALL_PROJECTS,
+    MAX_BODY_BYTES,
+    MAX_EVENTS_PER_REQUEST,
+    NANOS_PER_USD,
+)
 from ingest.event import CostEvent, InvalidEvent, parse_event
 
 log = logging.getLogger("costlog.api")
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: The smallest positive monthly budget: one nano-USD, the precision spend is counted in.
+MIN_POSITIVE_LIMIT_USD = 1 / NANOS_PER_USD
 
 
 def resources(request: Request) -> Resources:
@@ -130,6 +137,10 @@ def _limit_value(value: Any) -> float:
         raise ApiError(400, errors.NEGATIVE_LIMIT) from None
     if not math.isfinite(number) or number < 0:
         raise ApiError(400, errors.NEGATIVE_LIMIT)
+    # Spend is counted in nano-USD. A smaller positive limit (5e-324) made percent_used
+    # overflow to Infinity, which has no JSON: this PUT and every later GET answered 500.
+    if 0 < number < MIN_POSITIVE_LIMIT_USD:
+        raise ApiError(400, errors.TINY_LIMIT)
     return number
 
 

@@ -104,7 +104,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Set the monthly budget of a project (or of all projects) and return its status.",
         parameters=READ,
         request_body={"type": "object", "required": ["monthly_limit_usd"], "properties": {
-            "monthly_limit_usd": {"type": "number", "minimum": 0},
+            # 0: no budget; else at least one nano-USD (api.endpoints.MIN_POSITIVE_LIMIT_USD).
+            "monthly_limit_usd": {"type": "number", "minimum": 0,
+                                  "anyOf": [{"const": 0}, {"minimum": 1e-9}]},
             "alert_threshold_percent": {"type": "integer", "minimum": 0, "maximum": 100,
                                         "default": 80}}},
         response={"$ref": "#/components/schemas/BudgetStatus"},
