@@ -1,13 +1,19 @@
 """Read latency over real HTTP against `costlog api` on the imported database.
 
     python -m bench.bench_queries [--quick] [--events N] [--spread task|uniform]
-                                  [--rounds 40] [--workdir DIR] [--db PATH]
+                                  [--rounds 40] [--workdir DIR] [--db PATH] [--only TEXT]
+                                  [--profile OUT] [--baseline DIR]
 
 Reads ``db-<N>-<spread>.db`` left by ``bench.bench_import`` (``--db`` for another one), runs
 ``costlog migrate`` on it (as an upgrade would), sets a monthly budget, starts ``costlog api``
 and sends every query ``--rounds`` times over one keep-alive connection, the queries interleaved
 round by round, after one warm-up round. p50/p95 per query; the API's peak RSS (VmHWM) at
 the end. The clock of every process is pinned to 2026-11-20 12:00 UTC, the data's "now".
+
+``--baseline DIR`` compares two versions of the code under the same load: a second API runs
+the packages copied into DIR (first on its PYTHONPATH) on the same database, every request
+goes to both APIs in turn (which one first alternates by query and by round), and their
+warm-up responses must be byte-identical.
 """
 
 import argparse
@@ -25,6 +31,7 @@ from bench.common import (
     Results,
     env_for,
     heading,
+    load,
     machine,
     peak_rss_mb,
     percentile,
@@ -69,23 +76,38 @@ def request(conn: http.client.HTTPConnection, method: str, path: str,
     return response.status, response.read()
 
 
-def bench_queries(db: Path, rounds: int, only: str = "", profile: Path | None = None) -> None:
+def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, http.client.HTTPConnection]:
+    """A `costlog api` process on a free port and a keep-alive connection to it, once up."""
+    port = free_port()
+    api = start([COSTLOG, "api", "--port", str(port)], env, log)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def up() -> bool:
+        try:
+            return request(conn, "GET", "/healthz")[0] in (200, 503)
+        except OSError:
+            conn.close()
+            return False
+
+    wait_until(up, 60, 0.1)
+    return api, conn
+
+
+def bench_queries(db: Path, rounds: int, only: str = "", profile: Path | None = None,
+                  baseline: Path | None = None) -> None:
     heading(f"5. query latency over HTTP, {db.name}, {rounds} rounds")
     env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
-    port = free_port()
-    api = start([COSTLOG, "api", "--port", str(port)], env, db.with_suffix(".api.log"))
+    # With a baseline, a second API runs the code under ``baseline`` (first on PYTHONPATH) on
+    # the same database; each request goes to both, in turn, so both see the same load.
+    sides = {"": env}
+    if baseline:
+        sides[" [baseline]"] = env | {"PYTHONPATH": str(baseline)}
+    apis: dict[str, tuple[subprocess.Popen, http.client.HTTPConnection]] = {}
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-        def up() -> bool:
-            try:
-                return request(conn, "GET", "/healthz")[0] in (200, 503)
-            except OSError:
-                conn.close()
-                return False
-
-        wait_until(up, 60, 0.1)
+        for side, side_env in sides.items():
+            apis[side] = _api(side_env, db.with_suffix(f".api{'-baseline' if side else ''}.log"))
+        _, conn = apis[""]
         status, body = request(conn, "PUT", "/api/cost/budget",
                                json.dumps({"monthly_limit_usd": 20_000}).encode())
         assert status == 200, body
@@ -93,34 +115,51 @@ def bench_queries(db: Path, rounds: int, only: str = "", profile: Path | None = 
         spy = None
         if profile:  # py-spy attached to the API process for the timed rounds
             spy = subprocess.Popen([str(VENV_BIN / "py-spy"), "record", "-r", "500", "-f", "raw",
-                                    "-o", str(profile), "-p", str(api.pid)],
+                                    "-o", str(profile), "-p", str(apis[""][0].pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
-        samples: dict[str, list[float]] = {path: [] for path in paths}
+        samples: dict[tuple[str, str], list[float]] = {
+            (side, path): [] for path in paths for side in sides}
         for round_ in range(rounds + 1):
-            for path in paths:
-                started = time.perf_counter()
-                status, body = request(conn, "GET", path)
-                elapsed = (time.perf_counter() - started) * 1000
-                assert status == 200, (path, status, body[:300])
-                if round_:  # round 0 warms the page cache and the API
-                    samples[path].append(elapsed)
-                else:
-                    json.loads(body)
-        rss = peak_rss_mb(api.pid)
+            for index, path in enumerate(paths):
+                bodies = {}
+                # Which side goes first alternates by query and by round: each side follows
+                # the other equally often (a slow request of one side also slows the next).
+                order = list(sides) if (round_ + index) % 2 == 0 else list(sides)[::-1]
+                for side in order:
+                    started = time.perf_counter()
+                    status, body = request(apis[side][1], "GET", path)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    assert status == 200, (side, path, status, body[:300])
+                    bodies[side] = body
+                    if round_:  # round 0 warms the page cache and the API
+                        samples[(side, path)].append(elapsed)
+                    else:
+                        json.loads(body)
+                if round_ == 0 and baseline:
+                    assert len(set(bodies.values())) == 1, f"responses differ: {path}"
+        rss = {side: peak_rss_mb(api.pid) for side, (api, _) in apis.items()}
         if spy:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
     finally:
-        stop(api)
-    worst = 0.0
-    for path, times in samples.items():
-        p50, p95 = percentile(times, 50), percentile(times, 95)
-        worst = max(worst, p95)
-        RESULTS.add(path.removeprefix("/api"), f"p50 {p50:.1f} ms, p95 {p95:.1f} ms",
-                    "p95 ≤ 50 ms", p95 <= 50)
-    RESULTS.add("worst p95 of all queries", f"{worst:.1f} ms", "≤ 50 ms", worst <= 50)
-    RESULTS.add("API peak RSS (VmHWM)", f"{rss:.0f} MB", "≤ 200 MB", rss <= 200)
+        for api, _ in apis.values():
+            stop(api)
+    if baseline:
+        RESULTS.add("responses identical to the baseline's", f"{len(paths)} queries")
+    for side in sides:
+        worst = 0.0
+        for path in paths:
+            times = samples[(side, path)]
+            p50, p95 = percentile(times, 50), percentile(times, 95)
+            worst = max(worst, p95)
+            RESULTS.add(path.removeprefix("/api") + side, f"p50 {p50:.1f} ms, p95 {p95:.1f} ms",
+                        "p95 ≤ 50 ms", p95 <= 50)
+        RESULTS.add(f"worst p95 of all queries{side}", f"{worst:.1f} ms", "≤ 50 ms",
+                    worst <= 50)
+        RESULTS.add(f"API peak RSS (VmHWM){side}", f"{rss[side]:.0f} MB", "≤ 200 MB",
+                    rss[side] <= 200)
+    RESULTS.add("load average at the end", load())
 
 
 def main() -> None:
@@ -135,13 +174,17 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only the queries containing this text")
     parser.add_argument("--profile", type=Path,
                         help="py-spy raw profile of the API process to this file")
+    parser.add_argument("--baseline", type=Path,
+                        help="also run a second API on the code in this directory (a copy of "
+                        "the packages, put first on PYTHONPATH) and time both, interleaved")
     args = parser.parse_args()
     count = args.events or (50_000 if args.quick else 1_000_000)
     db = args.db or database(args.workdir, count, args.spread)
     if not db.exists():
         parser.error(f"{db} does not exist: run python -m bench.bench_import first")
     print(machine())
-    bench_queries(db, args.rounds or (10 if args.quick else 40), args.only, args.profile)
+    bench_queries(db, args.rounds or (10 if args.quick else 40), args.only, args.profile,
+                  args.baseline)
     print("\n" + RESULTS.table())
 
 

@@ -5,11 +5,12 @@ the leading edge of a rolling window (at most one quarter hour, or one UTC day f
 initiatives), so no dashboard request scans cost_log. Costs are summed as integer nano-USD.
 """
 
-import bisect
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,21 +47,104 @@ class Grain:
     key: Callable[[datetime], str]  # the key of the period holding an instant
     ceil: Callable[[datetime], datetime]  # the first boundary at or after an instant
 
-    def aligned(self, instant: datetime) -> bool:
-        return self.ceil(instant) == instant
-
 
 DAY = Grain("day", buckets.day_key, buckets.ceil_day)
 HOUR = Grain("hour", buckets.hour_key, buckets.ceil_hour)
 QUARTER = Grain("bucket", buckets.quarter_key, buckets.ceil_quarter)
-#: The model rollups by time, coarsest first; the quarter-hour one fits every zone's edges.
-MODEL_GRAINS = (("rollup_model_d", DAY), ("rollup_model_h", HOUR), ("rollup_model_q", QUARTER))
 
 
-def _model_rollup(*edges: datetime) -> tuple[str, Grain]:
-    """The coarsest model rollup whose periods start on every one of ``edges``."""
-    return next(((table, grain) for table, grain in MODEL_GRAINS
-                 if all(grain.aligned(edge) for edge in edges)), MODEL_GRAINS[-1])
+@dataclass(frozen=True)
+class Level:
+    """A model rollup by time, its periods counted in UTC quarter hours since the epoch."""
+
+    table: str
+    column: str
+    quarters: int  # length of one period; each level's is a multiple of the next one's
+    #: strftime() of the key of the period starting at a Unix time: the text of
+    #: ``buckets.day_key``/``hour_key``/``quarter_key``.
+    key_format: str
+
+    def anchor(self, index: int) -> int:
+        """The period boundary nearest to quarter ``index``; the one below when the one above
+        is past the end of year 9999."""
+        nearest = (index + self.quarters // 2) // self.quarters * self.quarters
+        return nearest if nearest <= _LAST_QUARTER else nearest - self.quarters
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_QUARTER = timedelta(minutes=15)
+_QUARTER_SECONDS = 900
+_LAST_QUARTER = (datetime(9999, 12, 31, 23, 45, tzinfo=UTC) - _EPOCH) // _QUARTER
+#: The model rollups by time, coarsest first.
+MODEL_LEVELS = (Level("rollup_model_d", "day", 96, "%Y-%m-%d"),
+                Level("rollup_model_h", "hour", 4, "%Y-%m-%d %H"),
+                Level("rollup_model_q", "bucket", 1, "%Y-%m-%d %H:%M"))
+
+
+def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: str | None,
+                 model: str | None, coarsest: int) -> list[tuple[int, int]]:
+    """(nano-USD, tokens) of each ``[edges[i], edges[i + 1])``, summed in SQL.
+
+    Each edge gets an anchor on every level from ``MODEL_LEVELS[coarsest]`` down: the nearest
+    period boundary of that level (the finest level's anchor is the edge itself). Then, exactly,
+    in signed interval sums:
+
+        [e_i, e_i+1) = [A_i, A_i+1) on the coarsest level
+                       + per finer level: [a_i+1, b_i+1) - [a_i, b_i)
+
+    where a, b are an edge's anchors on the coarser level and on this level. So a year of New
+    York days reads 365 day ranges and one ≤ 12-hour range per edge instead of 8,760 hours, and
+    one row per range comes back. An edge off the quarter-hour grid counts from its own
+    quarter, as its rollup key does. One statement: a single read snapshot, so the levels
+    always agree with each other.
+    """
+    levels = MODEL_LEVELS[coarsest:]
+    quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
+    # Per level, the ranges to read as [lo, hi, i, j] (quarter indexes; buckets): the range's
+    # sums go into bucket i and out of bucket j; -1 and len(edges) - 1 are no bucket.
+    ranges: list[list[tuple[int, int, int, int]]] = [[] for _ in levels]
+    above = [levels[0].anchor(quarter) for quarter in quarters]
+    ranges[0] = [(lo, hi, index, -1) for index, (lo, hi) in enumerate(pairwise(above))
+                 if lo < hi]
+    for number, level in enumerate(levels[1:], 1):
+        here = [level.anchor(quarter) for quarter in quarters]
+        # Edge i's [coarser anchor, anchor) belongs to bucket i - 1 and not to bucket i.
+        ranges[number] = [(lo, hi, index - 1, index) if lo < hi else (hi, lo, index, index - 1)
+                          for index, (lo, hi) in enumerate(zip(above, here, strict=True))
+                          if lo != hi]
+        above = here
+    params: dict[str, Any] = {"project": project or ALL_PROJECTS, "q": _QUARTER_SECONDS}
+    model_filter = ""
+    if model:
+        model_filter, params["model"] = " AND r.model = :model", model
+    parts = []
+    for number, level in enumerate(levels):
+        if not ranges[number]:
+            continue
+        params[f"r{number}"] = json.dumps(ranges[number], separators=(",", ":"))
+        # json_extract, not ->> (SQLite 3.38+): JSON1 alone is enough.
+        bounds = [f"strftime('{level.key_format}', json_extract(p.value, '$[{i}]') * :q,"
+                  " 'unixepoch')" for i in (0, 1)]
+        # One primary-key range scan per range, as a correlated subquery: no GROUP BY, so no
+        # sorter over every rollup row read. Both sums come back as one 'nanos tokens' text.
+        parts.append(
+            "SELECT json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
+            " (SELECT SUM(r.cost_nanos) || ' ' || SUM(r.tokens)"
+            f" FROM {level.table} AS r WHERE r.project_id = :project"
+            f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
+            f"{model_filter}) FROM json_each(:r{number}) AS p")
+    # Slot 0 and the last slot take the sums that belong to no bucket.
+    sums = [[0, 0] for _ in range(len(edges) + 1)]
+    if parts:
+        for into, out, both in db.execute(" UNION ALL ".join(parts), params):
+            if both is None:  # no rollup row in the range
+                continue
+            nanos, tokens = map(int, both.split())
+            sums[into + 1][0] += nanos
+            sums[into + 1][1] += tokens
+            sums[out + 1][0] -= nanos
+            sums[out + 1][1] -= tokens
+    return [(nanos, tokens) for nanos, tokens in sums[1:-1]]
 
 
 @dataclass(frozen=True)
@@ -74,6 +158,10 @@ class Dimension:
     all_time_table: str
     has_all_projects_rows: bool  # the tables carry project_id '*' totals
     raw_where: str = "1"
+    #: The all-time table holds one row per key: ``period=all`` ranks its rows directly.
+    one_row_per_key: bool = False
+    #: SQL over the all-time table, > 0 when two of its rows may still share a key.
+    shared_keys: str = "0"
 
 
 def _dimension(by: str, project: str | None) -> Dimension:
@@ -85,10 +173,12 @@ def _dimension(by: str, project: str | None) -> Dimension:
         # Task ids repeat between projects: across all projects the key names both.
         if project:
             return Dimension((("rollup_task_d", DAY),), "task_id", rollups.TASK, "task_id",
-                             "rollup_task", False)
+                             "rollup_task", False, one_row_per_key=True)
+        # 'p/q' + '/' + 't' = 'p' + '/' + 'q/t': only a task id holding '/' can share a key.
         return Dimension((("rollup_task_d", DAY),), "project_id || '/' || task_id",
                          f"{rollups.PROJECT} || '/' || {rollups.TASK}", "project_id, task_id",
-                         "rollup_task", False)
+                         "rollup_task", False, one_row_per_key=True,
+                         shared_keys="MAX(instr(task_id, '/'))")
     return Dimension((("rollup_initiative_d", DAY),), "initiative_id", rollups.INITIATIVE,
                      "initiative_id", "rollup_initiative_d", True,
                      raw_where=f"{rollups.INITIATIVE} <> ''")
@@ -139,32 +229,73 @@ def _share(nanos: int, total: int) -> float:
     return nanos / total * 100 if total else 0.0
 
 
+#: (key, nano-USD, tokens) rows in rank order, and (nano-USD, tokens, number of keys) of all.
+Ranked = tuple[list[tuple[str, int, int]], tuple[int, int, int]]
+
+
+def _ranked_rows(db: sqlite_utils.Database, dim: Dimension, project: str | None,
+                 limit: int | None) -> Ranked | None:
+    """The top ``limit`` keys of an all-time table with one row per key, and the totals.
+
+    ORDER BY … LIMIT over the table's rows runs SQLite's bounded sorter (it keeps only
+    ``limit`` rows), where grouping by key and window functions would sort every task. One
+    statement, so the top rows and the totals come from one snapshot. None when two rows may
+    share a key: those must be grouped first.
+    """
+    where, params = _project_filter(project, dim.has_all_projects_rows)
+    rows = db.execute(
+        f"SELECT * FROM (SELECT 0, {dim.key} AS k, cost_nanos AS c, tokens, 0"
+        f" FROM {dim.all_time_table} WHERE {where} ORDER BY c DESC, k LIMIT :limit)"
+        f" UNION ALL SELECT 1, COUNT(*), COALESCE(SUM(cost_nanos), 0),"
+        f" COALESCE(SUM(tokens), 0), COALESCE({dim.shared_keys}, 0)"
+        f" FROM {dim.all_time_table} WHERE {where}",
+        params | {"limit": -1 if limit is None else limit},
+    ).fetchall()
+    _, keys, total, total_tokens, shared = next(row for row in rows if row[0])
+    if shared:
+        return None
+    # UNION ALL promises no order: sort the (at most ``limit``) rows again as SQL did. Python
+    # compares str by code point, which is SQLite's byte order on UTF-8 text.
+    ranked = sorted(((key, nanos, tokens) for top, key, nanos, tokens, _ in rows if not top),
+                    key=lambda row: (-row[1], row[0]))
+    return ranked, (total, total_tokens, keys)
+
+
 def breakdown(db: sqlite_utils.Database, *, by: str, period: str, project: str | None,
               limit: int | None, now: datetime) -> dict[str, Any]:
     """Cost and tokens per model/phase/task/initiative over a rolling window (SPEC §7).
 
-    Ranking and the totals happen in SQL (window functions), so only the top ``limit`` keys
-    reach Python however many tasks there are.
+    Ranking and the totals happen in SQL, so only the top ``limit`` keys reach Python however
+    many tasks there are.
     """
     if by not in BREAKDOWN_DIMENSIONS:
         raise QueryError("invalid 'by' parameter: use model, phase, task, or initiative")
     if period not in PERIODS:
         raise QueryError("invalid 'period' parameter: use 24h, 7d, 30d, or all")
     span = PERIODS[period]
-    parts, params = _parts(by, project, None if span is None else now - span)
-    rows = db.execute(
-        f"WITH parts AS ({parts}), keyed AS (SELECT k, SUM(c) AS c, SUM(t) AS t FROM parts"
-        " GROUP BY k) SELECT k, c, t, SUM(c) OVER (), SUM(t) OVER (), COUNT(*) OVER ()"
-        " FROM keyed ORDER BY c DESC, k LIMIT :limit",
-        params | {"limit": -1 if limit is None else limit},
-    ).fetchall()
-    total, total_tokens, keys = rows[0][3:] if rows else (0, 0, 0)
+    dim = _dimension(by, project)
+    ranked = _ranked_rows(db, dim, project, limit) if span is None and dim.one_row_per_key \
+        else None
+    if ranked is not None:
+        rows, (total, total_tokens, keys) = ranked
+    else:
+        # Keys spread over several rows (parts of a window, days, projects): group them, then
+        # rank with the totals alongside (window functions).
+        parts, params = _parts(by, project, None if span is None else now - span)
+        result_rows = db.execute(
+            f"WITH parts AS ({parts}), keyed AS (SELECT k, SUM(c) AS c, SUM(t) AS t FROM parts"
+            " GROUP BY k) SELECT k, c, t, SUM(c) OVER (), SUM(t) OVER (), COUNT(*) OVER ()"
+            " FROM keyed ORDER BY c DESC, k LIMIT :limit",
+            params | {"limit": -1 if limit is None else limit},
+        ).fetchall()
+        total, total_tokens, keys = result_rows[0][3:] if result_rows else (0, 0, 0)
+        rows = [(key, nanos, tokens) for key, nanos, tokens, *_ in result_rows]
     result: dict[str, Any] = {
         "period": period,
         "total_cost_usd": usd(total),
         "breakdown": {
             key: {"cost": usd(nanos), "tokens": tokens, "percent": _share(nanos, total)}
-            for key, nanos, tokens, *_ in rows
+            for key, nanos, tokens in rows
         },
     }
     if limit is not None:
@@ -201,6 +332,24 @@ def series_range(start: str | None, end: str | None, tz: ZoneInfo,
     return first, last
 
 
+def _points(first: datetime, last: datetime, granularity: str,
+            tz: ZoneInfo) -> list[buckets.Bucket]:
+    """The buckets of ``[first, last]``, refused beyond MAX_SERIES_POINTS.
+
+    One pass: the same floor/following steps as ``buckets.count_buckets`` followed by
+    ``buckets.buckets``, stopping as soon as the count is over the limit.
+    """
+    points: list[buckets.Bucket] = []
+    current = buckets.floor(first, granularity, tz)
+    while current <= last:
+        following = buckets.following(current, granularity, tz)
+        if len(points) == MAX_SERIES_POINTS:
+            raise QueryError(f"invalid range: more than {MAX_SERIES_POINTS} points")
+        points.append(buckets.Bucket(current, following, buckets.label(current, granularity)))
+        current = following
+    return points
+
+
 def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None,
                end: str | None, model: str | None, project: str | None, tz: ZoneInfo,
                now: datetime) -> dict[str, Any]:
@@ -209,32 +358,18 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
         raise QueryError("invalid granularity: use hour, day, week, or month")
     try:
         first, last = series_range(start, end, tz, now)
-        count = buckets.count_buckets(first, last, granularity, tz, MAX_SERIES_POINTS)
-        if count > MAX_SERIES_POINTS:
-            raise QueryError(f"invalid range: more than {MAX_SERIES_POINTS} points")
-        points = buckets.buckets(first, last, granularity, tz)
+        points = _points(first, last, granularity, tz)
+        # East of UTC, year 1's first local midnight is still year 0 in UTC.
+        points[0].start.astimezone(UTC)
     except QueryError:
         raise
     except (OverflowError, ValueError):
         # A bucket edge beyond year 1 or 9999: still the client's input, never a 500.
         raise QueryError(DATES_OUT_OF_RANGE) from None
-    table, grain = _model_rollup(*(point.start for point in points), points[-1].end)
-    params: dict[str, Any] = {"project": project or ALL_PROJECTS,
-                              "lo": grain.key(points[0].start), "hi": grain.key(points[-1].end)}
-    model_filter = ""
-    if model:
-        model_filter, params["model"] = " AND model = :model", model.lower()
-    rows = db.execute(
-        f"SELECT {grain.column}, SUM(cost_nanos), SUM(tokens) FROM {table}"
-        f" WHERE project_id = :project AND {grain.column} >= :lo AND {grain.column} < :hi"
-        f"{model_filter} GROUP BY {grain.column}", params,
-    ).fetchall()
-    starts = [grain.key(point.start) for point in points]
-    sums = [[0, 0] for _ in points]
-    for period, nanos, tokens in rows:
-        index = bisect.bisect_right(starts, period) - 1
-        sums[index][0] += nanos
-        sums[index][1] += tokens
+    # Hour points gain nothing from day rows: each would need hours on both sides.
+    sums = _bucket_sums(db, [point.start for point in points] + [points[-1].end],
+                        project=project, model=model.lower() if model else None,
+                        coarsest=1 if granularity == "hour" else 0)
     series = []
     for point, (nanos, tokens) in zip(points, sums, strict=True):
         entry: dict[str, Any] = {"date": point.label, "start": buckets.rfc3339(point.start),
@@ -249,13 +384,7 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
 def spent_between(db: sqlite_utils.Database, project: str | None, start: datetime,
                   end: datetime) -> int:
     """Nano-USD of every row timestamped in ``[start, end)`` (both on quarter-hour edges)."""
-    table, grain = _model_rollup(start, end)
-    (nanos,) = db.execute(
-        f"SELECT COALESCE(SUM(cost_nanos), 0) FROM {table}"
-        f" WHERE project_id = ? AND {grain.column} >= ? AND {grain.column} < ?",
-        [project or ALL_PROJECTS, grain.key(start), grain.key(end)],
-    ).fetchone()
-    return nanos
+    return _bucket_sums(db, [start, end], project=project, model=None, coarsest=0)[0][0]
 
 
 def get_budget(db: sqlite_utils.Database, project: str | None) -> dict[str, Any] | None:
