@@ -6,6 +6,7 @@ initiatives), so no dashboard request scans cost_log. Costs are summed as intege
 """
 
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -411,7 +412,9 @@ def budget_status(db: sqlite_utils.Database, *, project: str | None, tz: ZoneInf
     projected = spent / min(elapsed / month_seconds, 1.0)
     last_day = (month_end - timedelta(days=1)).astimezone(tz).date()
     has_budget = limit > 0
-    percent = spent / limit * 100 if has_budget else 0.0
+    # A limit below a nano-USD (the API refuses it; an old row may hold one) must not
+    # overflow to Infinity, which JSON cannot carry.
+    percent = min(spent / limit * 100, sys.float_info.max) if has_budget else 0.0
     return {
         "project": project or ALL_PROJECTS,
         "month": month_start.strftime("%Y-%m"),
