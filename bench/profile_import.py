@@ -1,11 +1,14 @@
 """Where ``costlog import`` spends its time: each SQL statement of the write path, timed.
 
-    python -m bench.profile_import DB FILE [--chunk 5000]
+    python -m bench.profile_import DB FILE [--chunk N]
 
-Runs the import's own code (``costlog.cli.read_lines`` → ``ingest.store.record_events``) on
-``DB`` (migrated first) and times every statement ``record_events`` issues, by target table,
-by wrapping the connection it writes with. Run it on a copy of a large database to see the
-write path at scale. Measuring only: nothing in ingest/ is changed.
+Runs the import's parsing and write path (``costlog.jsonl.read_lines`` →
+``ingest.store.record_events``) on ``DB`` (migrated first), in one process and in file order,
+and times every statement the write issues, by target table, by wrapping the connection it
+writes with. ``costlog import`` itself parses in a second process and writes each window of
+rows in timestamp order: give a file sorted by timestamp to see its write path. Run it on a
+copy of a large database to see the write path at scale. Measuring only: nothing in ingest/ is
+changed.
 """
 
 import argparse
@@ -15,7 +18,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from costlog.cli import read_lines
+from costlog.jsonl import read_lines
+from ingest import constants
 from ingest.database import connect
 from ingest.migrations import migrate
 from ingest.pricing import load_prices
@@ -65,7 +69,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("db", type=Path)
     parser.add_argument("file", type=Path)
-    parser.add_argument("--chunk", type=int, default=5000)
+    parser.add_argument("--chunk", type=int, default=constants.IMPORT_CHUNK)
     parser.add_argument("--pragma", action="append", default=[],
                         help="experiment: a PRAGMA for the import's connection, e.g."
                         " cache_size=-200000 (repeatable)")

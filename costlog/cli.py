@@ -5,50 +5,23 @@ over its variable.
 """
 
 import dataclasses
-import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
 from costlog import logs
-from ingest import clock, constants
-from ingest.event import CostEvent, InvalidEvent, parse_event
+from ingest import constants
+from ingest.event import CostEvent
 from ingest.settings import Settings
 
 log = logging.getLogger("costlog")
 
 
-@dataclasses.dataclass(frozen=True)
-class Line:
-    number: int
-    event: CostEvent | None
-    error: str | None
-    size: int
-
-
-def read_lines(stream: IO[str]) -> Iterator[Line]:
-    """Parse JSON lines into events (ids filled by content hash); blank lines are skipped."""
-    for number, text in enumerate(stream, start=1):
-        size = len(text.encode())
-        if not text.strip():
-            continue
-        try:
-            payload = json.loads(text)
-        except ValueError as error:
-            yield Line(number, None, f"invalid JSON: {error}", size)
-            continue
-        try:
-            yield Line(number, parse_event(payload, now=clock.now(), fill_id="hash"), None, size)
-        except InvalidEvent as error:
-            yield Line(number, None, str(error), size)
-
-
-def _reject(line: Line) -> None:
-    click.echo(f"line {line.number}: {line.error}", err=True)
+def _reject(number: int, reason: str | None) -> None:
+    click.echo(f"line {number}: {reason}", err=True)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -126,6 +99,8 @@ def emit(ctx: click.Context, file: IO[str]) -> None:
     and the exit status is 1 if any line was rejected. When Redis is unavailable the events go
     to the spool and are replayed later.
     """
+    from costlog.jsonl import read_lines
+
     publisher = _publisher(_settings(ctx))
     batch: list[CostEvent] = []
     published = rejected = spooled = 0
@@ -141,7 +116,7 @@ def emit(ctx: click.Context, file: IO[str]) -> None:
     for line in read_lines(file):
         if line.error:
             rejected += 1
-            _reject(line)
+            _reject(line.number, line.error)
             continue
         batch.append(line.event)
         if len(batch) >= constants.MAX_EVENTS_PER_REQUEST:
@@ -154,7 +129,7 @@ def emit(ctx: click.Context, file: IO[str]) -> None:
 
 @main.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--chunk", default=constants.IMPORT_CHUNK, show_default=True,
+@click.option("--chunk", default=constants.IMPORT_CHUNK, show_default=True, type=click.IntRange(1),
               help="Events per transaction.")
 @click.pass_context
 def import_(ctx: click.Context, file: Path, chunk: int) -> None:
@@ -164,37 +139,40 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     a file twice counts nothing twice. Rejected lines are printed as 'line N: <reason>' and make
     the exit status 1. Shows a progress bar on a terminal.
     """
+    from costlog.jsonl import ParserProcess
     from ingest.pricing import load_prices
-    from ingest.store import record_events
+    from ingest.store import record_rows
 
     settings = _settings(ctx)
-    db = _open_db(settings)
     prices = load_prices(settings.prices_path)
     inserted = duplicates = rejected = 0
-    batch: list[CostEvent] = []
+    rows: list[tuple] = []
 
-    def flush() -> None:
+    def write(count: int) -> None:
         nonlocal inserted, duplicates
-        if batch:
-            result = record_events(db, batch, prices)
-            inserted += result.inserted
-            duplicates += result.duplicates
-            batch.clear()
+        result = record_rows(db, rows[:count])
+        inserted += result.inserted
+        duplicates += result.duplicates
+        del rows[:count]
 
-    with file.open(encoding="utf-8") as stream, click.progressbar(
+    # The parser is forked before the database is opened: it must not inherit the connection.
+    with ParserProcess(file, prices) as parser, click.progressbar(
         length=file.stat().st_size, label="importing", file=sys.stderr,
     ) as bar:
-        for line in read_lines(stream):
-            bar.update(line.size)
-            if line.error:
-                rejected += 1
-                _reject(line)
-                continue
-            batch.append(line.event)
-            if len(batch) >= chunk:
-                flush()
-        flush()
-    db.close()
+        db = _open_db(settings)
+        try:
+            for message in parser:
+                for number, reason in message.rejected:
+                    _reject(number, reason)
+                rejected += len(message.rejected)
+                rows += message.rows
+                while len(rows) >= chunk:
+                    write(chunk)
+                bar.update(message.size)
+            if rows:
+                write(len(rows))
+        finally:
+            db.close()
     click.echo(f"imported {inserted} events, {duplicates} duplicates ignored,"
                f" {rejected} rejected", err=True)
     ctx.exit(1 if rejected else 0)

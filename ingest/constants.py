@@ -48,7 +48,22 @@ BREAKER_OPEN_SECONDS: Final = 5.0
 
 # SQLite.
 BUSY_TIMEOUT_MS: Final = 30_000
-IMPORT_CHUNK: Final = 5_000
+#: Events per `costlog import` transaction: a back-fill's events fall all over the database's
+#: pages, and each commit writes every page it touched, so bigger transactions write less.
+IMPORT_CHUNK: Final = 20_000
+#: `costlog import` parses in a second process, which sorts each window of this many rows by
+#: timestamp (costlog/jsonl.py) and sends them in messages of IMPORT_MESSAGE_LINES rows, at most
+#: IMPORT_QUEUE_MESSAGES of them waiting (two chunks' worth).
+IMPORT_SORT_WINDOW: Final = 8 * IMPORT_CHUNK
+IMPORT_MESSAGE_LINES: Final = 2_000
+IMPORT_QUEUE_MESSAGES: Final = 2 * IMPORT_CHUNK // IMPORT_MESSAGE_LINES
+#: Writers checkpoint the WAL every this many pages (40 MB) instead of SQLite's 1,000: each
+#: checkpoint fsyncs, and at 1,000 one came every ~50 single-event commits (docs/benchmarks.md).
+WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
+#: Page cache of a writer connection, in KiB (SQLite's default is 2 MB): the rollups' pages
+#: stay cached between jobs, an import chunk's between its statements (a bigger cache measured
+#: no faster for `costlog import`). Read-only connections (the API) keep the default.
+WRITER_CACHE_KIB: Final = 32 * 1024
 
 #: How long a started job's registry entry lives without its worker. A SimpleWorker cannot
 #: heartbeat mid-job, so this must outlive any live job: the job timeout plus the SQLite busy

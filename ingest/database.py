@@ -28,6 +28,9 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Databas
         if not readonly and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if not readonly:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {constants.WAL_AUTOCHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA cache_size = -{constants.WRITER_CACHE_KIB}")
     except (sqlite3.Error, OSError) as error:
         raise DatabaseUnavailable(f"cannot open database {path}: {error}") from error
     return sqlite_utils.Database(conn, execute_plugins=False)

@@ -72,6 +72,8 @@ def _type_name(value: Any) -> str:
 
 def _is_utf8(value: str) -> bool:
     """False for strings holding lone surrogates (JSON allows them; UTF-8 and SQLite do not)."""
+    if value.isascii():  # nearly every id: no encoding needed to know
+        return True
     try:
         value.encode()
     except UnicodeEncodeError:
@@ -100,7 +102,7 @@ def _count(payload: dict, name: str, limit: int | None = constants.MAX_TOKENS) -
     value = payload.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidEvent(name, f"must be an integer >= 0, got {_type_name(value)}")
     if value < 0:
         raise InvalidEvent(name, f"must be an integer >= 0, got {value}")

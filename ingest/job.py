@@ -91,6 +91,8 @@ class CostlogJob(Job):
 
     #: Why this job cannot run at all (unreadable hash or data); None for a well-formed job.
     defect: str | None = None
+    #: The data field as read from Redis, and the data it holds (see :meth:`to_dict`).
+    _stored_data: tuple[bytes, bytes] | None = None
 
     # -- loading: never raise on what another Redis writer put there ------------------------
 
@@ -110,6 +112,8 @@ class CostlogJob(Job):
             super().restore(_salvage(obj))
         self.data = data
         self.defect = defect
+        stored = obj.get("data")
+        self._stored_data = (stored, data) if isinstance(stored, bytes) and not defect else None
         if self.description and len(self.description) > 200:
             self.description = self.description[:200] + "..."
         # The worker's own limits, whatever the hash says (it may be hostile).
@@ -134,6 +138,21 @@ class CostlogJob(Job):
     def _refuse_retries(self) -> None:
         self.retries_left = 0
         self.retry_intervals = None
+
+    def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict:
+        # RQ compresses the job's data again on every save: ~4.5 ms for a 500-event job, a
+        # tenth of recording it. Data that is still the data read from Redis is written back
+        # in the form it was read.
+        stored = self._stored_data
+        if stored is None or self._data is not stored[1]:
+            return super().to_dict(include_meta=include_meta, include_result=include_result)
+        self._data = b""  # what RQ's to_dict compresses now; the data is put back below
+        try:
+            obj = super().to_dict(include_meta=include_meta, include_result=include_result)
+        finally:
+            self._data = stored[1]
+        obj["data"] = stored[0]
+        return obj
 
     def save(self, pipeline: Any = None, include_meta: bool = True,
              include_result: bool = True) -> None:

@@ -19,7 +19,7 @@ RECORD_TABLE = "costlog_migrations"
 ORCHESTRATOR_TABLE = "_migrations"
 ORCHESTRATOR_VERSIONS = {1, 2, 3}
 #: Migrations after which the rollups they add are back-filled from the rows in cost_log.
-BACKFILL_AFTER = {4, 6}
+BACKFILL_AFTER = {4, 6, 7}
 
 ADD_COLUMN_RE = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
 FILE_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -69,7 +69,7 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
     """
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
     for rollup in rollups.ROLLUPS:
-        if not db[rollup.table].exists():
+        if not all(db[table].exists() for table in (rollup.table, *rollup.reads)):
             continue  # added by a later migration, which back-fills it
         if only_empty and db.execute(f"SELECT 1 FROM {rollup.table} LIMIT 1").fetchone():
             continue

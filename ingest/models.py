@@ -1,8 +1,12 @@
 """Model-family normalisation (SPEC §3). Pure."""
 
+from functools import lru_cache
+
 from ingest.constants import DEFAULT_PROVIDER, FAMILIES, UNKNOWN_MODEL
 
 
+# A stream of events names a handful of models: each pair is worked out once.
+@lru_cache(maxsize=1024)
 def detect_model(model_id: str, provider: str = "") -> str:
     """Map a raw model id to its family: opus, sonnet, haiku or unknown.
 

@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,8 @@ def _pattern_matches(pattern: str, lowered: str) -> bool:
     return False
 
 
+# Each model id is matched against every pattern once, not once per event.
+@lru_cache(maxsize=1024)
 def builtin_price(model_id: str) -> Price | None:
     """The built-in (Anthropic) price for ``model_id``: most specific pattern wins."""
     lowered = model_id.lower()

@@ -1,7 +1,8 @@
 """Every write to the database goes through this module (SPEC §5).
 
-:func:`record_events` is the one idempotent write path: the worker, ``costlog import`` and the
-seed's :func:`record_cost_extended` all call it. In one ``BEGIN IMMEDIATE`` transaction it
+:func:`record_rows` is the one idempotent write path: the worker and the seed's
+:func:`record_cost_extended` reach it through :func:`record_events`, ``costlog import`` with the
+rows its parser process built by :func:`event_row`. In one ``BEGIN IMMEDIATE`` transaction it
 inserts the rows keyed by ``event_id`` (a duplicate is ignored) and adds only the new rows into
 every rollup by additive upsert in SQL.
 """
@@ -16,19 +17,20 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from ingest import buckets, clock, migrations, queries, rollups
-from ingest.constants import ALL_PROJECTS
+from ingest.constants import ALL_PROJECTS, COST_UNPRICED
 from ingest.database import immediate
 from ingest.event import CostEvent, parse_event
 from ingest.models import detect_model
 from ingest.pricing import PriceTable, cost_of
 
-_COLUMNS = (
+#: The cost_log columns of a row from :func:`event_row`, in order.
+COLUMNS = (
     "event_id", "project_id", "task_id", "phase", "model", "model_id", "provider", "iteration",
     "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens",
     "cost_usd", "cost_source", "duration_ms", "initiative_id", "timestamp",
 )
 _INSERT = (
-    f"INSERT INTO cost_log ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO cost_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
     " ON CONFLICT(event_id) DO NOTHING"
 )
 
@@ -39,7 +41,8 @@ class WriteResult:
     duplicates: int
 
 
-def _row(event: CostEvent, prices: PriceTable) -> tuple:
+def event_row(event: CostEvent, prices: PriceTable) -> tuple:
+    """``event`` as a cost_log row for :func:`record_rows`: priced, its model family detected."""
     cost, source = cost_of(event, prices)
     return (
         event.event_id, event.project_id, event.task_id, event.phase,
@@ -50,41 +53,49 @@ def _row(event: CostEvent, prices: PriceTable) -> tuple:
     )
 
 
-def _max_id(db: sqlite_utils.Database) -> int:
-    return db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()[0]
+_SOURCE = COLUMNS.index("cost_source")
 
 
 def record_events(
     db: sqlite_utils.Database, events: Sequence[CostEvent], prices: PriceTable
 ) -> WriteResult:
-    """Insert ``events`` and add the new ones into every rollup, all in one transaction."""
-    rows = [_row(event, prices) for event in events]
+    """Price ``events`` and record them, exactly once (:func:`record_rows`)."""
+    return record_rows(db, [event_row(event, prices) for event in events])
+
+
+def record_rows(db: sqlite_utils.Database, rows: list[tuple]) -> WriteResult:
+    """Insert ``rows`` (built by :func:`event_row`) and add the new ones into every rollup, all
+    in one transaction. ``costlog import`` builds the rows in another process."""
     with immediate(db):
-        lo = _max_id(db)
-        before = db.conn.total_changes
-        db.conn.executemany(_INSERT, rows)
-        inserted = db.conn.total_changes - before
-        hi = lo
+        (lo,) = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
+        inserted = db.conn.executemany(_INSERT, rows).rowcount
+        bounds = {"lo": lo, "hi": lo}
         if inserted:
-            hi = _max_id(db)
-            for rollup in rollups.ROLLUPS:
-                for statement in rollup.add_statements():
-                    db.execute(statement, {"lo": lo, "hi": hi})
-        _bump_counters(db, lo, hi, inserted, len(rows) - inserted)
+            # The new rows are the ones above lo, up to the last one inserted. (lo cannot be
+            # derived from it: a duplicate row still uses up an AUTOINCREMENT id.)
+            (bounds["hi"],) = db.conn.execute("SELECT last_insert_rowid()").fetchone()
+            for statement in rollups.ADD_STATEMENTS:
+                db.conn.execute(statement, bounds)
+        _bump_counters(db, rows, inserted, bounds)
     return WriteResult(inserted=inserted, duplicates=len(rows) - inserted)
 
 
-def _bump_counters(db: sqlite_utils.Database, lo: int, hi: int, inserted: int,
-                   duplicates: int) -> None:
-    (unpriced,) = db.execute(
-        "SELECT COUNT(*) FROM cost_log WHERE id > ? AND id <= ? AND cost_source = 'unpriced'",
-        [lo, hi],
-    ).fetchone()
+def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,
+                   bounds: dict[str, int]) -> None:
+    if inserted == len(rows):
+        unpriced = sum(row[_SOURCE] == COST_UNPRICED for row in rows)
+    else:
+        # Some rows were duplicates: only the database knows which of them are new.
+        (unpriced,) = db.conn.execute(
+            "SELECT COUNT(*) FROM cost_log WHERE id > :lo AND id <= :hi"
+            " AND cost_source = 'unpriced'", bounds,
+        ).fetchone()
+    counts = {"events_ingested": inserted, "duplicates_ignored": len(rows) - inserted,
+              "events_unpriced": unpriced}
     db.conn.executemany(
         "INSERT INTO costlog_counters(name, value) VALUES (?, ?)"
         " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-        [("events_ingested", inserted), ("duplicates_ignored", duplicates),
-         ("events_unpriced", unpriced)],
+        [(name, value) for name, value in counts.items() if value],
     )
 
 
@@ -226,15 +237,17 @@ def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift]:
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
     for rollup in rollups.ROLLUPS:
         width = len(rollup.key_columns)
-        expected = {row[:width]: row[width:] for row in
+        # A key table's only value is whether the key is there.
+        columns, present = (rollup.value_columns, ()) if rollup.values else (["rows"], (1,))
+        expected = {row[:width]: row[width:] + present for row in
                     db.execute(rollup.expected(), {"lo": 0, "hi": hi}).fetchall()}
-        actual = {row[:width]: row[width:] for row in db.execute(
+        actual = {row[:width]: row[width:] + present for row in db.execute(
             f"SELECT {', '.join(rollup.key_columns + rollup.value_columns)} FROM {rollup.table}"
         ).fetchall()}
-        zero = (0,) * len(rollup.value_columns)
+        zero = (0,) * len(columns)
         for key in sorted(expected.keys() | actual.keys(), key=repr):
             want, have = expected.get(key, zero), actual.get(key, zero)
-            for column, a, b in zip(rollup.value_columns, want, have, strict=True):
+            for column, a, b in zip(columns, want, have, strict=True):
                 if not _values_equal(a, b):
                     yield Drift(rollup.table, key, column, a, b)
 

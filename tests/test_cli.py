@@ -10,7 +10,10 @@ import redis
 from click.testing import CliRunner
 
 from costlog.cli import main
+from costlog.jsonl import ParserProcess
+from ingest import constants
 from ingest.database import connect
+from ingest.pricing import PriceTable
 from ingest.queue import make_queue
 
 README = Path(__file__).parent.parent / "README.md"
@@ -62,7 +65,7 @@ def lines(*payloads: object) -> str:
 def test_migrate_reports_then_is_up_to_date(env: dict[str, str]) -> None:
     first = invoke(env, "migrate")
     assert first.output == (
-        f"applied migrations 001, 002, 003, 004, 005, 006 to {env['COSTLOG_DB']}\n")
+        f"applied migrations 001, 002, 003, 004, 005, 006, 007 to {env['COSTLOG_DB']}\n")
     assert invoke(env, "migrate").output == f"{env['COSTLOG_DB']} is up to date\n"
 
 
@@ -107,6 +110,58 @@ def test_import_twice_counts_once(env: dict[str, str], tmp_path: Path) -> None:
     db.close()
     check = invoke(env, "aggregates", "check")
     assert (check.exit_code, check.stdout, check.stderr) == (0, "", "no drift\n")
+
+
+def test_import_keeps_the_first_of_repeated_event_ids(env: dict[str, str], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows of 4 rows sorted by timestamp, chunks of 3: the repeats of "a" come later in the
+    # file with earlier timestamps, one in the same window and one in the next.
+    monkeypatch.setattr(constants, "IMPORT_CHUNK", 4)
+    monkeypatch.setattr(constants, "IMPORT_SORT_WINDOW", 4)
+    rows = [{**GOOD, "event_id": "z", "timestamp": "2026-11-19T10:00:00Z"},
+            {**GOOD, "event_id": "a", "cost_usd": 1.0, "timestamp": "2026-11-19T09:00:00Z"},
+            {**GOOD, "event_id": "a", "cost_usd": 2.0, "timestamp": "2026-11-18T09:00:00Z"},
+            "[]",
+            {**GOOD, "event_id": "b", "timestamp": "2026-11-17T09:00:00Z"},
+            {**GOOD, "event_id": "a", "cost_usd": 3.0, "timestamp": "2026-11-16T09:00:00Z"},
+            {**GOOD, "event_id": "c", "timestamp": "2026-11-15T09:00:00Z"}]
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*rows))
+    result = invoke(env, "import", str(source), "--chunk", "3")
+    assert result.stderr.splitlines()[-2:] == [
+        "line 4: event: must be a JSON object, got array",
+        "imported 4 events, 2 duplicates ignored, 1 rejected",
+    ]
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT event_id, cost_usd FROM cost_log ORDER BY id").fetchall() == [
+        ("b", 1.5), ("a", 1.0), ("z", 1.5), ("c", 1.5)]  # each window in timestamp order
+    db.close()
+    assert invoke(env, "aggregates", "check").exit_code == 0
+
+
+def test_import_reports_an_unreadable_file(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(lines(GOOD).encode() + b"\xff\xfe\n")
+    with pytest.raises(UnicodeDecodeError):
+        invoke(env, "import", str(source))
+
+
+def test_import_progress_adds_up_to_the_file_size(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows of 2, 4, 5, 5... rows (doubling from a chunk), in messages of 2.
+    monkeypatch.setattr(constants, "IMPORT_CHUNK", 2)
+    monkeypatch.setattr(constants, "IMPORT_SORT_WINDOW", 5)
+    monkeypatch.setattr(constants, "IMPORT_MESSAGE_LINES", 2)
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*({**GOOD, "task_id": f"T{i}"} for i in range(12)), "{bad",
+                            {**GOOD, "task_id": "é"}))
+    with ParserProcess(source, PriceTable()) as parser:
+        messages = list(parser)
+    assert sum(m.size for m in messages) == source.stat().st_size
+    assert [len(m.rows) for m in messages if m.rows] == [2, 2, 2, 2, 2, 1, 2]
+    assert [r for m in messages for r in m.rejected] == [
+        (13, "invalid JSON: Expecting property name enclosed in double quotes:"
+             " line 1 column 2 (char 1)")]
 
 
 def test_aggregates_check_finds_and_rebuild_repairs(env: dict[str, str], tmp_path: Path) -> None:

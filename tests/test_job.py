@@ -276,6 +276,31 @@ def test_job_data_in_redis_is_json(queue: rq.Queue, fake: fakeredis.FakeRedis) -
     assert queue.job_class is CostlogJob
 
 
+def test_worker_writes_job_data_back_as_it_was_stored(
+        queue: rq.Queue, fake: fakeredis.FakeRedis, context: JobContext,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    events = [event("e1"), event("e2", task_id="task-2")]
+    enqueued = enqueue_events(queue, events)
+    stored = fake.hget(enqueued.key, "data")
+    compressed: list[bytes] = []
+    compress = zlib.compress
+    monkeypatch.setattr(zlib, "compress", lambda data, *a: compressed.append(data) or compress(
+        data, *a))
+
+    work(queue)
+
+    assert queue.fetch_job(enqueued.id).get_status() == JobStatus.FINISHED
+    assert fake.hget(enqueued.key, "data") == stored
+    assert zlib.decompress(stored) not in compressed  # not compressed again to be saved
+    monkeypatch.undo()
+    # Data that changed is written anew.
+    fetched = queue.fetch_job(enqueued.id)
+    assert list(fetched.args) == [events]
+    fetched.args = ([event("e3")],)
+    fetched.save()
+    assert json.loads(zlib.decompress(fake.hget(enqueued.key, "data")))[2] == [[event("e3")]]
+
+
 def test_enqueued_job_keeps_failures_30_days_and_retries(queue: rq.Queue) -> None:
     enqueued = enqueue_events(queue, [event("e1")])
 

@@ -8,9 +8,11 @@ import pytest
 import sqlite_utils
 
 from ingest.database import connect
+from ingest.event import parse_event
 from ingest.migrations import available, migrate
-from ingest.store import check_aggregates
-from tests.conftest import FIXTURES
+from ingest.pricing import PriceTable
+from ingest.store import check_aggregates, rebuild_aggregates, record_events
+from tests.conftest import FIXTURES, NOW
 
 ORCHESTRATOR_FIXTURE = FIXTURES / "orc-global-v1.db"
 V002_COLUMNS = {"model", "iteration", "cache_creation_tokens", "cache_read_tokens",
@@ -39,7 +41,7 @@ def fresh(db_path: Path) -> sqlite_utils.Database:
 def test_migration_files_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in available()] == [
         (1, "cost_log"), (2, "model_tracking"), (3, "duration"), (4, "costlog_events"),
-        (5, "read_indexes"), (6, "coarse_rollups"),
+        (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
     ]
 
 
@@ -90,7 +92,7 @@ def test_migration_003_adds_duration_ms(fresh: sqlite_utils.Database) -> None:
 
 
 def test_migrate_all_twice_is_a_no_op(fresh: sqlite_utils.Database) -> None:
-    assert migrate(fresh) == [1, 2, 3, 4, 5, 6]
+    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7]
     before = schema(fresh)
     assert migrate(fresh) == []
     assert schema(fresh) == before
@@ -113,7 +115,7 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     assert len(rows_before) == 400
 
     db = connect(orchestrator_copy)
-    assert migrate(db) == [1, 2, 3, 4, 5, 6]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7]
     assert migrate(db) == []
 
     # Every old row and value survives; the new columns hold their defaults.
@@ -143,5 +145,96 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     agg_cost, turns = db.execute(
         "SELECT SUM(total_cost_usd), SUM(turn_count) FROM cost_aggregates").fetchone()
     assert (round(agg_cost, 6), turns) == (466.756071, 400)
+    assert list(check_aggregates(db)) == []
+    db.close()
+
+
+# -- 007: the keys behind cost_aggregates.task_count ---------------------------------------------
+
+TASK_KEYS = "cost_aggregates_tasks"
+
+
+def recorded(db: sqlite_utils.Database) -> sqlite_utils.Database:
+    """Events on two days, several tasks, models and phases, with a duplicate and a NULL task."""
+    events = [
+        {"event_id": f"e{i}", "project_id": f"p{i % 2}", "task_id": f"T{i % 5}",
+         "phase": ("spec", "test")[i % 3 == 0], "model": ("claude-opus-4-5", "gpt-5")[i % 4 == 0],
+         "provider": ("claude", "openai")[i % 4 == 0], "cost_usd": i / 8,
+         "timestamp": ("2026-11-18T23:59:59Z", "2026-11-19T00:00:00+01:00")[i % 2]}
+        for i in range(40)
+    ]
+    record_events(db, [parse_event(e, now=NOW) for e in events + events[:3]], PriceTable())
+    # An orchestrator's row, written past costlog: the rebuild adds it into the rollups.
+    db.execute("INSERT INTO cost_log(project_id, task_id, phase, cost_usd, timestamp)"
+               " VALUES ('p0', NULL, 'spec', 1.0, '2026-11-18 10:00:00')")
+    db.conn.commit()
+    rebuild_aggregates(db)
+    return db
+
+
+def as_of_006(db: sqlite_utils.Database) -> None:
+    """Put a migrated database back to what version 006 left: no key table, 007 unrecorded."""
+    db.execute(f"DROP TABLE {TASK_KEYS}")
+    db.execute("DELETE FROM costlog_migrations WHERE version = 7")
+    db.conn.commit()
+
+
+def tables(db: sqlite_utils.Database) -> dict[str, list[tuple]]:
+    names = [row[0] for row in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        " AND name <> 'costlog_migrations' ORDER BY name")]
+    return {name: dump(db, name) for name in names}
+
+
+def test_migration_007_applies_cleanly(fresh: sqlite_utils.Database) -> None:
+    assert migrate(fresh, target=6) == [1, 2, 3, 4, 5, 6]
+    assert not fresh[TASK_KEYS].exists()
+    assert migrate(fresh) == [7]
+    assert columns(fresh, TASK_KEYS) == {"project_id": "TEXT", "model": "TEXT", "phase": "TEXT",
+                                         "date": "TEXT", "task_id": "TEXT"}
+    assert fresh[TASK_KEYS].pks == ["project_id", "model", "phase", "date", "task_id"]
+
+
+def test_migration_007_idempotent(fresh: sqlite_utils.Database) -> None:
+    migrate(fresh)
+    recorded(fresh)
+    before, keys = schema(fresh), dump(fresh, TASK_KEYS)
+    assert migrate(fresh) == []
+    fresh.execute("DELETE FROM costlog_migrations WHERE version = 7")
+    fresh.conn.commit()
+    assert migrate(fresh) == [7]
+    assert (schema(fresh), dump(fresh, TASK_KEYS)) == (before, keys)
+
+
+def test_migration_007_preserves_data_and_backfills_the_keys(
+        fresh: sqlite_utils.Database) -> None:
+    migrate(fresh)
+    recorded(fresh)
+    as_of_006(fresh)
+    before = tables(fresh)
+    assert migrate(fresh) == [7]
+    after = tables(fresh)
+    assert after.pop(TASK_KEYS) == fresh.execute(
+        "SELECT DISTINCT COALESCE(project_id, ''), CASE WHEN COALESCE(model, '') = ''"
+        " THEN 'unknown' ELSE model END, COALESCE(phase, ''), substr(timestamp, 1, 10),"
+        " COALESCE(task_id, '') FROM cost_log ORDER BY 1, 2, 3, 4, 5").fetchall()
+    assert after == before  # every other table, cost_aggregates included, as it was
+    assert list(check_aggregates(fresh)) == []
+    # Writes after the upgrade count a task once per bucket, against the back-filled keys.
+    more = [{"event_id": f"m{i}", "project_id": "p1", "task_id": f"T{i}", "phase": "spec",
+             "model": "claude-opus-4-5", "cost_usd": 1.0, "timestamp": "2026-11-18T23:00:00Z"}
+            for i in range(1, 8)]
+    record_events(fresh, [parse_event(e, now=NOW) for e in more], PriceTable())
+    assert list(check_aggregates(fresh)) == []
+
+
+def test_migration_007_on_an_orchestrator_database(orchestrator_copy: Path) -> None:
+    db = connect(orchestrator_copy)
+    migrate(db, target=6)
+    assert migrate(db) == [7]
+    (keys,) = db.execute(f"SELECT COUNT(*) FROM {TASK_KEYS}").fetchone()
+    assert keys == db.execute(
+        "SELECT COUNT(*) FROM (SELECT DISTINCT project_id, model, phase,"
+        " substr(timestamp, 1, 10), task_id FROM cost_log)").fetchone()[0] > 0
     assert list(check_aggregates(db)) == []
     db.close()

@@ -1,6 +1,8 @@
 """The store: the one idempotent write path and the seed's operations (SPEC §5)."""
 
+import json
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -270,6 +272,22 @@ def test_aggregates_check_reports_and_rebuild_repairs_drift(db: sqlite_utils.Dat
     assert list(check_aggregates(db)) == []
 
 
+def test_aggregates_check_covers_the_task_count_keys(db: sqlite_utils.Database) -> None:
+    record(db, {"event_id": "1", "task_id": "A"}, {"event_id": "2", "task_id": "B"})
+    db.execute("DELETE FROM cost_aggregates_tasks WHERE task_id = 'A'")
+    db.execute("INSERT INTO cost_aggregates_tasks VALUES ('proj', 'sonnet', 'spec', 'x', 'Z')")
+    db.conn.commit()
+    assert [str(d) for d in check_aggregates(db)] == [
+        "cost_aggregates_tasks proj/sonnet/implement/2026-11-19/A rows: expected 1, found 0",
+        "cost_aggregates_tasks proj/sonnet/spec/x/Z rows: expected 0, found 1",
+    ]
+    rebuild_aggregates(db)
+    assert list(check_aggregates(db)) == []
+    # Task A's next row in the same bucket does not count it again.
+    record(db, {"event_id": "3", "task_id": "A"})
+    assert [r["task_count"] for r in get_cost_aggregates(db)] == [2]
+
+
 EVENTS = st.builds(
     dict,
     event_id=st.sampled_from([f"e{i}" for i in range(12)]),
@@ -298,3 +316,14 @@ def test_rollups_equal_recomputation_under_duplicates(tmp_path_factory, batches)
     assert counters["events_ingested"] == len(ids)
     assert counters["duplicates_ignored"] == sum(map(len, batches)) - len(ids)
     db.close()
+
+
+def test_budget_status_with_a_sub_nano_limit_stays_finite(db: sqlite_utils.Database) -> None:
+    # The API refuses such a limit; a row written another way must still give valid JSON.
+    record(db, {"event_id": "n1", "timestamp": "2026-11-02T00:00:00Z", "cost_usd": 1.0})
+    db.execute("INSERT INTO cost_budgets (project_id, monthly_limit_usd, alert_threshold_percent)"
+               " VALUES ('proj', 5e-324, 80)")
+    status = get_budget_status(db, "proj")
+    assert status["percent_used"] == sys.float_info.max
+    assert (status["over_budget"], status["at_alert_threshold"]) == (True, True)
+    json.dumps(status, allow_nan=False)  # raises on Infinity or NaN
