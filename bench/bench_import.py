@@ -4,7 +4,9 @@
 
 Generates the events file once (``bench/generate.py``; kept in the work directory), builds a
 fresh database with ``costlog migrate``, then times ``costlog import FILE`` as a child process
-under ``/usr/bin/time -v`` (peak RSS from it, else from ``getrusage(RUSAGE_CHILDREN)``).
+under ``/usr/bin/time -v``. Memory: the import and its parser process together (their PSS,
+sampled every 0.1 s, so the pages they share count once), and the peak RSS of the larger one
+(from ``time -v``, else from ``getrusage(RUSAGE_CHILDREN)``).
 Importing a small file first shows whether memory stays flat as the file grows. The database
 is left in the work directory as ``db-<N>-<spread>.db`` for ``bench.bench_queries``.
 """
@@ -14,6 +16,7 @@ import re
 import resource
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,26 +48,49 @@ def fresh_db(db: Path) -> dict[str, str]:
     return env
 
 
-def timed_import(db: Path, source: Path) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, costlog's summary line) of one ``costlog import``."""
+def tree_pss_mb(pid: int) -> float:
+    """Proportional set size of ``pid`` and its descendants: pages they share counted once."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # it has just ended
+        match = re.search(r"^Pss:\s+(\d+)", rollup, re.MULTILINE)
+        total += int(match[1]) / 1024 if match else 0.0
+        pending += map(int, children)
+    return total
+
+
+def timed_import(db: Path, source: Path) -> tuple[float, float, float, str]:
+    """(seconds, peak RSS of its largest process and peak PSS of all of them in MB, costlog's
+    summary line) of one ``costlog import``, which parses in a second process."""
     env = fresh_db(db)
     time_bin = shutil.which("time") or "/usr/bin/time"
     wrapper = [time_bin, "-v"] if Path(time_bin).exists() else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    result = subprocess.run([*wrapper, COSTLOG, "import", str(source)], env=env,
-                            capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise RuntimeError(f"costlog import failed: {result.stderr[-2000:]}")
-    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
-    if match:
+    combined = 0.0
+    with tempfile.TemporaryFile("w+") as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen([*wrapper, COSTLOG, "import", str(source)], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        while process.poll() is None:
+            combined = max(combined, tree_pss_mb(process.pid))
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+        stderr.seek(0)
+        output = stderr.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"costlog import failed: {output[-2000:]}")
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", output)
+    if match:  # GNU time: the largest process of the tree
         peak = int(match[1]) / 1024
     else:  # RUSAGE_CHILDREN is the largest child so far: only valid when it grew
         peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    summary = next((line for line in result.stderr.splitlines() if line.startswith("imported")),
-                   "?")
-    return elapsed, peak, summary
+    summary = next((line for line in output.splitlines() if line.startswith("imported")), "?")
+    return elapsed, peak, combined, summary
 
 
 def bench_import(workdir: Path, count: int, spread: str, small: int) -> Path:
@@ -74,12 +100,13 @@ def bench_import(workdir: Path, count: int, spread: str, small: int) -> Path:
     for n in dict.fromkeys(sizes):
         source = events_file(workdir, n, spread)
         target = database(workdir, n, spread)
-        elapsed, peak, summary = timed_import(target, source)
+        elapsed, peak, combined, summary = timed_import(target, source)
         rate = n / elapsed
         size = source.stat().st_size / 2**20
         RESULTS.add(f"import {n:,} events ({size:,.0f} MB file): rate", f"{rate:,.0f} events/s"
                     f" ({elapsed:.1f} s; {summary})", "≥ 20,000/s", rate >= 20_000)
-        RESULTS.add(f"import {n:,} events: peak RSS", f"{peak:.0f} MB", "≤ 200 MB", peak <= 200)
+        RESULTS.add(f"import {n:,} events: peak memory", f"{combined:.0f} MB for both processes"
+                    f" (PSS; largest process {peak:.0f} MB RSS)", "≤ 200 MB", combined <= 200)
     return db
 
 

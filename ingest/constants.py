@@ -54,7 +54,7 @@ IMPORT_CHUNK: Final = 20_000
 #: `costlog import` parses in a second process, which sorts each window of this many rows by
 #: timestamp (costlog/jsonl.py) and sends them in messages of IMPORT_MESSAGE_LINES rows, at most
 #: IMPORT_QUEUE_MESSAGES of them waiting (two chunks' worth).
-IMPORT_SORT_WINDOW: Final = 8 * IMPORT_CHUNK
+IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
 IMPORT_MESSAGE_LINES: Final = 2_000
 IMPORT_QUEUE_MESSAGES: Final = 2 * IMPORT_CHUNK // IMPORT_MESSAGE_LINES
 #: Writers checkpoint the WAL every this many pages (40 MB) instead of SQLite's 1,000: each
@@ -63,7 +63,7 @@ WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
 #: Page cache of a writer connection, in KiB (SQLite's default is 2 MB): the rollups' pages
 #: stay cached between jobs, an import chunk's between its statements (a bigger cache measured
 #: no faster for `costlog import`). Read-only connections (the API) keep the default.
-WRITER_CACHE_KIB: Final = 32 * 1024
+WRITER_CACHE_KIB: Final = 16 * 1024
 
 #: How long a started job's registry entry lives without its worker. A SimpleWorker cannot
 #: heartbeat mid-job, so this must outlive any live job: the job timeout plus the SQLite busy

@@ -1,6 +1,7 @@
 """The costlog CLI, in process with click's runner, against a temp database and real Redis."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import redis
 from click.testing import CliRunner
 
+from costlog import jsonl
 from costlog.cli import main
 from costlog.jsonl import ParserProcess
 from ingest import constants
@@ -144,6 +146,20 @@ def test_import_reports_an_unreadable_file(env: dict[str, str], tmp_path: Path) 
     source.write_bytes(lines(GOOD).encode() + b"\xff\xfe\n")
     with pytest.raises(UnicodeDecodeError):
         invoke(env, "import", str(source))
+
+
+def _exit_at_once(*_args: object) -> None:
+    os._exit(3)
+
+
+def test_import_reports_a_parser_that_died(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jsonl, "_parse_file", _exit_at_once)
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(GOOD))
+    with ParserProcess(source, PriceTable()) as parser, pytest.raises(
+            jsonl.ParserDied, match=r"^the parser process ended \(exit code 3\)$"):
+        list(parser)
 
 
 def test_import_progress_adds_up_to_the_file_size(tmp_path: Path,

@@ -93,6 +93,16 @@ def test_computed_and_unpriced_costs(db: sqlite_utils.Database) -> None:
     assert read_counters(db)["events_unpriced"] == 1
 
 
+def test_unpriced_counter_counts_new_rows_only(db: sqlite_utils.Database) -> None:
+    unpriced = {"cost_usd": None, "model": "gpt-5", "provider": "openai"}
+    record(db, {"event_id": "a", **unpriced}, {"event_id": "b", "cost_usd": 1.0})
+    # A batch with duplicates: only the database knows which rows are new.
+    record(db, {"event_id": "a", **unpriced}, {"event_id": "c", **unpriced},
+           {"event_id": "c", **unpriced}, {"event_id": "d", "cost_usd": 1.0})
+    assert read_counters(db) == {"events_ingested": 4, "duplicates_ignored": 2,
+                                 "events_unpriced": 2}
+
+
 def test_get_cost_by_model_groups_correctly(db: sqlite_utils.Database) -> None:
     record(db,
            {"event_id": "1", "model": "claude-opus-4-5", "cost_usd": 2.0, "total_tokens": 10},
