@@ -239,21 +239,20 @@ def _database_check(res: Resources) -> tuple[dict[str, int] | None, bool]:
 def healthz(request: Request) -> Response:
     res = resources(request)
     _, database_ok = _database_check(res)
-    queue = res.queue_numbers()
-    redis_ok = queue is not None
-    write_errors = [entry.to_json() for entry in res.write_errors()] if redis_ok else []
+    queue = res.queue_state()
+    write_errors = [entry.to_json() for entry in queue.write_errors] if queue else []
     # Degraded: the queue cannot be reached, or workers cannot write (disk full, read-only).
-    healthy = redis_ok and not write_errors
+    healthy = queue is not None and not write_errors
     body = {
         "status": ("ok" if healthy else "degraded") if database_ok else "unavailable",
         "database": {"ok": database_ok},
-        "writes": {"ok": None if not redis_ok else not write_errors, "errors": write_errors},
-        "redis": {"ok": redis_ok, "configured": res.settings.redis_url is not None},
+        "writes": {"ok": None if queue is None else not write_errors, "errors": write_errors},
+        "redis": {"ok": queue is not None, "configured": res.settings.redis_url is not None},
         "queue": {
             "name": res.settings.queue_name,
-            "depth": None if queue is None else queue["depth"],
-            "retrying": None if queue is None else queue["retrying"],
-            "failed_jobs": None if queue is None else queue["failed_jobs"],
+            "depth": None if queue is None else queue.depth,
+            "retrying": None if queue is None else queue.retrying,
+            "failed_jobs": None if queue is None else queue.failed_jobs,
         },
         "spool": {"pending": _spool_pending(res)},
     }
@@ -272,7 +271,7 @@ def _spool_pending(res: Resources) -> bool | None:
 def metrics(request: Request) -> Response:
     res = resources(request)
     stored, database_ok = _database_check(res)
-    queue = res.queue_numbers()
+    queue = res.queue_state()
     text = res.metrics.render(stored, queue, database_up=database_ok, redis_up=queue is not None)
     return PlainTextResponse(text, media_type=METRICS_CONTENT_TYPE)
 

@@ -9,10 +9,14 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.paths import template
+
+if TYPE_CHECKING:  # api.resources imports this module
+    from api.resources import QueueState
 
 #: Histogram bucket upper bounds in seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -73,7 +77,7 @@ class Metrics:
             self.latency[(route, method)].observe(seconds)
             self.requests[(route, method, str(status))] += 1
 
-    def render(self, stored: dict[str, int] | None, queue: dict[str, int] | None,
+    def render(self, stored: dict[str, int] | None, queue: "QueueState | None",
                database_up: bool, redis_up: bool) -> str:
         out: list[str] = []
 
@@ -101,14 +105,14 @@ class Metrics:
                "Events rejected by POST /api/cost/events in this process.", [("", rejected)])
         if queue is not None:
             metric("costlog_queue_depth", "gauge", "Jobs waiting in the costlog queue.",
-                   [("", queue["depth"])])
+                   [("", queue.depth)])
             metric("costlog_failed_jobs", "gauge", "Jobs in the queue's failed registry.",
-                   [("", queue["failed_jobs"])])
+                   [("", queue.failed_jobs)])
             metric("costlog_retrying_jobs", "gauge", "Jobs waiting for a retry after a failure.",
-                   [("", queue["retrying"])])
+                   [("", queue.retrying)])
             metric("costlog_write_errors", "gauge",
                    "Workers whose last database write failed (disk full, read-only).",
-                   [("", queue["write_errors"])])
+                   [("", len(queue.write_errors))])
         metric("costlog_database_up", "gauge", "1 when the database can be read.",
                [("", int(database_up))])
         metric("costlog_redis_up", "gauge", "1 when Redis answers.", [("", int(redis_up))])

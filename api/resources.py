@@ -9,6 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import redis
 import sqlite_utils
@@ -24,6 +25,16 @@ log = logging.getLogger("costlog.api")
 
 #: How long shutdown waits for a background spool replay the publisher started.
 SHUTDOWN_REPLAY_WAIT = 5.0
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """What Redis says of the queue, read in one go (one failure handling for all of it)."""
+
+    depth: int
+    retrying: int  # jobs waiting for a retry (RQ's scheduled registry)
+    failed_jobs: int
+    write_errors: list[health.WriteError]  # workers' recent database write failures
 
 
 class Resources:
@@ -105,28 +116,20 @@ class Resources:
 
     # -- queue ---------------------------------------------------------------------------------
 
-    def queue_numbers(self) -> dict[str, int] | None:
-        """Queue depth, jobs waiting for a retry, failed jobs and workers' write errors.
-
-        None when Redis cannot be asked.
-        """
+    def queue_state(self) -> QueueState | None:
+        """The queue's numbers and the workers' write errors; None when Redis cannot be asked."""
         client = self.redis
         if client is None:
             return None
         try:
             queue = make_queue(self.settings.queue_name, client)
-            return {
-                "depth": queue.count,
-                "retrying": queue.scheduled_job_registry.get_job_count(cleanup=False),
-                "failed_jobs": queue.failed_job_registry.get_job_count(cleanup=False),
-                "write_errors": len(self.write_errors()),
-            }
+            return QueueState(
+                depth=queue.count,
+                retrying=queue.scheduled_job_registry.get_job_count(cleanup=False),
+                failed_jobs=queue.failed_job_registry.get_job_count(cleanup=False),
+                write_errors=health.fresh_errors(client, self.settings.queue_name, clock.now()),
+            )
         except (redis.RedisError, OSError) as error:
             # The exception text can name host and port; never the URL or its password.
             log.warning("redis unavailable: %s", type(error).__name__)
             return None
-
-    def write_errors(self) -> list[health.WriteError]:
-        """The database write errors workers reported recently (ingest/health.py)."""
-        assert self.redis is not None
-        return health.fresh_errors(self.redis, self.settings.queue_name, clock.now())
