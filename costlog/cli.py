@@ -165,7 +165,7 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
                 for number, reason in message.rejected:
                     _reject(number, reason)
                 rejected += len(message.rejected)
-                rows += message.rows
+                rows += message.rows()
                 while len(rows) >= chunk:
                     write(chunk)
                 bar.update(message.size)

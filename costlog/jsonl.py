@@ -14,6 +14,7 @@ import marshal
 import multiprocessing
 import queue
 import signal
+import sys
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -58,9 +59,14 @@ def read_lines(stream: IO[str]) -> Iterator[Line]:
 class Parsed:
     """One message of the parser process."""
 
-    rows: list[tuple] = dataclasses.field(default_factory=list)  # store.event_row rows
+    # store.event_row rows as packed by _Window: a list of bytes crosses the pipe and waits in
+    # the queue at a third of the tuples' size, and costs the importer less to receive.
+    packed: list[bytes] = dataclasses.field(default_factory=list)
     rejected: list[tuple[int, str]] = dataclasses.field(default_factory=list)  # (line, reason)
     size: int = 0  # bytes of the lines read
+
+    def rows(self) -> list[tuple]:
+        return [marshal.loads(row[_STAMP_LENGTH:]) for row in self.packed]
 
 
 class ParserDied(RuntimeError):
@@ -100,8 +106,7 @@ class _Window:
         for start in range(0, len(ordered), step):
             part = ordered[start:start + step]
             share = self.size * (start + len(part)) // len(ordered) - sent
-            out.put(Parsed(rows=[marshal.loads(row[_STAMP_LENGTH:]) for row in part],
-                           size=share))
+            out.put(Parsed(packed=part, size=share))
             sent += share
         if sent < self.size:  # a window of rejected or blank lines only
             out.put(Parsed(size=self.size - sent))
@@ -118,6 +123,10 @@ def _parse_file(path: Path, prices: PriceTable, out: Any) -> None:
     """
     # Ctrl-C is the importer's to handle: it stops this process, without a second traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The queue's feeder thread writes each message to the pipe in 64 KB pieces and needs the
+    # GIL between them, which this parsing thread gives up only every switch interval: at the
+    # default 5 ms the importer waited ~4 s of a 1M import for messages (docs/benchmarks.md M1).
+    sys.setswitchinterval(constants.IMPORT_PARSER_SWITCH_SECONDS)
     try:
         window = _Window()
         # The importer waits for the first window to be read whole: windows start at one chunk

@@ -53,10 +53,14 @@ BUSY_TIMEOUT_MS: Final = 30_000
 IMPORT_CHUNK: Final = 20_000
 #: `costlog import` parses in a second process, which sorts each window of this many rows by
 #: timestamp (costlog/jsonl.py) and sends them in messages of IMPORT_MESSAGE_LINES rows, at most
-#: IMPORT_QUEUE_MESSAGES of them waiting (two chunks' worth).
+#: IMPORT_QUEUE_MESSAGES of them waiting: half a window, which the importer takes longer to
+#: write than the parser takes to read the next window (with two chunks' worth the importer
+#: waited ~8 s of a 1M import for each new window).
 IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
 IMPORT_MESSAGE_LINES: Final = 2_000
-IMPORT_QUEUE_MESSAGES: Final = 2 * IMPORT_CHUNK // IMPORT_MESSAGE_LINES
+IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
+#: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/jsonl.py.
+IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
 #: Writers checkpoint the WAL every this many pages (40 MB) instead of SQLite's 1,000: each
 #: checkpoint fsyncs, and at 1,000 one came every ~50 single-event commits (docs/benchmarks.md).
 WAL_AUTOCHECKPOINT_PAGES: Final = 10_000

@@ -67,7 +67,7 @@ def lines(*payloads: object) -> str:
 def test_migrate_reports_then_is_up_to_date(env: dict[str, str]) -> None:
     first = invoke(env, "migrate")
     assert first.output == (
-        f"applied migrations 001, 002, 003, 004, 005, 006, 007 to {env['COSTLOG_DB']}\n")
+        f"applied migrations 001, 002, 003, 004, 005, 006, 007, 008 to {env['COSTLOG_DB']}\n")
     assert invoke(env, "migrate").output == f"{env['COSTLOG_DB']} is up to date\n"
 
 
@@ -174,7 +174,7 @@ def test_import_progress_adds_up_to_the_file_size(tmp_path: Path,
     with ParserProcess(source, PriceTable()) as parser:
         messages = list(parser)
     assert sum(m.size for m in messages) == source.stat().st_size
-    assert [len(m.rows) for m in messages if m.rows] == [2, 2, 2, 2, 2, 1, 2]
+    assert [len(m.rows()) for m in messages if m.packed] == [2, 2, 2, 2, 2, 1, 2]
     assert [r for m in messages for r in m.rejected] == [
         (13, "invalid JSON: Expecting property name enclosed in double quotes:"
              " line 1 column 2 (char 1)")]
