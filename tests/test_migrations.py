@@ -42,6 +42,7 @@ def test_migration_files_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in available()] == [
         (1, "cost_log"), (2, "model_tracking"), (3, "duration"), (4, "costlog_events"),
         (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
+        (8, "drop_task_search_index"),
     ]
 
 
@@ -92,7 +93,7 @@ def test_migration_003_adds_duration_ms(fresh: sqlite_utils.Database) -> None:
 
 
 def test_migrate_all_twice_is_a_no_op(fresh: sqlite_utils.Database) -> None:
-    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7]
+    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7, 8]
     before = schema(fresh)
     assert migrate(fresh) == []
     assert schema(fresh) == before
@@ -115,7 +116,7 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     assert len(rows_before) == 400
 
     db = connect(orchestrator_copy)
-    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8]
     assert migrate(db) == []
 
     # Every old row and value survives; the new columns hold their defaults.
@@ -189,7 +190,7 @@ def tables(db: sqlite_utils.Database) -> dict[str, list[tuple]]:
 def test_migration_007_applies_cleanly(fresh: sqlite_utils.Database) -> None:
     assert migrate(fresh, target=6) == [1, 2, 3, 4, 5, 6]
     assert not fresh[TASK_KEYS].exists()
-    assert migrate(fresh) == [7]
+    assert migrate(fresh, target=7) == [7]
     assert columns(fresh, TASK_KEYS) == {"project_id": "TEXT", "model": "TEXT", "phase": "TEXT",
                                          "date": "TEXT", "task_id": "TEXT"}
     assert fresh[TASK_KEYS].pks == ["project_id", "model", "phase", "date", "task_id"]
@@ -231,10 +232,50 @@ def test_migration_007_preserves_data_and_backfills_the_keys(
 def test_migration_007_on_an_orchestrator_database(orchestrator_copy: Path) -> None:
     db = connect(orchestrator_copy)
     migrate(db, target=6)
-    assert migrate(db) == [7]
+    assert migrate(db, target=7) == [7]
     (keys,) = db.execute(f"SELECT COUNT(*) FROM {TASK_KEYS}").fetchone()
     assert keys == db.execute(
         "SELECT COUNT(*) FROM (SELECT DISTINCT project_id, model, phase,"
         " substr(timestamp, 1, 10), task_id FROM cost_log)").fetchone()[0] > 0
     assert list(check_aggregates(db)) == []
+    db.close()
+
+
+# -- 008: the index nothing reads since 007 -----------------------------------------------------
+
+ORCHESTRATOR_INDEXES = ({"idx_cost_project", "idx_cost_timestamp", "idx_cost_duration"}
+                        | V002_INDEXES)
+
+
+def cost_log_indexes(db: sqlite_utils.Database) -> set[str]:
+    return {index.name for index in db["cost_log"].indexes}
+
+
+def test_migration_008_drops_only_the_task_search_index(fresh: sqlite_utils.Database) -> None:
+    migrate(fresh, target=7)
+    assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
+                                                               "idx_cost_project_task"}
+    assert migrate(fresh) == [8]
+    assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
+
+
+def test_migration_008_preserves_data_and_is_idempotent(fresh: sqlite_utils.Database) -> None:
+    migrate(fresh, target=7)
+    recorded(fresh)
+    before = tables(fresh)
+    assert migrate(fresh) == [8]
+    fresh.execute("DELETE FROM costlog_migrations WHERE version = 8")
+    fresh.conn.commit()
+    assert migrate(fresh) == [8]
+    assert tables(fresh) == before
+    assert list(check_aggregates(fresh)) == []
+
+
+def test_migration_008_on_an_orchestrator_database(orchestrator_copy: Path) -> None:
+    db = connect(orchestrator_copy)
+    migrate(db, target=7)
+    before = tables(db)
+    assert migrate(db) == [8]
+    assert cost_log_indexes(db) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
+    assert tables(db) == before
     db.close()
