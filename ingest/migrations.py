@@ -74,7 +74,7 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
         if only_empty and db.execute(f"SELECT 1 FROM {rollup.table} LIMIT 1").fetchone():
             continue
         db.execute(f"DELETE FROM {rollup.table}")
-        for statement in rollup.add_statements():
+        for statement in rollup.add_statements(recompute=True):
             db.execute(statement, {"lo": 0, "hi": hi})
 
 
