@@ -160,6 +160,9 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
         length=file.stat().st_size, label="importing", file=sys.stderr,
     ) as bar:
         db = _open_db(settings)
+        # A chunk writes ~17,000 pages: a checkpoint (and its two fsyncs) after every chunk
+        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (docs/benchmarks.md M1).
+        db.conn.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
         try:
             for message in parser:
                 for number, reason in message.rejected:
@@ -171,6 +174,8 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
                 bar.update(message.size)
             if rows:
                 write(len(rows))
+            # Into the database file now, rather than in the first commit of a worker.
+            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             db.close()
     click.echo(f"imported {inserted} events, {duplicates} duplicates ignored,"

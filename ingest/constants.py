@@ -64,6 +64,11 @@ IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
 #: Writers checkpoint the WAL every this many pages (40 MB) instead of SQLite's 1,000: each
 #: checkpoint fsyncs, and at 1,000 one came every ~50 single-event commits (docs/benchmarks.md).
 WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
+#: `costlog import` checkpoints every this many pages (160 MB, two to three chunks): pages its
+#: chunks share are then copied and fsynced once (docs/benchmarks.md M1).
+IMPORT_WAL_AUTOCHECKPOINT_PAGES: Final = 40_000
+#: A writer truncates the WAL back to this size when it restarts it (after an import's).
+WAL_SIZE_LIMIT_BYTES: Final = 64 * 1024 * 1024
 #: Page cache of a writer connection, in KiB (SQLite's default is 2 MB): the rollups' pages
 #: stay cached between jobs, an import chunk's between its statements (a bigger cache measured
 #: no faster for `costlog import`). Read-only connections (the API) keep the default.

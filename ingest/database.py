@@ -30,6 +30,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Databas
         conn.execute("PRAGMA synchronous = NORMAL")
         if not readonly:
             conn.execute(f"PRAGMA wal_autocheckpoint = {constants.WAL_AUTOCHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit = {constants.WAL_SIZE_LIMIT_BYTES}")
             conn.execute(f"PRAGMA cache_size = -{constants.WRITER_CACHE_KIB}")
     except (sqlite3.Error, OSError) as error:
         raise DatabaseUnavailable(f"cannot open database {path}: {error}") from error

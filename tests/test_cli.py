@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from ingest import constants
 from ingest.database import connect
 from ingest.pricing import PriceTable
 from ingest.queue import make_queue
+from tests.e2e import COSTLOG
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -112,6 +114,26 @@ def test_import_twice_counts_once(env: dict[str, str], tmp_path: Path) -> None:
     db.close()
     check = invoke(env, "aggregates", "check")
     assert (check.exit_code, check.stdout, check.stderr) == (0, "", "no drift\n")
+
+
+def test_import_leaves_its_pages_in_the_database_file(env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*({**GOOD, "task_id": f"T{i}"} for i in range(400))))
+    db_file = Path(env["COSTLOG_DB"])
+    assert invoke(env, "migrate").exit_code == 0
+    before = db_file.stat().st_size
+    # Open in another process, like a worker or the API: closing the import's connection is
+    # then not closing the last one, which would checkpoint anyway.
+    db = connect(db_file)
+    assert db.execute("SELECT COUNT(*) FROM cost_log").fetchone() == (0,)
+    subprocess.run([COSTLOG, "import", str(source), "--chunk", "100"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    ((pages,),), ((page_size,),) = db.execute("PRAGMA page_count"), db.execute("PRAGMA page_size")
+    assert db.execute("SELECT COUNT(*) FROM cost_log").fetchone() == (400,)
+    # Checkpointed: the file holds every page the import wrote, not only the WAL.
+    assert db_file.stat().st_size == pages * page_size > before
+    db.close()
 
 
 def test_import_keeps_the_first_of_repeated_event_ids(env: dict[str, str], tmp_path: Path,
