@@ -1,14 +1,13 @@
 """Where ``costlog import`` spends its time: each SQL statement of the write path, timed.
 
-    python -m bench.profile_import DB FILE [--chunk N]
+    python -m bench.profile_import DB FILE [--chunk N] [--pragma P] [--drop-index I]
 
-Runs the import's parsing and write path (``costlog.jsonl.read_lines`` →
-``ingest.store.record_events``) on ``DB`` (migrated first), in one process and in file order,
-and times every statement the write issues, by target table, by wrapping the connection it
-writes with. ``costlog import`` itself parses in a second process and writes each window of
-rows in timestamp order: give a file sorted by timestamp to see its write path. Run it on a
-copy of a large database to see the write path at scale. Measuring only: nothing in ingest/ is
-changed.
+Runs what ``costlog import`` runs — the forked parser process (``costlog.jsonl.ParserProcess``:
+windows of rows in timestamp order) feeding ``ingest.store.record_rows`` a chunk at a time, the
+import's checkpoint interval, a checkpoint at the end — on ``DB`` (migrated first), and times
+every statement the write issues, by target table, by wrapping the connection it writes with,
+and the time spent waiting for the parser's messages. Run it on a fresh database or a copy of a
+large one. Measuring only: nothing in ingest/ is changed.
 """
 
 import argparse
@@ -18,12 +17,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from costlog.jsonl import read_lines
+from costlog.jsonl import ParserProcess
 from ingest import constants
 from ingest.database import connect
 from ingest.migrations import migrate
 from ingest.pricing import load_prices
-from ingest.store import record_events
+from ingest.store import record_rows
 
 TIMES: dict[str, float] = defaultdict(float)
 TARGET = re.compile(r"^\s*(INSERT INTO|SELECT .*? FROM|BEGIN|COMMIT|ROLLBACK)\s*(\w+)?", re.S)
@@ -76,48 +75,47 @@ def main() -> None:
     parser.add_argument("--drop-index", action="append", default=[],
                         help="experiment: drop this index first (repeatable)")
     args = parser.parse_args()
-    db = connect(args.db)
-    migrate(db)
-    for pragma in args.pragma:
-        db.execute(f"PRAGMA {pragma}")
-    for index in args.drop_index:
-        db.execute(f"DROP INDEX {index}")
-    wal = Path(f"{args.db}-wal")
-    (before,) = db.execute("SELECT COUNT(*) FROM cost_log").fetchone()
-    db.conn = TimedConnection(db.conn)
-    counters = Path("/proc/self/io").read_text()
-    written = int(re.search(r"write_bytes: (\d+)", counters)[1])
-    prices = load_prices(None)
-    parse = 0.0
-    started = time.perf_counter()
-    batch = []
-    count = 0
-    with args.file.open() as stream:
-        lines = read_lines(stream)
+    # Forked before the database is opened, as costlog import does.
+    with ParserProcess(args.file, load_prices(None)) as rows_from_parser:
+        db = connect(args.db)
+        migrate(db)
+        db.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
+        for pragma in args.pragma:
+            db.execute(f"PRAGMA {pragma}")
+        for index in args.drop_index:
+            db.execute(f"DROP INDEX {index}")
+        (before,) = db.execute("SELECT COUNT(*) FROM cost_log").fetchone()
+        db.conn = TimedConnection(db.conn)
+        written = int(re.search(r"write_bytes: (\d+)", Path("/proc/self/io").read_text())[1])
+        waited = 0.0
+        started = time.perf_counter()
+        rows: list[tuple] = []
+        count = 0
+        messages = iter(rows_from_parser)
         while True:
             t0 = time.perf_counter()
-            line = next(lines, None)
-            parse += time.perf_counter() - t0
-            if line is not None and line.event is not None:
-                batch.append(line.event)
-            if batch and (line is None or len(batch) >= args.chunk):
-                record_events(db, batch, prices)
-                count += len(batch)
-                batch = []
-            if line is None:
+            message = next(messages, None)
+            waited += time.perf_counter() - t0
+            if message is not None:
+                rows += message.rows()
+            while rows and (message is None or len(rows) >= args.chunk):
+                record_rows(db, rows[:args.chunk])
+                count += len(rows[:args.chunk])
+                del rows[:args.chunk]
+            if message is None:
                 break
-    total = time.perf_counter() - started
+        db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        total = time.perf_counter() - started
     print(f"{count:,} events onto {before:,} rows in {total:.1f} s = {count / total:,.0f}/s"
-          f" (chunk {args.chunk}; WAL file {wal.stat().st_size / 2**20 if wal.exists() else 0:,.0f}"
-          f" MB; {' '.join(args.pragma)})")
-    print(f"  {parse:7.2f} s {parse / total:6.1%}  read + json.loads + parse_event")
+          f" (chunk {args.chunk}; {' '.join(args.pragma)})")
+    print(f"  {waited:7.2f} s {waited / total:6.1%}  waiting for the parser process")
     for name, seconds in sorted(TIMES.items(), key=lambda item: -item[1]):
         print(f"  {seconds:7.2f} s {seconds / total:6.1%}  {name}")
     written = int(re.search(r"write_bytes: (\d+)", Path("/proc/self/io").read_text())[1]) - written
     print(f"  written to disk by this process: {written / 2**20:,.0f} MB"
           f" = {written / count / 1024:,.1f} KB per event")
-    rest = total - parse - sum(TIMES.values())
-    print(f"  {rest:7.2f} s {rest / total:6.1%}  other Python (pricing, row tuples, ...)")
+    rest = total - waited - sum(TIMES.values())
+    print(f"  {rest:7.2f} s {rest / total:6.1%}  other Python (receiving rows, chunking)")
 
 
 if __name__ == "__main__":
