@@ -54,8 +54,8 @@ IMPORT_CHUNK: Final = 20_000
 #: `costlog import` parses in a second process, which sorts each window of this many rows by
 #: timestamp (costlog/jsonl.py) and sends them in messages of IMPORT_MESSAGE_LINES rows, at most
 #: IMPORT_QUEUE_MESSAGES of them waiting: half a window, which the importer takes longer to
-#: write than the parser takes to read the next window (with two chunks' worth the importer
-#: waited ~8 s of a 1M import for each new window).
+#: write than the parser takes to read the next window (with two chunks' worth, the importer
+#: waited for new windows ~8 s of a 1M import's ~60).
 IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
 IMPORT_MESSAGE_LINES: Final = 2_000
 IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
