@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import logging
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,9 +74,16 @@ class Bench:
         self.runs = 0
 
     def fresh(self, name: str) -> tuple[str, Path]:
-        """A new queue name and database path for one measurement."""
+        """A new queue name and an empty database path for one measurement.
+
+        What an earlier run left under the same name in a kept ``--workdir`` is removed: its
+        events (the same ids) would all be duplicates, which cost less than new ones.
+        """
         self.runs += 1
         queue = f"{name}-{self.runs}"
+        for stale in self.workdir.glob(f"{queue}.db*"):
+            stale.unlink()
+        shutil.rmtree(self.workdir / f"spool-{queue}", ignore_errors=True)
         return queue, self.workdir / f"{queue}.db"
 
     def wire(self, count: int, prefix: str) -> list[dict]:
