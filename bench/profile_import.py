@@ -99,8 +99,9 @@ def main() -> None:
             if message is not None:
                 rows += message.rows()
             while rows and (message is None or len(rows) >= args.chunk):
-                record_rows(db, rows[:args.chunk])
-                count += len(rows[:args.chunk])
+                chunk = rows[:args.chunk]
+                record_rows(db, chunk)
+                count += len(chunk)
                 del rows[:args.chunk]
             if message is None:
                 break
