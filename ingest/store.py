@@ -74,8 +74,11 @@ def record_rows(db: sqlite_utils.Database, rows: list[tuple]) -> WriteResult:
             # The new rows are the ones above lo, up to the last one inserted. (lo cannot be
             # derived from it: a duplicate row still uses up an AUTOINCREMENT id.)
             (bounds["hi"],) = db.conn.execute("SELECT last_insert_rowid()").fetchone()
+            db.conn.execute(rollups.CREATE_STAGED_ROWS)
+            db.conn.execute(rollups.STAGE_ROWS, bounds)
             for statement in rollups.ADD_STATEMENTS:
                 db.conn.execute(statement, bounds)
+            db.conn.execute(rollups.CLEAR_STAGED_ROWS)
         _bump_counters(db, rows, inserted, bounds)
     return WriteResult(inserted=inserted, duplicates=len(rows) - inserted)
 

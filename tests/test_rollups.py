@@ -10,23 +10,23 @@ from ingest.rollups import EACH_PROJECT, EACH_PROJECT_AND_ALL, Rollup
 
 @pytest.mark.parametrize(("aggregate", "row_value"), [
     ("COUNT(*)", "1"),
-    ("SUM(COALESCE(n.cost_usd, 0))", "COALESCE(n.cost_usd, 0)"),
-    (f"SUM({rollups.TOKENS})", rollups.TOKENS),
+    ("SUM(r.cost_usd)", "r.cost_usd"),
+    ("SUM(r.cost_nanos * 2)", "r.cost_nanos * 2"),
 ])
 def test_row_value_of_an_additive_aggregate(aggregate: str, row_value: str) -> None:
     assert rollups._row_value(aggregate) == row_value
 
 
-@pytest.mark.parametrize("aggregate", ["COUNT(DISTINCT n.task_id)", "MAX(n.cost_usd)", "1"])
+@pytest.mark.parametrize("aggregate", ["COUNT(DISTINCT r.task_id)", "MAX(r.cost_usd)", "1"])
 def test_row_value_refuses_what_rows_cannot_add(aggregate: str) -> None:
     with pytest.raises(ValueError, match=f"^{re.escape(aggregate)}: cannot be added row by row$"):
         rollups._row_value(aggregate)
 
 
 def test_a_per_row_rollup_needs_additive_values() -> None:
-    with pytest.raises(ValueError, match=r"^COUNT\(DISTINCT n.task_id\): cannot be added row"):
-        Rollup("t", keys=(("project_id", rollups.PROJECT),),
-               values=(("tasks", "COUNT(DISTINCT n.task_id)"),), per_row=EACH_PROJECT)
+    with pytest.raises(ValueError, match=r"^COUNT\(DISTINCT r.task_id\): cannot be added row"):
+        Rollup("t", keys=(("project_id", "r.project"),),
+               values=(("tasks", "COUNT(DISTINCT r.task_id)"),), per_row=EACH_PROJECT)
 
 
 def by_table(statements: list[str] | tuple[str, ...]) -> dict[str, list[bool]]:
@@ -66,3 +66,13 @@ def test_per_row_names_only_statements_the_rollup_has() -> None:
         assert set(rollup.per_row) <= set(rollup.project_exprs()), rollup.table
         if rollup.per_row == EACH_PROJECT_AND_ALL:
             assert rollup.all_projects, rollup.table
+
+
+def test_the_store_reads_the_staged_rows_and_a_recomputation_reads_cost_log() -> None:
+    # The same statements but for where their rows come from: the staged rows hold the
+    # ROW_COLUMNS expressions over cost_log's new rows, computed once per write.
+    assert all(f" FROM {rollups.STAGED_ROWS} AS r " in s for s in rollups.ADD_STATEMENTS)
+    assert rollups.STAGE_ROWS.endswith(f" FROM {rollups.COST_LOG_ROWS}")
+    for rollup in rollups.ROLLUPS:
+        for statement in rollup.add_statements(recompute=True):
+            assert f" FROM {rollups.COST_LOG_ROWS} AS r " in statement, rollup.table

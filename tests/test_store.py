@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import sqlite_utils
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest import clock
+from ingest import clock, rollups
 from ingest.database import connect
 from ingest.event import parse_event
 from ingest.migrations import migrate
@@ -296,6 +297,24 @@ def test_aggregates_check_covers_the_task_count_keys(db: sqlite_utils.Database) 
     # Task A's next row in the same bucket does not count it again.
     record(db, {"event_id": "3", "task_id": "A"})
     assert [r["task_count"] for r in get_cost_aggregates(db)] == [2]
+
+
+def test_a_failed_write_leaves_nothing_staged_or_written(db: sqlite_utils.Database) -> None:
+    record(db, {"event_id": "1"})
+    staged = f"SELECT COUNT(*) FROM {rollups.STAGED_ROWS}"
+    assert db.execute(staged).fetchone() == (0,)
+    # A rollup refuses the next write after its rows were staged and other rollups added.
+    db.execute("CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.rollup_task"
+               " BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="^refused$"):
+        record(db, {"event_id": "2", "task_id": "T-2"})
+    db.execute("DROP TRIGGER refuse")
+    assert db.execute(staged).fetchone() == (0,)
+    assert db.execute("SELECT event_id FROM cost_log").fetchall() == [("1",)]
+    assert list(check_aggregates(db)) == []
+    record(db, {"event_id": "2", "task_id": "T-2"})
+    assert [(r["task_count"], r["turn_count"]) for r in get_cost_aggregates(db)] == [(2, 2)]
+    assert list(check_aggregates(db)) == []
 
 
 EVENTS = st.builds(
