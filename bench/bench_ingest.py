@@ -7,8 +7,9 @@ Sections (all against a private redis-server on loopback, AOF on as in `costlog 
 * ``single``  one event per job. *Drain*: N jobs queued first, then one worker works them in
   this process (``run_worker(burst=True)``, costlog's own ``CostlogWorker``); the floor is the
   same worker class, tuning and job options running a no-op job (``bench/noop.py``) on the same
-  payloads; five rounds of a no-op drain then a costlog drain, the median of their ratios. Also RQ's forking ``Worker`` on the no-op job and on costlog's job (``rq worker``
-  with costlog's job class). *Live*: a ``costlog worker`` process while this process publishes
+  payloads; five rounds of a no-op drain then a costlog drain, the median of their ratios.
+  Also RQ's forking ``Worker`` on the no-op job and on costlog's job (``rq worker`` with
+  costlog's job class). *Live*: a ``costlog worker`` process while this process publishes
   one event at a time; events/s from the first publish to the last committed row.
 * ``batched`` ``publish_many`` and ``POST /api/cost/events`` (``costlog api``), 500 events per
   call, one ``costlog worker`` process; events/s from the first call to the last committed row.
