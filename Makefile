@@ -30,7 +30,7 @@ bench: $(STAMP)
 # Every fault test at 5,000 events, the slow variants included (docs/reliability.md).
 faults: $(STAMP)
 	mkdir -p build
-	COSTLOG_FAULT_EVENTS=5000 COSTLOG_FAULT_REPORT=build/faults-report.jsonl $(BIN)/pytest -q -s -m '' tests/test_fault_*.py
+	COSTLOG_FAULT_EVENTS=5000 COSTLOG_FAULT_REPORT=build/faults-report.jsonl $(BIN)/pytest -q -s -m '' tests/faults/
 
 clean:
 	rm -rf $(VENV) .pytest_cache

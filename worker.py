@@ -1,24 +1,10 @@
-"""Run the costlog worker: ``python worker.py [--burst]`` (settings from COSTLOG_* variables)."""
+"""The worker entry point: ``python worker.py [OPTIONS]`` is ``costlog worker [OPTIONS]``.
 
-import argparse
-import os
+Same options, same defaults (settings from the ``COSTLOG_*`` variables, Redis at
+``redis://127.0.0.1:6379/0`` when ``COSTLOG_REDIS_URL`` is unset).
+"""
 
-from costlog import logs
-from ingest.client import Publisher
-from ingest.settings import Settings
-from ingest.worker import run_worker
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Record cost events from the costlog queue.")
-    parser.add_argument("--burst", action="store_true", help="work until the queue is empty")
-    args = parser.parse_args(argv)
-    logs.configure(os.environ.get("COSTLOG_LOG_FORMAT", "text"))
-    settings = Settings.from_env()
-    # Like `costlog worker`: spooled events are replayed every few seconds.
-    replay = Publisher.from_settings(settings).replay_spool if settings.redis_url else None
-    run_worker(settings, burst=args.burst, replay_spool=replay)
-
+from costlog.cli import worker
 
 if __name__ == "__main__":
-    main()
+    worker.main(prog_name="worker.py", help_option_names=["-h", "--help"])

@@ -1,4 +1,4 @@
-"""The Starlette app of SPEC §7-§8."""
+"""The Starlette app."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +11,7 @@ from api.cors import CorsMiddleware
 from api.metrics import TimingMiddleware
 from api.resources import Resources
 from api.routes import ENDPOINTS, routes
-from ingest.settings import Settings
+from costlog.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -1,4 +1,4 @@
-"""CORS for the origins listed in COSTLOG_CORS_ORIGINS only (SPEC §8).
+"""CORS for the origins listed in COSTLOG_CORS_ORIGINS only.
 
 Hand-written rather than Starlette's CORSMiddleware so that nothing it answers leaves the JSON
 error shape: a preflight from an origin that is not listed is not answered here at all (it

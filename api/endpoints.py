@@ -1,4 +1,4 @@
-"""The request handlers of SPEC §7.
+"""The request handlers.
 
 Read handlers are plain functions: Starlette runs them in its thread pool, where blocking
 sqlite3 calls belong, each with its own read-only connection. Write handlers are async only to
@@ -12,20 +12,21 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from api import errors, params
 from api.errors import JSON, ApiError
 from api.resources import Resources
 from api.security import require_write_access
-from ingest import clock, queries, store
-from ingest.constants import (
+from costlog import clock
+from costlog.constants import (
     ALL_PROJECTS,
     MAX_BODY_BYTES,
     MAX_EVENTS_PER_REQUEST,
     NANOS_PER_USD,
 )
-from ingest.event import CostEvent, InvalidEvent, parse_event
+from costlog.domain.event import CostEvent, InvalidEvent, parse_event
+from costlog.store import orchestrator, queries
 
 log = logging.getLogger("costlog.api")
 
@@ -171,7 +172,7 @@ async def update_cost_budget(request: Request) -> Response:
 
     def write() -> dict[str, Any]:
         with res.write_db() as db:
-            store.set_budget(db, project or ALL_PROJECTS, limit, threshold)
+            orchestrator.set_budget(db, project or ALL_PROJECTS, limit, threshold)
             return queries.budget_status(db, project=project, tz=tz, now=clock.now())
 
     body = await run_in_threadpool(write)
@@ -228,17 +229,9 @@ async def post_cost_events(request: Request) -> Response:
 # -- operations ----------------------------------------------------------------------------------
 
 
-def _database_check(res: Resources) -> tuple[dict[str, int] | None, bool]:
-    try:
-        with res.read_db() as db:
-            return store.read_counters(db), True
-    except ApiError:
-        return None, False
-
-
 def healthz(request: Request) -> Response:
     res = resources(request)
-    _, database_ok = _database_check(res)
+    database_ok = res.stored_counters() is not None
     queue = res.queue_state()
     write_errors = [entry.to_json() for entry in queue.write_errors] if queue else []
     # Degraded: the queue cannot be reached, or workers cannot write (disk full, read-only).
@@ -269,11 +262,7 @@ def _spool_pending(res: Resources) -> bool | None:
 
 
 def metrics(request: Request) -> Response:
-    res = resources(request)
-    stored, database_ok = _database_check(res)
-    queue = res.queue_state()
-    text = res.metrics.render(stored, queue, database_up=database_ok, redis_up=queue is not None)
-    return PlainTextResponse(text, media_type=METRICS_CONTENT_TYPE)
+    return Response(resources(request).metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
 def openapi(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""The one error shape of the API: ``{"error": "<message>"}`` with the status of SPEC §7."""
+"""The one error shape of the API: ``{"error": "<message>"}`` with the status."""
 
 import json
 import logging
@@ -9,11 +9,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ingest.queries import QueryError
+from costlog.store.queries import QueryError
 
 log = logging.getLogger("costlog.api")
 
-# Exact client messages (SPEC §7-§8).
+# Exact client messages.
 UNAVAILABLE = "cost analytics not available"
 INITIATIVE_NOT_FOUND = "initiative not found"
 INVALID_PROJECT = "invalid 'project' parameter"
@@ -62,7 +62,7 @@ async def api_error(request: Request, exc: Exception) -> Response:
 
 
 async def query_error(request: Request, exc: Exception) -> Response:
-    """A bad read parameter found by ingest.queries: its message is the client's 400 text."""
+    """A bad read parameter found by costlog.store.queries: its message is the client's 400 text."""
     assert isinstance(exc, QueryError)
     return error_response(400, str(exc))
 

@@ -1,22 +1,29 @@
-"""Prometheus text exposition for /metrics, written by hand (no client library needed).
+"""/metrics through prometheus-client: process-local request metrics plus a collector that reads
+the stored counters (database) and the queue's numbers (Redis) at scrape time."""
 
-Process-local numbers (request latency, API rejections) live in :class:`Metrics`; the stored
-counters come from the database and the queue numbers from Redis at scrape time.
-"""
-
-import math
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.paths import template
 
 if TYPE_CHECKING:  # api.resources imports this module
     from api.resources import QueueState
+
+# A *_created series per counter doubles the output and says nothing a scraper needs.
+disable_created_metrics()
 
 #: Histogram bucket upper bounds in seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -26,110 +33,79 @@ UNMATCHED = "unmatched"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
-def escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+@dataclass(frozen=True)
+class Scrape:
+    """What the collector reads at scrape time from outside the process."""
+
+    stored: dict[str, int] | None  # the database's counters; None when it cannot be read
+    queue: "QueueState | None"  # None when Redis cannot be reached
+    database_up: bool
 
 
-def labels(**pairs: str) -> str:
-    if not pairs:
-        return ""
-    return "{" + ",".join(f'{name}="{escape(value)}"' for name, value in pairs.items()) + "}"
+class StateCollector(Collector):
+    """The stored counters and the queue's numbers, read anew at every scrape."""
 
+    def __init__(self, scrape: Callable[[], Scrape]) -> None:
+        self.scrape = scrape
 
-def number(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
-
-
-class Histogram:
-    def __init__(self) -> None:
-        self.counts = [0] * len(LATENCY_BUCKETS)
-        self.count = 0
-        self.sum = 0.0
-
-    def observe(self, seconds: float) -> None:
-        for index, bound in enumerate(LATENCY_BUCKETS):
-            if seconds <= bound:
-                self.counts[index] += 1
-        self.count += 1
-        self.sum += seconds
+    def collect(self) -> Iterator[Metric]:
+        state = self.scrape()
+        if state.stored is not None:
+            for name, key, text in (
+                ("costlog_events_ingested", "events_ingested",
+                 "Events stored in cost_log (new event ids)."),
+                ("costlog_duplicates_ignored", "duplicates_ignored",
+                 "Events ignored because their event_id was already stored."),
+                ("costlog_events_unpriced", "events_unpriced",
+                 "Events stored at cost 0 because their model has no price."),
+            ):
+                yield CounterMetricFamily(name, text, value=state.stored.get(key, 0))
+        queue = state.queue
+        if queue is not None:
+            for name, value, text in (
+                ("costlog_queue_depth", queue.depth, "Jobs waiting in the costlog queue."),
+                ("costlog_failed_jobs", queue.failed_jobs, "Jobs in the queue's failed registry."),
+                ("costlog_retrying_jobs", queue.retrying,
+                 "Jobs waiting for a retry after a failure."),
+                ("costlog_write_errors", len(queue.write_errors),
+                 "Workers whose last database write failed (disk full, read-only)."),
+            ):
+                yield GaugeMetricFamily(name, text, value=value)
+        yield GaugeMetricFamily("costlog_database_up", "1 when the database can be read.",
+                                value=int(state.database_up))
+        yield GaugeMetricFamily("costlog_redis_up", "1 when Redis answers.",
+                                value=int(queue is not None))
 
 
 class Metrics:
-    """Thread-safe process-local metrics of one app."""
+    """One app's metrics registry: its own request metrics and the state collector."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.events_rejected = 0
-        self.latency: dict[tuple[str, str], Histogram] = defaultdict(Histogram)
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.registry = CollectorRegistry()
+        self.events_rejected = Counter(
+            "costlog_events_rejected", "Events rejected by POST /api/cost/events in this process.",
+            registry=self.registry)
+        self.requests = Counter(
+            "costlog_http_requests", "HTTP requests by route and status.",
+            ["route", "method", "status"], registry=self.registry)
+        self.latency = Histogram(
+            "costlog_http_request_duration_seconds", "Request latency by route.",
+            ["route", "method"], buckets=LATENCY_BUCKETS, registry=self.registry)
+
+    def watch(self, scrape: Callable[[], Scrape]) -> None:
+        """Read the state through ``scrape`` at every scrape."""
+        self.registry.register(StateCollector(scrape))
 
     def rejected(self, count: int) -> None:
-        with self._lock:
-            self.events_rejected += count
+        self.events_rejected.inc(count)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "other"
-        with self._lock:
-            self.latency[(route, method)].observe(seconds)
-            self.requests[(route, method, str(status))] += 1
+        self.latency.labels(route, method).observe(seconds)
+        self.requests.labels(route, method, str(status)).inc()
 
-    def render(self, stored: dict[str, int] | None, queue: "QueueState | None",
-               database_up: bool, redis_up: bool) -> str:
-        out: list[str] = []
-
-        def metric(name: str, kind: str, help_text: str,
-                   samples: Iterable[tuple[str, float]]) -> None:
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-            out.extend(f"{name}{label} {number(value)}" for label, value in samples)
-
-        if stored is not None:
-            metric("costlog_events_ingested_total", "counter",
-                   "Events stored in cost_log (new event ids).",
-                   [("", stored.get("events_ingested", 0))])
-            metric("costlog_duplicates_ignored_total", "counter",
-                   "Events ignored because their event_id was already stored.",
-                   [("", stored.get("duplicates_ignored", 0))])
-            metric("costlog_events_unpriced_total", "counter",
-                   "Events stored at cost 0 because their model has no price.",
-                   [("", stored.get("events_unpriced", 0))])
-        with self._lock:
-            rejected = self.events_rejected
-            latency = {key: (list(h.counts), h.count, h.sum) for key, h in self.latency.items()}
-            requests = dict(self.requests)
-        metric("costlog_events_rejected_total", "counter",
-               "Events rejected by POST /api/cost/events in this process.", [("", rejected)])
-        if queue is not None:
-            metric("costlog_queue_depth", "gauge", "Jobs waiting in the costlog queue.",
-                   [("", queue.depth)])
-            metric("costlog_failed_jobs", "gauge", "Jobs in the queue's failed registry.",
-                   [("", queue.failed_jobs)])
-            metric("costlog_retrying_jobs", "gauge", "Jobs waiting for a retry after a failure.",
-                   [("", queue.retrying)])
-            metric("costlog_write_errors", "gauge",
-                   "Workers whose last database write failed (disk full, read-only).",
-                   [("", len(queue.write_errors))])
-        metric("costlog_database_up", "gauge", "1 when the database can be read.",
-               [("", int(database_up))])
-        metric("costlog_redis_up", "gauge", "1 when Redis answers.", [("", int(redis_up))])
-        metric("costlog_http_requests_total", "counter", "HTTP requests by route and status.",
-               [(labels(route=route, method=method, status=status), count)
-                for (route, method, status), count in sorted(requests.items())])
-        out.append("# HELP costlog_http_request_duration_seconds Request latency by route.")
-        out.append("# TYPE costlog_http_request_duration_seconds histogram")
-        name = "costlog_http_request_duration_seconds"
-        for (route, method), (counts, count, total) in sorted(latency.items()):
-            for bound, bucket_count in zip(LATENCY_BUCKETS, counts, strict=True):
-                out.append(f"{name}_bucket{labels(route=route, method=method, le=number(bound))}"
-                           f" {bucket_count}")
-            out.append(f"{name}_bucket{labels(route=route, method=method, le='+Inf')} {count}")
-            out.append(f"{name}_sum{labels(route=route, method=method)} {number(total)}")
-            out.append(f"{name}_count{labels(route=route, method=method)} {count}")
-        return "\n".join(out) + "\n"
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
 
 
 class TimingMiddleware:

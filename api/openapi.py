@@ -6,6 +6,7 @@ from typing import Any
 
 from api.paths import template
 from api.routes import Endpoint
+from costlog.domain import event
 
 BUDGET_STATUS = {
     "type": "object",
@@ -19,23 +20,7 @@ BUDGET_STATUS = {
         "at_alert_threshold": {"type": "boolean"}, "over_budget": {"type": "boolean"},
     },
 }
-_count = {"type": "integer", "minimum": 0}
-COST_EVENT = {
-    "type": "object",
-    "required": ["project_id", "task_id", "phase"],
-    "properties": {
-        "event_id": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
-        "project_id": {"type": "string", "minLength": 1, "maxLength": 512},
-        "task_id": {"type": "string", "minLength": 1, "maxLength": 256},
-        "phase": {"type": "string", "minLength": 1, "maxLength": 128},
-        "model": {"type": "string"}, "provider": {"type": "string", "default": "claude"},
-        "iteration": _count, "input_tokens": _count, "output_tokens": _count,
-        "cache_creation_tokens": _count, "cache_read_tokens": _count, "total_tokens": _count,
-        "cost_usd": {"type": "number", "minimum": 0, "maximum": 1_000_000},
-        "duration_ms": _count, "initiative_id": {"type": "string"},
-        "timestamp": {"type": "string", "format": "date-time"},
-    },
-}
+COST_EVENT = event.json_schema()
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 
 from api import errors
-from ingest.constants import ALL_PROJECTS
-from ingest.settings import Settings
+from costlog.constants import ALL_PROJECTS
+from costlog.settings import Settings
 
 LIMIT_RE = re.compile(r"[0-9]{1,4}")
 MAX_LIMIT = 1000

@@ -15,11 +15,13 @@ import redis
 import sqlite_utils
 
 from api import errors
-from api.metrics import Metrics
-from ingest import clock, database, health, redis_conn
+from api.metrics import Metrics, Scrape
+from costlog import clock
+from costlog.settings import Settings
+from costlog.store import connection, queries
+from ingest import health, redis_conn
 from ingest.client import Publisher
 from ingest.queue import make_queue
-from ingest.settings import Settings
 
 log = logging.getLogger("costlog.api")
 
@@ -41,6 +43,7 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
+        self.metrics.watch(self.scrape)
         self._lock = threading.Lock()
         self._publisher: Publisher | None = None
         self._redis: redis.Redis | None = None
@@ -101,9 +104,9 @@ class Resources:
         path = self.settings.db_path
         try:
             if not path.is_file():
-                raise database.DatabaseUnavailable(f"no database file at {path}")
-            db = database.connect(path, readonly=readonly)
-        except (database.DatabaseUnavailable, OSError) as error:
+                raise connection.DatabaseUnavailable(f"no database file at {path}")
+            db = connection.connect(path, readonly=readonly)
+        except (connection.DatabaseUnavailable, OSError) as error:
             log.warning("database unavailable: %s", error)
             raise errors.ApiError(503, errors.UNAVAILABLE) from None
         try:
@@ -115,6 +118,18 @@ class Resources:
             db.close()
 
     # -- queue ---------------------------------------------------------------------------------
+
+    def stored_counters(self) -> dict[str, int] | None:
+        """The database's monotonic counters; None when the database cannot be read."""
+        try:
+            with self.read_db() as db:
+                return queries.read_counters(db)
+        except errors.ApiError:
+            return None
+
+    def scrape(self) -> Scrape:
+        stored = self.stored_counters()
+        return Scrape(stored=stored, queue=self.queue_state(), database_up=stored is not None)
 
     def queue_state(self) -> QueueState | None:
         """The queue's numbers and the workers' write errors; None when Redis cannot be asked."""

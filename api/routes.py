@@ -8,7 +8,7 @@ from typing import Any
 from starlette.routing import Route
 
 from api import endpoints
-from ingest.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Endpoint:
     response: dict[str, Any] = field(default_factory=dict)  # JSON schema of the success body
     success: int = 200
     errors: tuple[int, ...] = ()
-    write: bool = False  # needs the bearer token / a loopback client (SPEC §8)
+    write: bool = False  # needs the bearer token / a loopback client
     media_type: str = "application/json"
 
 

@@ -1,4 +1,4 @@
-"""Write access (SPEC §8): a bearer token when COSTLOG_API_TOKEN is set, else loopback only."""
+"""Write access: a bearer token when COSTLOG_API_TOKEN is set, else loopback only."""
 
 import hashlib
 import hmac
@@ -7,7 +7,7 @@ import ipaddress
 from starlette.requests import Request
 
 from api import errors
-from ingest.settings import Settings
+from costlog.settings import Settings
 
 
 def is_loopback(host: str | None) -> bool:

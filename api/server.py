@@ -3,12 +3,12 @@
 import uvicorn
 
 from api.app import create_app
-from ingest.constants import DEFAULT_HOST, DEFAULT_PORT
-from ingest.settings import Settings
+from costlog.constants import DEFAULT_HOST, DEFAULT_PORT
+from costlog.settings import Settings
 
 
 def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Run the API until interrupted; 127.0.0.1:8787 unless told otherwise (SPEC §8).
+    """Run the API until interrupted; 127.0.0.1:8787 unless told otherwise.
 
     Uvicorn's access log shows method, path and query string only: the token travels in a
     header and is never logged. X-Forwarded-For is trusted from loopback proxies only

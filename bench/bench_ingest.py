@@ -54,11 +54,11 @@ from bench.common import (
     wait_until,
 )
 from bench.noop import enqueue_noop, noop_queue, noop_worker
-from costlog.redis_server import RedisServer, free_port
-from ingest import clock
+from costlog import clock
+from costlog.cli.redis_server import RedisServer, free_port
+from costlog.domain.event import parse_event
+from costlog.settings import Settings
 from ingest.client import Publisher
-from ingest.event import parse_event
-from ingest.settings import Settings
 from ingest.spool import Spool
 from ingest.worker import run_worker
 

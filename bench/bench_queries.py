@@ -39,7 +39,7 @@ from bench.common import (
     stop,
     wait_until,
 )
-from costlog.redis_server import free_port
+from costlog.cli.redis_server import free_port
 
 RESULTS = Results()
 END = "2026-11-20"

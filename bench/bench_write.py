@@ -20,11 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import NOW, events, write_jsonl
-from costlog.jsonl import read_lines
-from ingest import clock, job
-from ingest.event import parse_event
-from ingest.pricing import PriceTable
-from ingest.store import event_row
+from costlog import clock
+from costlog.cli.importer import read_lines
+from costlog.domain.event import parse_event
+from costlog.domain.pricing import PriceTable
+from costlog.store.write import event_row
+from ingest import job
 
 BATCH = 500
 

@@ -13,7 +13,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker, Worker
 
-from ingest import constants
+from costlog import constants
 from ingest.queue import retry_policy
 from ingest.worker import CostlogWorker
 

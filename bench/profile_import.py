@@ -2,8 +2,9 @@
 
     python -m bench.profile_import DB FILE [--chunk N] [--pragma P] [--drop-index I]
 
-Runs what ``costlog import`` runs — the forked parser process (``costlog.jsonl.ParserProcess``:
-windows of rows in timestamp order) feeding ``ingest.store.record_rows`` a chunk at a time, the
+Runs what ``costlog import`` runs — the forked parser process
+(``costlog.cli.importer.ParserProcess``: windows of rows in timestamp order) feeding
+``costlog.store.write.record_rows`` a chunk at a time, the
 import's checkpoint interval, a checkpoint at the end — on ``DB`` (migrated first), and times
 every statement the write issues, by target table, by wrapping the connection it writes with,
 and the time spent waiting for the parser's messages. Run it on a fresh database or a copy of a
@@ -17,12 +18,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from costlog.jsonl import ParserProcess
-from ingest import constants
-from ingest.database import connect
-from ingest.migrations import migrate
-from ingest.pricing import load_prices
-from ingest.store import record_rows
+from costlog import constants
+from costlog.cli.importer import ParserProcess
+from costlog.domain.pricing import load_prices
+from costlog.store.connection import connect
+from costlog.store.migrations import migrate
+from costlog.store.write import record_rows
 
 TIMES: dict[str, float] = defaultdict(float)
 TARGET = re.compile(r"^\s*(INSERT INTO|SELECT .*? FROM|BEGIN|COMMIT|ROLLBACK)\s*(\w+)?", re.S)

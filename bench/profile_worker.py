@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from bench.common import COSTLOG, NOW, VENV_BIN, env_for, events
-from costlog.redis_server import RedisServer
-from ingest import clock
+from costlog import clock
+from costlog.cli.redis_server import RedisServer
 from ingest.client import Publisher
 
 

@@ -1,6 +1,6 @@
 """costlog's ingest package. ``from ingest import publish, publish_many`` is the executor API.
 
-The client is imported lazily: ``ingest.constants``, ``ingest.event`` and friends must stay
+The client is imported lazily: ``costlog.constants``, ``costlog.domain.event`` and friends must stay
 importable without pulling in redis and rq, and without an import cycle through the client.
 """
 

@@ -1,4 +1,4 @@
-"""The executor-side client: ``publish`` / ``publish_many`` (SPEC §6).
+"""The executor-side client: ``publish`` / ``publish_many``.
 
 Fire-and-forget: validate, enqueue on a fail-fast Redis connection (100 ms timeouts, no
 retries), and when Redis cannot take the events, append them to the local spool and return
@@ -20,11 +20,11 @@ from typing import Any, Literal
 import redis
 import rq
 
-from ingest import clock, constants
-from ingest.event import CostEvent, InvalidEvent, parse_event
+from costlog import clock, constants
+from costlog.domain.event import CostEvent, InvalidEvent, parse_event
+from costlog.settings import Settings
 from ingest.queue import enqueue_events, make_queue
 from ingest.redis_conn import connect, redact, scrub
-from ingest.settings import Settings
 from ingest.spool import Spool
 
 log = logging.getLogger("costlog.client")
@@ -137,7 +137,7 @@ class Publisher:
         """The RQ queue on the fail-fast connection (created on first use; no I/O)."""
         with self._lock:
             if self._queue is None:
-                # fail_fast: 100 ms connect/socket timeouts and no retry loop (LIBRARY-NOTES).
+                # fail_fast: 100 ms connect/socket timeouts and no retry loop.
                 self._queue = make_queue(self.queue_name, connect(self.redis_url, fail_fast=True))
             return self._queue
 

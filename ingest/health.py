@@ -14,7 +14,7 @@ from datetime import datetime
 
 import redis
 
-from ingest import constants
+from costlog import constants
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def key(queue_name: str) -> str:
 def database_write_error(error: BaseException | None) -> str | None:
     """``"OperationalError: disk I/O error"`` when ``error`` (or its cause) is a write failure.
 
-    Lock contention is not one: it resolves by itself and is retried (SPEC §6).
+    Lock contention is not one: it resolves by itself and is retried.
     """
     while error is not None:
         if isinstance(error, sqlite3.Error):

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from costlog.domain.event import InvalidEvent
 from ingest.client import Publisher, default_publisher
-from ingest.event import InvalidEvent
 
 log = logging.getLogger("costlog.client")
 

@@ -1,14 +1,15 @@
 """The one job the costlog worker runs, and the job class that refuses every other one.
 
 RQ imports a job's function from the name stored in Redis, so anyone who can write to Redis could
-name ``os.system`` (LIBRARY-NOTES). :class:`CostlogJob` checks the name before anything is
+name ``os.system``. :class:`CostlogJob` checks the name before anything is
 imported; it is given as ``job_class`` to both the queue and the worker.
 
 It also reads any job hash without raising: RQ's own ``Job.restore`` raises on a malformed field
 (``status``, a date, an integer) while the worker dequeues or cleans its registries, which ends
-the worker's loop on every attempt and leaves the job stuck (tests/test_fault_hostile.py). Here
-such a job loads as a *defective* job that fails at once, without retries, into the failed
-registry with the reason, and its hash is rewritten in RQ's own shape.
+the worker's loop on every attempt and leaves the job stuck
+(tests/faults/test_fault_hostile.py). Here such a job loads as a *defective* job that fails at
+once, without retries, into the failed registry with the reason, and its hash is rewritten in
+RQ's own shape.
 """
 
 import logging
@@ -17,19 +18,21 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 from rq.exceptions import DeserializationError
 from rq.job import Job
 from rq.utils import decode_redis_hash
 
-from ingest import clock, constants, store
-from ingest.database import connect
-from ingest.event import CostEvent, InvalidEvent, parse_event
-from ingest.migrations import migrate
-from ingest.pricing import PriceTable, load_prices
-from ingest.settings import Settings
+from costlog import clock, constants
+from costlog.domain.event import CostEvent, InvalidEvent, parse_event
+from costlog.domain.pricing import PriceTable, load_prices
+from costlog.settings import Settings
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from costlog.store.write import WriteResult
 
 log = logging.getLogger("costlog.worker")
 
@@ -237,7 +240,7 @@ class CostlogJob(Job):
 class JobContext:
     """What the job function writes with: one connection and price table per process."""
 
-    db: sqlite_utils.Database
+    db: "sqlite_utils.Database"
     prices: PriceTable
 
 
@@ -247,6 +250,11 @@ _context_lock = threading.Lock()
 
 def open_context(db_path: Path, prices_path: Path | None) -> JobContext:
     """Connect to and migrate ``db_path``, load the prices."""
+    # The store is imported here, not at the top: the executor's ``from ingest import publish``
+    # reaches this module through the queue's job class and must not load SQLite.
+    from costlog.store.connection import connect
+    from costlog.store.migrations import migrate
+
     db = connect(db_path)
     migrate(db)
     return JobContext(db=db, prices=load_prices(prices_path))
@@ -282,7 +290,7 @@ def _parse_all(events: list[Any]) -> tuple[list[CostEvent], list[str]]:
     return valid, errors
 
 
-def _invalid_message(errors: list[str], total: int, result: store.WriteResult) -> str:
+def _invalid_message(errors: list[str], total: int, result: "WriteResult") -> str:
     shown = errors[: constants.INVALID_EVENTS_REPORTED]
     more = len(errors) - len(shown)
     tail = f"; and {more} more" if more else ""
@@ -304,11 +312,13 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
     if len(events) > constants.MAX_EVENTS_PER_JOB:
         raise InvalidJob(f"events: at most {constants.MAX_EVENTS_PER_JOB} per job,"
                          f" got {len(events)}")
+    from costlog.store import write  # in the worker only: see open_context
+
     valid, errors = _parse_all(events)
-    result = store.WriteResult(inserted=0, duplicates=0)
+    result = write.WriteResult(inserted=0, duplicates=0)
     if valid:
         context = get_context()
-        result = store.record_events(context.db, valid, context.prices)
+        result = write.record_events(context.db, valid, context.prices)
     if errors:
         raise InvalidJob(_invalid_message(errors, len(events), result))
     log.debug("recorded %d events (%d duplicates)", result.inserted, result.duplicates)

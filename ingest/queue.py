@@ -1,4 +1,4 @@
-"""The costlog queue: JSON-serialised jobs of one allowed function (SPEC §6)."""
+"""The costlog queue: JSON-serialised jobs of one allowed function."""
 
 from typing import Any
 
@@ -6,7 +6,7 @@ import redis
 import rq
 from rq.serializers import JSONSerializer
 
-from ingest import constants
+from costlog import constants
 from ingest.job import CostlogJob
 
 

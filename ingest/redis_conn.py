@@ -1,7 +1,7 @@
 """Redis clients for costlog: fail-fast for executors, bounded for the worker and API.
 
 redis-py retries a failed connection with backoff by default, so a refused connect takes about
-4.5 s even with a tiny connect timeout (LIBRARY-NOTES). Neither client here retries on its own:
+4.5 s even with a tiny connect timeout. Neither client here retries on its own:
 the executor client falls back to its spool at once, and the worker has its own wait loop.
 """
 
@@ -11,7 +11,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ingest import constants
+from costlog import constants
 
 _MASK = "***"
 

@@ -1,4 +1,4 @@
-"""The local spool: where events wait, durably, while Redis cannot be reached (SPEC §6).
+"""The local spool: where events wait, durably, while Redis cannot be reached.
 
 Layout of the spool directory (0700, files 0600):
 
@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ingest import constants
+from costlog import constants
 
 log = logging.getLogger("costlog.spool")
 
@@ -135,7 +135,7 @@ class Spool:
 
         Once written, the events survive a crash of this process; the fsync makes them survive
         a power cut too. On a busy disk an fsync can take hundreds of milliseconds, which would
-        break publish's 150 ms bound (docs/benchmarks.md, M5), so the caller waits for it at
+        break publish's 150 ms bound (docs/benchmarks.md), so the caller waits for it at
         most SPOOL_FSYNC_WAIT_SECONDS and a background thread finishes it.
         """
         if not events:

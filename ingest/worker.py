@@ -1,7 +1,7 @@
 """The costlog worker: RQ's ``SimpleWorker`` wrapped in a loop that outlives Redis outages.
 
 Why ``SimpleWorker`` (no fork per job): the forking ``Worker`` runs about 40 jobs/s on two cores,
-``SimpleWorker`` 200-300/s (LIBRARY-NOTES), and the job function is costlog's own (the job class
+``SimpleWorker`` 200-300/s, and the job function is costlog's own (the job class
 refuses any other), so a fork's isolation buys nothing. It also keeps one SQLite connection and
 price table per process instead of one per job.
 
@@ -27,11 +27,12 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
-from ingest import clock, constants, health, job
+from costlog import clock, constants
+from costlog.settings import Settings
+from ingest import health, job
 from ingest.job import CostlogJob
 from ingest.queue import make_queue
 from ingest.redis_conn import connect, redact, scrub
-from ingest.settings import Settings
 
 log = logging.getLogger("costlog.worker")
 
@@ -64,7 +65,7 @@ class CostlogWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Any, working_time: float = 0.0) -> int:
         # RQ's SimpleWorker uses job timeout + 60 s (90 s): a dead worker's job then waits ~93 s
-        # for its re-run (measured, tests/test_fault_worker_kill.py). This TTL still outlives
+        # for its re-run (measured, tests/faults/test_fault_worker_kill.py). This TTL still outlives
         # any live job (see constants.EXECUTION_TTL_SECONDS).
         return constants.EXECUTION_TTL_SECONDS
 
@@ -74,8 +75,8 @@ class CostlogWorker(SimpleWorker):
         # whose worker died, or lost Redis, between the two is stuck in the list. RQ re-runs it
         # only once the list has held it for a minute from when maintenance first noticed it,
         # and does not start that clock while the execution is registered: measured, a job lost
-        # that way ran again after ~137 s, beyond SPEC's two minutes; one lost before its
-        # execution was registered (e.g. Redis restarted) after ~63 s (tests/test_fault_*.py).
+        # that way ran again after ~137 s, beyond the promised two minutes; one lost before its
+        # execution was registered (e.g. Redis restarted) after ~63 s (tests/faults/).
         # A live worker moves a job through the list in milliseconds, so here a job still there
         # one maintenance later is stuck: its clock is started at once and, when it is seen
         # again, set back so that RQ's own clean-up (just below, under its lock) re-runs it now.
@@ -238,8 +239,8 @@ def _release_scheduler_locks(connection: redis.Redis, queue_name: str,
     A scheduler that stops while Redis is away cannot release its lock; after a Redis restart
     the lock (kept by the AOF, 61 s TTL) then keeps this worker's new scheduler from starting,
     and every retry waits: measured, a re-run job waited ~45 s for it
-    (tests/test_fault_redis.py). Only a lock still held by one of our own, stopped, schedulers
-    is deleted (compare-and-delete).
+    (tests/faults/test_fault_redis.py). Only a lock still held by one of our own, stopped,
+    schedulers is deleted (compare-and-delete).
     """
     for name in schedulers:
         release_lock(connection, RQScheduler.get_locking_key(queue_name), name)

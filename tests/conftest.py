@@ -11,10 +11,10 @@ import pytest
 import redis
 from hypothesis import settings as hypothesis_settings
 
-from costlog.redis_server import RedisServer
-from ingest import clock
-from ingest.database import connect
-from ingest.migrations import migrate
+from costlog import clock
+from costlog.cli.redis_server import RedisServer
+from costlog.store.connection import connect
+from costlog.store.migrations import migrate
 
 hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, max_examples=60)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

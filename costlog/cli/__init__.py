@@ -1,0 +1,339 @@
+"""The ``costlog`` command line. Every command's docstring is its ``--help``.
+
+Settings come from ``costlog.settings`` (the ``COSTLOG_*`` variables); the options below override
+them and are accepted before or after the command (``costlog --db X up`` = ``costlog up --db X``).
+"""
+
+import logging
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from costlog import constants, logs
+from costlog.domain.event import CostEvent
+from costlog.settings import LOG_FORMATS, Settings, SettingsError
+
+log = logging.getLogger("costlog")
+
+_OPTIONS_KEY = "costlog.options"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    # ctx.meta is shared by the group's and the command's contexts: a value given after the
+    # command is parsed later and wins over one given before it.
+    if value is not None and value is not False:
+        ctx.meta.setdefault(_OPTIONS_KEY, {})[param.name] = value
+    return value
+
+
+def _settings_options() -> list[click.Option]:
+    """The settings options, made anew for each command that takes them."""
+    def option(*decls: str, **kwargs: Any) -> click.Option:
+        return click.Option(decls, expose_value=False, callback=_remember, **kwargs)
+
+    return [
+        option("--db", "db_path", type=click.Path(path_type=Path),
+               help="SQLite database file [COSTLOG_DB]."),
+        option("--redis-url", "redis_url", help="Redis URL [COSTLOG_REDIS_URL]."),
+        option("--queue", "queue_name", help="Queue name [COSTLOG_QUEUE]."),
+        option("--spool", "spool_dir", type=click.Path(path_type=Path),
+               help="Spool directory for events Redis could not take [COSTLOG_SPOOL]."),
+        option("--prices", "prices_path", type=click.Path(path_type=Path),
+               help="Price override file [COSTLOG_PRICES]."),
+        option("--log-format", "log_format", type=click.Choice(LOG_FORMATS),
+               help="'json': one JSON object per log line [COSTLOG_LOG_FORMAT]."),
+        option("-v", "--verbose", "verbose", is_flag=True, default=None,
+               help="Log at debug level."),
+    ]
+
+
+class Command(click.Command):
+    """A command that takes the settings options and builds its settings before it runs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_settings_options())
+
+    def invoke(self, ctx: click.Context) -> Any:
+        options = dict(ctx.meta.get(_OPTIONS_KEY, {}))
+        verbose = options.pop("verbose", False)
+        try:
+            settings = Settings.from_env().override(**options)
+        except SettingsError as error:
+            raise click.UsageError(str(error)) from None
+        logs.configure(settings.log_format, logging.DEBUG if verbose else logging.INFO)
+        ctx.ensure_object(dict)["settings"] = settings
+        return super().invoke(ctx)
+
+
+class Group(click.Group):
+    """A group whose commands (and sub-groups) all take the settings options."""
+
+    command_class = Command
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(_settings_options())
+
+
+Group.group_class = Group
+
+
+def _reject(number: int, reason: str | None) -> None:
+    click.echo(f"line {number}: {reason}", err=True)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(dict)["settings"]
+
+
+def _open_db(settings: Settings):
+    from costlog.store.connection import connect
+    from costlog.store.migrations import migrate
+
+    db = connect(settings.db_path)
+    migrate(db)
+    return db
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """costlog: exactly-once cost analytics for AI coding agents."""
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the database (safe to run any number of times)."""
+    from costlog.store.connection import connect
+    from costlog.store.migrations import migrate as apply
+
+    settings = _settings(ctx)
+    db = connect(settings.db_path)
+    applied = apply(db)
+    db.close()
+    if applied:
+        click.echo(f"applied migrations {', '.join(f'{v:03d}' for v in applied)}"
+                   f" to {settings.db_path}")
+    else:
+        click.echo(f"{settings.db_path} is up to date")
+
+
+def _publisher(settings: Settings):
+    from ingest.client import Publisher
+
+    return Publisher(settings.redis_url_or_default(), settings.queue_name, settings.spool_dir)
+
+
+@main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.pass_context
+def emit(ctx: click.Context, file: IO[str]) -> None:
+    """Publish cost events from FILE (JSON lines; '-' or nothing reads stdin).
+
+    Every rejected line is printed as 'line N: <reason>'; the good lines are still published,
+    and the exit status is 1 if any line was rejected. When Redis is unavailable the events go
+    to the spool and are replayed later.
+    """
+    from costlog.cli.importer import read_lines
+
+    publisher = _publisher(_settings(ctx))
+    batch: list[CostEvent] = []
+    published = rejected = spooled = 0
+
+    def flush() -> None:
+        nonlocal published, spooled
+        if batch:
+            result = publisher.publish_events(batch)
+            published += len(result.ids)
+            spooled += len(result.ids) if result.spooled else 0
+            batch.clear()
+
+    for line in read_lines(file):
+        if line.error:
+            rejected += 1
+            _reject(line.number, line.error)
+            continue
+        batch.append(line.event)
+        if len(batch) >= constants.MAX_EVENTS_PER_REQUEST:
+            flush()
+    flush()
+    note = f" ({spooled} spooled: Redis unavailable)" if spooled else ""
+    click.echo(f"published {published} events{note}, rejected {rejected}", err=True)
+    ctx.exit(1 if rejected else 0)
+
+
+@main.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chunk", default=constants.IMPORT_CHUNK, show_default=True, type=click.IntRange(1),
+              help="Events per transaction.")
+@click.pass_context
+def import_(ctx: click.Context, file: Path, chunk: int) -> None:
+    """Back-fill events from FILE (JSON lines) straight into the database.
+
+    Uses the same idempotent write path as the worker, one transaction per chunk, so importing
+    a file twice counts nothing twice. Rejected lines are printed as 'line N: <reason>' and make
+    the exit status 1. Shows a progress bar on a terminal.
+    """
+    from costlog.cli.importer import ParserProcess
+    from costlog.domain.pricing import load_prices
+    from costlog.store.write import record_rows
+
+    settings = _settings(ctx)
+    prices = load_prices(settings.prices_path)
+    inserted = duplicates = rejected = 0
+    rows: list[tuple] = []
+
+    def write(count: int) -> None:
+        nonlocal inserted, duplicates
+        result = record_rows(db, rows[:count])
+        inserted += result.inserted
+        duplicates += result.duplicates
+        del rows[:count]
+
+    # The parser is forked before the database is opened: it must not inherit the connection.
+    with ParserProcess(file, prices) as parser, click.progressbar(
+        length=file.stat().st_size, label="importing", file=sys.stderr,
+    ) as bar:
+        db = _open_db(settings)
+        # A chunk writes ~17,000 pages: a checkpoint (and its two fsyncs) after every chunk
+        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (docs/benchmarks.md).
+        db.conn.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
+        try:
+            for message in parser:
+                for number, reason in message.rejected:
+                    _reject(number, reason)
+                rejected += len(message.rejected)
+                rows += message.rows()
+                while len(rows) >= chunk:
+                    write(chunk)
+                bar.update(message.size)
+            if rows:
+                write(len(rows))
+            # Into the database file now, rather than in the first commit of a worker.
+            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+    click.echo(f"imported {inserted} events, {duplicates} duplicates ignored,"
+               f" {rejected} rejected", err=True)
+    ctx.exit(1 if rejected else 0)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+@click.pass_context
+def worker(ctx: click.Context, burst: bool) -> None:
+    """Run a queue worker: validate, price and record events exactly once.
+
+    Waits for Redis when it is down, and replays the spool every few seconds. Run several for
+    more throughput; they share the database safely.
+    """
+    from ingest.worker import run_worker
+
+    settings = _settings(ctx).override(redis_url=_settings(ctx).redis_url_or_default())
+    run_worker(settings, burst=burst, replay_spool=_publisher(settings).replay_spool)
+
+
+@main.command()
+@click.option("--host", default=constants.DEFAULT_HOST, show_default=True,
+              help="Address to bind.")
+@click.option("--port", default=constants.DEFAULT_PORT, show_default=True, help="Port to bind.")
+@click.pass_context
+def api(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the read API (and event ingest) over HTTP with uvicorn."""
+    from api import serve
+
+    settings = _settings(ctx)
+    serve(settings.override(redis_url=settings.redis_url_or_default()), host, port)
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Publish a month of demo events through the queue.")
+@click.option("--host", default=constants.DEFAULT_HOST, show_default=True,
+              help="Address the API binds.")
+@click.option("--port", default=constants.DEFAULT_PORT, show_default=True,
+              type=click.IntRange(1, 65535), help="Port the API binds.")
+@click.pass_context
+def up(ctx: click.Context, demo: bool, host: str, port: int) -> None:
+    """Run the whole stack on this machine: Redis, the worker and the API.
+
+    Starts a private Redis (redis-server from PATH, else the embedded one) unless
+    COSTLOG_REDIS_URL is set: 127.0.0.1 on a free port, AOF on, its data in redis/ beside the
+    database. With --demo, publishes a realistic month of demo events through the queue and
+    waits until they are recorded; their ids are fixed, so running it again adds nothing twice.
+    Prints the API's address, example curl lines and the database path. Ctrl-C (or SIGTERM)
+    stops everything; exits 1 if any part dies.
+    """
+    from costlog.cli.up import run_stack
+
+    ctx.exit(run_stack(_settings(ctx), demo=demo, host=host, port=port))
+
+
+@main.group()
+def spool() -> None:
+    """Inspect or replay events that were spooled while Redis was unavailable."""
+
+
+@spool.command(name="status")
+@click.pass_context
+def spool_status(ctx: click.Context) -> None:
+    """Show how many events wait in the spool."""
+    from ingest.spool import Spool
+
+    settings = _settings(ctx)
+    status = Spool(settings.spool_dir).status()
+    click.echo(f"{settings.spool_dir}: {status.events} events in {status.files} files"
+               f" ({status.bytes} bytes)")
+
+
+@spool.command(name="replay")
+@click.pass_context
+def spool_replay(ctx: click.Context) -> None:
+    """Publish spooled events to the queue now (exit 1 if Redis is unavailable)."""
+    settings = _settings(ctx)
+    try:
+        count = _publisher(settings).replay_spool()
+    except Exception as error:  # noqa: BLE001 - any Redis failure: report, keep the spool
+        from ingest.redis_conn import scrub
+
+        raise click.ClickException(
+            f"replay stopped, events kept in the spool: {scrub(str(error), settings.redis_url)}"
+        ) from None
+    click.echo(f"replayed {count} events")
+
+
+@main.group()
+def aggregates() -> None:
+    """Check or rebuild the rollups against cost_log."""
+
+
+@aggregates.command(name="check")
+@click.pass_context
+def aggregates_check(ctx: click.Context) -> None:
+    """Compare every rollup with a recomputation from cost_log; exit 1 on any drift."""
+    from costlog.store.write import check_aggregates
+
+    db = _open_db(_settings(ctx))
+    drift = 0
+    for difference in check_aggregates(db):
+        drift += 1
+        click.echo(str(difference))
+    db.close()
+    click.echo("no drift" if not drift else f"{drift} differences", err=True)
+    ctx.exit(1 if drift else 0)
+
+
+@aggregates.command(name="rebuild")
+@click.pass_context
+def aggregates_rebuild(ctx: click.Context) -> None:
+    """Recompute every rollup from cost_log (one transaction)."""
+    from costlog.store.write import rebuild_aggregates
+
+    db = _open_db(_settings(ctx))
+    rebuild_aggregates(db)
+    db.close()
+    click.echo("rollups rebuilt")
+
+

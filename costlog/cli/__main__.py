@@ -1,0 +1,5 @@
+"""``python -m costlog.cli`` is ``costlog``."""
+
+from costlog.cli import main
+
+main()

@@ -1,0 +1,117 @@
+"""Every fixed number and name costlog uses, in one place."""
+
+from typing import Final
+
+QUEUE_NAME: Final = "costlog"
+#: The one job function the worker will run; any other name is refused.
+JOB_FUNCTION: Final = "ingest.job.record_events"
+
+# Event bounds: keep every sum finite.
+MAX_TOKENS: Final = 10**12
+MAX_COST_USD: Final = 1_000_000.0
+MAX_FUTURE_SECONDS: Final = 24 * 3600
+EVENT_ID_MAX: Final = 128
+PROJECT_ID_MAX: Final = 512
+TASK_ID_MAX: Final = 256
+PHASE_MAX: Final = 128
+MODEL_ID_MAX: Final = 256
+PROVIDER_MAX: Final = 64
+INITIATIVE_ID_MAX: Final = 256
+ALL_PROJECTS: Final = "*"
+DEFAULT_PROVIDER: Final = "claude"
+
+# Model families.
+FAMILIES: Final = ("opus", "sonnet", "haiku")
+UNKNOWN_MODEL: Final = "unknown"
+
+# cost_source values.
+COST_REPORTED: Final = "reported"
+COST_COMPUTED: Final = "computed"
+COST_UNPRICED: Final = "unpriced"
+
+# Rollup cost is stored as integer nano-USD so sums are exact and order-independent.
+NANOS_PER_USD: Final = 1_000_000_000
+
+# Queue / worker tuning (stock RQ re-runs a dead worker's job after 7-10 min).
+JOB_TIMEOUT_SECONDS: Final = 30
+WORKER_TTL_SECONDS: Final = 35
+MAINTENANCE_INTERVAL_SECONDS: Final = 15
+FAILED_JOB_TTL_SECONDS: Final = 31 * 24 * 3600  # failed jobs kept >= 30 days
+#: Small but positive: with 0, a re-run abandoned job can end failed with 'Execution … not found'
+#: although its work committed (a stale execution id).
+RESULT_TTL_SECONDS: Final = 60
+RETRY_INTERVALS: Final = (1, 5, 15, 60, 300)
+SPOOL_REPLAY_SECONDS: Final = 5
+
+# Client timeouts: fail fast to the spool.
+CONNECT_TIMEOUT_SECONDS: Final = 0.1
+SOCKET_TIMEOUT_SECONDS: Final = 0.1
+BREAKER_OPEN_SECONDS: Final = 5.0
+
+# SQLite.
+BUSY_TIMEOUT_MS: Final = 30_000
+#: Events per `costlog import` transaction: a back-fill's events fall all over the database's
+#: pages, and each commit writes every page it touched, so bigger transactions write less.
+IMPORT_CHUNK: Final = 20_000
+#: `costlog import` parses in a second process, which sorts each window of this many rows by
+#: timestamp (costlog/cli/importer.py) and sends them in messages of IMPORT_MESSAGE_LINES rows,
+#: at most IMPORT_QUEUE_MESSAGES of them waiting: half a window, which the importer takes longer to
+#: write than the parser takes to read the next window (with two chunks' worth, the importer
+#: waited for new windows ~8 s of a 1M import's ~60).
+IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
+IMPORT_MESSAGE_LINES: Final = 2_000
+IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
+#: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/cli/importer.py.
+IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
+#: Writers checkpoint the WAL every this many pages (40 MB) instead of SQLite's 1,000: each
+#: checkpoint fsyncs, and at 1,000 one came every ~50 single-event commits (docs/benchmarks.md).
+WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
+#: `costlog import` checkpoints every this many pages (160 MB, two to three chunks): pages its
+#: chunks share are then copied and fsynced once (docs/benchmarks.md).
+IMPORT_WAL_AUTOCHECKPOINT_PAGES: Final = 40_000
+#: A writer truncates the WAL back to this size when it restarts it (after an import's).
+WAL_SIZE_LIMIT_BYTES: Final = 64 * 1024 * 1024
+#: Page cache of a writer connection, in KiB (SQLite's default is 2 MB): the rollups' pages
+#: stay cached between jobs, an import chunk's between its statements (a bigger cache measured
+#: no faster for `costlog import`). Read-only connections (the API) keep the default.
+WRITER_CACHE_KIB: Final = 16 * 1024
+
+#: How long a started job's registry entry lives without its worker. A SimpleWorker cannot
+#: heartbeat mid-job, so this must outlive any live job: the job timeout plus the SQLite busy
+#: timeout (the timeout signal is only handled once SQLite returns) plus a margin. RQ's own
+#: value is timeout + 60 s = 90 s; a dead worker's job is re-run ~1-20 s after this runs out
+#: (next maintenance, first retry interval, dequeue wait): about 66-90 s after the kill.
+EXECUTION_TTL_SECONDS: Final = JOB_TIMEOUT_SECONDS + BUSY_TIMEOUT_MS // 1000 + 5
+
+# HTTP.
+MAX_BODY_BYTES: Final = 1024 * 1024
+MAX_EVENTS_PER_REQUEST: Final = 1000
+MAX_SERIES_POINTS: Final = 10_000
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8787
+
+# Worker / API Redis client (not the executor hook): longer timeouts, still no hidden retries.
+SERVICE_CONNECT_TIMEOUT_SECONDS: Final = 3.0
+# RQ's worker raises its own socket timeout above its blocking-dequeue wait; this bounds the rest.
+SERVICE_SOCKET_TIMEOUT_SECONDS: Final = 5.0
+#: How many bad events an invalid job's failure message lists before "and N more".
+INVALID_EVENTS_REPORTED: Final = 20
+#: Worker wait-and-retry while Redis is unreachable: doubling from the base, capped.
+WORKER_RECONNECT_BASE_SECONDS: Final = 0.5
+WORKER_RECONNECT_MAX_SECONDS: Final = 10.0
+#: Redis used by the CLI when COSTLOG_REDIS_URL is unset and no private one is started.
+DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
+#: At most this many events per job from publish_many / publish_events.
+MAX_EVENTS_PER_JOB: Final = 1000
+#: A job's data is refused above this size (decompressed), before it is parsed: 1,000 events
+#: with every field at its limit are about 2 MB of JSON; a zlib bomb cannot exhaust memory.
+MAX_JOB_DATA_BYTES: Final = 16 * 1024 * 1024
+#: How long a spool append waits for its fsync before returning (a background thread finishes it).
+SPOOL_FSYNC_WAIT_SECONDS: Final = 0.03
+#: Events per job when the spool is replayed.
+SPOOL_REPLAY_BATCH: Final = 500
+
+# Write health reported by workers to /healthz (ingest/health.py).
+WRITE_ERRORS_KEY_PREFIX: Final = "costlog:write-errors:"
+#: A worker's write error older than this is no longer shown (the worker may be gone).
+WRITE_ERROR_STALE_SECONDS: Final = 900

@@ -1,0 +1,164 @@
+"""Calendar buckets in a time zone, and the UTC quarter-hour keys of the rollups. Pure.
+
+Every bucket edge of every modern zone falls on a UTC quarter hour (offsets are whole multiples
+of 15 minutes, Asia/Kolkata +05:30 and Asia/Kathmandu +05:45 included), so a bucket in any zone
+is an exact union of quarter-hour rollup rows ``[key(start), key(end))`` — and of hour rows in
+whole-hour zones, and of day rows in UTC.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from costlog.domain.event import RFC3339_RE
+
+GRANULARITIES = ("hour", "day", "week", "month")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+QUARTER = timedelta(minutes=15)
+
+
+class InvalidInstant(ValueError):
+    """Text that is neither YYYY-MM-DD nor RFC 3339 with an offset."""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime  # aware, in the zone
+    end: datetime  # aware, exclusive
+    label: str
+
+
+def quarter_key(instant: datetime) -> str:
+    """The rollup key of the UTC quarter hour holding ``instant``: ``YYYY-MM-DD HH:MM``."""
+    utc = instant.astimezone(UTC)
+    return f"{utc.date().isoformat()} {utc.hour:02d}:{utc.minute // 15 * 15:02d}"
+
+
+def hour_key(instant: datetime) -> str:
+    """The rollup key of the UTC hour holding ``instant``: ``YYYY-MM-DD HH``."""
+    utc = instant.astimezone(UTC)
+    return f"{utc.date().isoformat()} {utc.hour:02d}"
+
+
+def day_key(instant: datetime) -> str:
+    """The rollup key of the UTC day holding ``instant``: ``YYYY-MM-DD``."""
+    return instant.astimezone(UTC).date().isoformat()
+
+
+def storage_text(instant: datetime) -> str:
+    """cost_log's timestamp text for ``instant``: UTC ``YYYY-MM-DD HH:MM:SS``."""
+    return instant.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
+
+
+def ceil_quarter(instant: datetime) -> datetime:
+    """The first UTC quarter-hour boundary at or after ``instant``."""
+    utc = instant.astimezone(UTC)
+    floor = utc.replace(minute=utc.minute // 15 * 15, second=0, microsecond=0)
+    return floor if floor == utc else floor + QUARTER
+
+
+def ceil_hour(instant: datetime) -> datetime:
+    """The first UTC hour boundary at or after ``instant``."""
+    utc = instant.astimezone(UTC)
+    floor = utc.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == utc else floor + timedelta(hours=1)
+
+
+def ceil_day(instant: datetime) -> datetime:
+    """The first UTC midnight at or after ``instant``."""
+    utc = instant.astimezone(UTC)
+    floor = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    return floor if floor == utc else floor + timedelta(days=1)
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    # A midnight skipped by DST resolves (fold=0) to the instant the day actually starts.
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def _first_day(day: date, granularity: str) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def floor(instant: datetime, granularity: str, tz: ZoneInfo) -> datetime:
+    """Start of the ``granularity`` bucket in ``tz`` that holds ``instant``."""
+    local = instant.astimezone(tz)
+    if granularity == "hour":
+        # replace() keeps fold, so the repeated hour when clocks go back stays distinct.
+        return local.replace(minute=0, second=0, microsecond=0)
+    return _midnight(_first_day(local.date(), granularity), tz)
+
+
+def following(start: datetime, granularity: str, tz: ZoneInfo) -> datetime:
+    """Start of the bucket after the one starting at ``start``."""
+    if granularity == "hour":
+        return (start.astimezone(UTC) + timedelta(hours=1)).astimezone(tz)
+    day = start.astimezone(tz).date()
+    if granularity == "day":
+        return _midnight(day + timedelta(days=1), tz)
+    if granularity == "week":
+        return _midnight(day + timedelta(days=7), tz)
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return _midnight(date(year, month, 1), tz)
+
+
+def label(start: datetime, granularity: str) -> str:
+    if granularity == "hour":
+        return f"{start.date().isoformat()} {start.hour:02d}:00"
+    return start.date().isoformat()
+
+
+def count_buckets(start: datetime, end: datetime, granularity: str, tz: ZoneInfo,
+                  limit: int) -> int:
+    """How many buckets ``[start, end]`` spans, stopping early once it exceeds ``limit``."""
+    count, current = 0, floor(start, granularity, tz)
+    while current <= end and count <= limit:
+        count += 1
+        current = following(current, granularity, tz)
+    return count
+
+
+def buckets(start: datetime, end: datetime, granularity: str, tz: ZoneInfo) -> list[Bucket]:
+    """Whole buckets from the one holding ``start`` to the one holding ``end``, in order."""
+    result: list[Bucket] = []
+    current = floor(start, granularity, tz)
+    while current <= end:
+        nxt = following(current, granularity, tz)
+        result.append(Bucket(current, nxt, label(current, granularity)))
+        current = nxt
+    return result
+
+
+def parse_instant(text: str, tz: ZoneInfo, *, end_of_day: bool = False) -> datetime:
+    """``YYYY-MM-DD`` (a date in ``tz``) or RFC 3339 with an offset → aware datetime.
+
+    With ``end_of_day`` a date means its whole day: the last second before the next midnight.
+    """
+    try:
+        if DATE_RE.fullmatch(text):
+            day = date.fromisoformat(text)
+            if not end_of_day:
+                return _midnight(day, tz).astimezone(tz)
+            return _midnight(day + timedelta(days=1), tz).astimezone(tz) - timedelta(seconds=1)
+        if RFC3339_RE.fullmatch(text):
+            parsed = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+            return parsed.astimezone(UTC).astimezone(tz)
+    except (ValueError, OverflowError):
+        pass
+    raise InvalidInstant(text)
+
+
+def month_bounds(instant: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The calendar month in ``tz`` holding ``instant``: 1st 00:00 to the next 1st 00:00."""
+    start = floor(instant, "month", tz)
+    return start, following(start, "month", tz)
+
+
+def rfc3339(instant: datetime) -> str:
+    """Seconds precision with the zone's offset (``Z`` is not used: the offset is the point)."""
+    return instant.isoformat(timespec="seconds")

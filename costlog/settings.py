@@ -1,0 +1,107 @@
+"""The one reader of costlog's settings: every ``COSTLOG_*`` variable is read here, nowhere else.
+
+:meth:`Settings.from_env` reads the environment; the CLI's options of the same names override
+it (:meth:`Settings.override`). Other modules take a :class:`Settings` and never look at
+``os.environ`` themselves (the clock's ``COSTLOG_NOW`` pin, read once by ``costlog.clock``, is the
+one exception: it must hold before any settings exist).
+"""
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from costlog import constants
+
+LOG_FORMATS = ("text", "json")
+
+
+class SettingsError(ValueError):
+    """A variable's value cannot be used; the message names the variable."""
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_DATA_HOME/costlog`` (``~/.local/share/costlog``): the default database's folder."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "costlog"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(f"use {' or '.join(LOG_FORMATS)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path = field(default_factory=lambda: data_dir() / "costlog.db")
+    redis_url: str | None = None
+    queue_name: str = constants.QUEUE_NAME
+    spool_dir: Path = field(default_factory=lambda: data_dir() / "spool")
+    project: str | None = None
+    tz: str = "UTC"
+    prices_path: Path | None = None
+    api_token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    log_format: str = "text"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from ``env`` (default: the process environment); unset or empty → default.
+
+        Raises :class:`SettingsError` naming the variable when a value cannot be used.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for variable, (name, convert) in VARIABLES.items():
+            raw = env.get(variable, "").strip()
+            if not raw:
+                continue
+            try:
+                values[name] = convert(raw)
+            except ValueError as error:
+                raise SettingsError(f"{variable}: {error}") from None
+        if "db_path" not in values:
+            values["db_path"] = data_dir(env) / "costlog.db"
+        values.setdefault("spool_dir", values["db_path"].parent / "spool")
+        return cls(**values)
+
+    def override(self, **options: Any) -> "Settings":
+        """These settings with the options that were given (None: not given) put over them.
+
+        As with ``COSTLOG_DB`` alone, a database given without a spool keeps its spool beside it.
+        """
+        chosen = {name: value for name, value in options.items() if value is not None}
+        if "db_path" in chosen and "spool_dir" not in chosen:
+            chosen["spool_dir"] = Path(chosen["db_path"]).parent / "spool"
+        return dataclasses.replace(self, **chosen)
+
+    def redis_url_or_default(self) -> str:
+        """The Redis URL, or the conventional local one when none is set."""
+        return self.redis_url or constants.DEFAULT_REDIS_URL
+
+
+#: Every variable costlog reads: its Settings field and how its text becomes the value.
+VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "COSTLOG_DB": ("db_path", Path),
+    "COSTLOG_REDIS_URL": ("redis_url", str),
+    "COSTLOG_QUEUE": ("queue_name", str),
+    "COSTLOG_SPOOL": ("spool_dir", Path),
+    "COSTLOG_PROJECT": ("project", str),
+    "COSTLOG_TZ": ("tz", str),
+    "COSTLOG_PRICES": ("prices_path", Path),
+    "COSTLOG_API_TOKEN": ("api_token", str),
+    "COSTLOG_CORS_ORIGINS": ("cors_origins", _csv),
+    "COSTLOG_LOG_FORMAT": ("log_format", _log_format),
+}
+
+#: The variable of each field, for messages and ``--help`` ("[COSTLOG_DB]").
+VARIABLE_OF = {name: variable for variable, (name, _) in VARIABLES.items()}
+

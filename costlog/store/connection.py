@@ -1,0 +1,55 @@
+"""Opening the SQLite file and the one transaction shape every write uses."""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from costlog import constants
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database file cannot be opened or read."""
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open ``path`` with WAL and a busy timeout longer than any write transaction."""
+    path = Path(path)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                   check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {constants.BUSY_TIMEOUT_MS}")
+        if not readonly and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if not readonly:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {constants.WAL_AUTOCHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit = {constants.WAL_SIZE_LIMIT_BYTES}")
+            conn.execute(f"PRAGMA cache_size = -{constants.WRITER_CACHE_KIB}")
+    except (sqlite3.Error, OSError) as error:
+        raise DatabaseUnavailable(f"cannot open database {path}: {error}") from error
+    return sqlite_utils.Database(conn, execute_plugins=False)
+
+
+@contextmanager
+def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One write transaction that takes the write lock up front.
+
+    ``db.atomic()`` issues a plain BEGIN; with several writers (workers plus an import) a plain
+    BEGIN can fail with SQLITE_BUSY when it upgrades to a write, so writers use BEGIN IMMEDIATE
+    and wait on the busy timeout instead.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")

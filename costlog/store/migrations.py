@@ -1,0 +1,114 @@
+"""Numbered SQL migrations from ``schema/``, applied idempotently and recorded.
+
+Each migration runs in one transaction. Statements are made safe to re-run against a database
+that already has some of what they add (an orchestrator database at any version): CREATE … IF
+NOT EXISTS in the files, and ``ALTER TABLE … ADD COLUMN`` skipped where the column exists.
+"""
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+import sqlite_utils
+
+from costlog.store import rollups
+from costlog.store.connection import immediate
+
+RECORD_TABLE = "costlog_migrations"
+#: The orchestrator's own record; costlog records 001-003 there too so it never re-runs them.
+ORCHESTRATOR_TABLE = "_migrations"
+ORCHESTRATOR_VERSIONS = {1, 2, 3}
+#: Migrations after which the rollups they add are back-filled from the rows in cost_log.
+BACKFILL_AFTER = {4, 6, 7}
+
+ADD_COLUMN_RE = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
+FILE_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self) -> list[str]:
+        lines = [line for line in self.sql.splitlines() if not line.lstrip().startswith("--")]
+        return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def available() -> list[Migration]:
+    found = []
+    for entry in resources.files("schema").iterdir():
+        match = FILE_RE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+def applied_versions(db: sqlite_utils.Database) -> set[int]:
+    if not db[RECORD_TABLE].exists():
+        return set()
+    return {row[0] for row in db.execute(f"SELECT version FROM {RECORD_TABLE}").fetchall()}
+
+
+def _run_statement(db: sqlite_utils.Database, statement: str) -> None:
+    match = ADD_COLUMN_RE.match(statement)
+    if match:
+        table, column = match[1], match[2]
+        existing = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
+        if column in existing:
+            return
+    db.execute(statement)
+
+
+def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
+    """Recompute the rollups from cost_log (inside the caller's transaction).
+
+    With ``only_empty``, rollups that already hold rows are left as they are: after a migration
+    that adds rollups, and for an orchestrator database's own cost_aggregates.
+    """
+    (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
+    for rollup in rollups.ROLLUPS:
+        if not all(db[table].exists() for table in (rollup.table, *rollup.reads)):
+            continue  # added by a later migration, which back-fills it
+        if only_empty and db.execute(f"SELECT 1 FROM {rollup.table} LIMIT 1").fetchone():
+            continue
+        db.execute(f"DELETE FROM {rollup.table}")
+        for statement in rollup.add_statements(recompute=True):
+            db.execute(statement, {"lo": 0, "hi": hi})
+
+
+def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int]:
+    """Apply pending migrations up to ``target`` (all by default); returns the versions applied."""
+    done: list[int] = []
+    for migration in available():
+        if target is not None and migration.version > target:
+            break
+        if migration.version in applied_versions(db):
+            continue
+        with immediate(db):
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {RECORD_TABLE}"
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            # Another process may have applied it while we waited for the write lock.
+            if migration.version in applied_versions(db):
+                continue
+            for statement in migration.statements():
+                _run_statement(db, statement)
+            if migration.version in BACKFILL_AFTER:
+                # Fill the rollups this migration added; an orchestrator database's own
+                # cost_aggregates rows are kept.
+                backfill(db, only_empty=True)
+            db.execute(
+                f"INSERT INTO {RECORD_TABLE}(version, name, applied_at)"
+                " VALUES (?, ?, datetime('now'))",
+                [migration.version, migration.name],
+            )
+            if migration.version in ORCHESTRATOR_VERSIONS and db[ORCHESTRATOR_TABLE].exists():
+                db.execute(
+                    f"INSERT OR IGNORE INTO {ORCHESTRATOR_TABLE}(version) VALUES (?)",
+                    [migration.version],
+                )
+        done.append(migration.version)
+    return done

@@ -1,0 +1,246 @@
+"""Rollup definitions: each rollup is data, and one SQL template serves every path.
+
+The same ``INSERT … SELECT … FROM <rows> … ON CONFLICT DO UPDATE`` adds a write's new rows (the
+store: staged once, ``STAGED_ROWS``), back-fills after a migration and rebuilds (cost_log's rows
+with ``lo = 0``), so the live path and the recomputation can never disagree about what a key or
+a value is: both read the rows as ``ROW_COLUMNS`` (the store's statements may add the rows one by
+one rather than grouped: ``Rollup.per_row``).
+"""
+
+from dataclasses import dataclass
+
+# Row expressions over cost_log (alias ``n``). Keys never hold NULL: SQLite treats NULLs as
+# distinct in UNIQUE constraints, which would add a new rollup row on every upsert.
+PROJECT = "COALESCE(n.project_id, '')"
+TASK = "COALESCE(n.task_id, '')"
+PHASE = "COALESCE(n.phase, '')"
+MODEL = "CASE WHEN COALESCE(n.model, '') = '' THEN 'unknown' ELSE n.model END"
+INITIATIVE = "COALESCE(n.initiative_id, '')"
+DAY = "substr(n.timestamp, 1, 10)"
+HOUR = "substr(n.timestamp, 1, 13)"
+QUARTER = (
+    "substr(n.timestamp, 1, 14) || CASE"
+    " WHEN CAST(substr(n.timestamp, 15, 2) AS INTEGER) < 15 THEN '00'"
+    " WHEN CAST(substr(n.timestamp, 15, 2) AS INTEGER) < 30 THEN '15'"
+    " WHEN CAST(substr(n.timestamp, 15, 2) AS INTEGER) < 45 THEN '30' ELSE '45' END"
+)
+# A row's tokens: total_tokens, or the four token columns where it is 0 (rows before 002).
+TOKENS = (
+    "CASE WHEN COALESCE(n.total_tokens, 0) > 0 THEN n.total_tokens ELSE"
+    " COALESCE(n.input_tokens, 0) + COALESCE(n.output_tokens, 0)"
+    " + COALESCE(n.cache_creation_tokens, 0) + COALESCE(n.cache_read_tokens, 0) END"
+)
+COST_NANOS = "CAST(ROUND(COALESCE(n.cost_usd, 0) * 1e9) AS INTEGER)"
+#: Each cost_log row as every rollup reads it (``r.<name>``): its keys without NULLs, its tokens
+#: and nano-USD. A rollup's keys and values are written over these columns only, so one
+#: statement serves both sources of rows (``Rollup.select``): cost_log itself, through a
+#: subquery that SQLite flattens into the expressions, or a write's new rows staged once with
+#: the expressions already computed, which 17 statements then read for the price of one.
+ROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("project", PROJECT), ("task", TASK), ("phase", PHASE), ("model", MODEL),
+    ("initiative", INITIATIVE), ("day", DAY), ("hour", HOUR), ("quarter", QUARTER),
+    ("tokens", TOKENS), ("cost_nanos", COST_NANOS),
+    ("cost_usd", "COALESCE(n.cost_usd, 0)"),
+    ("input_tokens", "COALESCE(n.input_tokens, 0)"),
+    ("output_tokens", "COALESCE(n.output_tokens, 0)"),
+    ("cache_tokens", "COALESCE(n.cache_creation_tokens, 0) + COALESCE(n.cache_read_tokens, 0)"),
+    # task_count counts the task ids themselves: a NULL task id is no task.
+    ("task_id", "n.task_id"),
+)
+#: The rows with ``:lo < id <= :hi`` of cost_log as ROW_COLUMNS.
+COST_LOG_ROWS = (
+    f"(SELECT {', '.join(f'{expr} AS {name}' for name, expr in ROW_COLUMNS)}"
+    " FROM cost_log AS n WHERE n.id > :lo AND n.id <= :hi)"
+)
+STANDARD_VALUES = (
+    ("cost_nanos", "SUM(r.cost_nanos)"),
+    ("tokens", "SUM(r.tokens)"),
+    ("events", "COUNT(*)"),
+)
+# Rollup keys: (column, value of row r).
+_PROJECT = ("project_id", "r.project")
+_TASK = ("task_id", "r.task")
+_PHASE = ("phase", "r.phase")
+_MODEL = ("model", "r.model")
+_INITIATIVE = ("initiative_id", "r.initiative")
+_DAY = ("day", "r.day")
+# cost_aggregates_tasks (migration 007) holds the keys below for every row in cost_log: which
+# tasks each cost_aggregates bucket has seen.
+TASK_BUCKET_KEYS = (_PROJECT, _MODEL, _PHASE, ("date", "r.day"), _TASK)
+# cost_aggregates.task_count grows by one when the task has no earlier row in the bucket. The
+# rows up to :lo are the ones in cost_aggregates_tasks (filled with this write's rows only after
+# cost_aggregates, see ROLLUPS): a primary-key probe per new row, where a search of the task's
+# earlier rows in cost_log grew with them. A recomputation (lo = 0) has no earlier rows.
+_NEW_TASK = (
+    "COUNT(DISTINCT CASE WHEN :lo = 0 OR NOT EXISTS (SELECT 1 FROM cost_aggregates_tasks AS t"
+    f" WHERE {' AND '.join(f't.{column} = {expr}' for column, expr in TASK_BUCKET_KEYS)})"
+    " THEN r.task_id END)"
+)
+
+
+def _row_value(aggregate: str) -> str:
+    """The value one row adds to a ``SUM(…)`` or ``COUNT(*)`` aggregate."""
+    if aggregate == "COUNT(*)":
+        return "1"
+    if aggregate.startswith("SUM(") and aggregate.endswith(")"):
+        return aggregate[len("SUM("):-1]
+    raise ValueError(f"{aggregate}: cannot be added row by row")
+
+
+#: Values of ``Rollup.per_row``: the per-project statement, and also the all-projects one.
+EACH_PROJECT: tuple[str | None, ...] = (None,)
+EACH_PROJECT_AND_ALL: tuple[str | None, ...] = (None, "'*'")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    table: str
+    keys: tuple[tuple[str, str], ...]  # (column, expression over a row r of ROW_COLUMNS)
+    values: tuple[tuple[str, str], ...] = STANDARD_VALUES  # (column, aggregate expression)
+    where: str = "1"
+    #: Also add every row into project_id '*', the all-projects total.
+    all_projects: bool = False
+    #: Extra columns written on insert only (not part of the sums).
+    constants: tuple[tuple[str, str], ...] = ()
+    #: Tables the statements read besides cost_log (a later migration may add them).
+    reads: tuple[str, ...] = ()
+    #: The statements (by project expression, see project_exprs) that add a write's rows one by
+    #: one instead of grouping them first: where a write's rows fall on nearly as many keys as
+    #: there are rows, an upsert per row costs less than sorting the rows into groups (a 1M
+    #: import: 9 of the 17 statements 20-40 % faster, docs/benchmarks.md). A recomputation
+    #: over all of cost_log always groups.
+    per_row: tuple[str | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.per_row:
+            for _, aggregate in self.values:
+                _row_value(aggregate)  # every value must be additive row by row
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [column for column, _ in self.keys]
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [column for column, _ in self.values]
+
+    def select(self, project_expr: str | None = None, *, grouped: bool = True,
+               rows: str = COST_LOG_ROWS) -> str:
+        """The SELECT over ``rows`` (cost_log's rows with ``:lo < id <= :hi`` unless a table of
+        them staged as ROW_COLUMNS is named): one row per key, or with ``grouped=False`` one per
+        cost_log row."""
+        keys = [
+            (project_expr if column == "project_id" and project_expr else expr)
+            for column, expr in self.keys
+        ]
+        values = [expr if grouped else _row_value(expr) for _, expr in self.values]
+        exprs = keys + values + [e for _, e in self.constants]
+        group = ", ".join(str(i + 1) for i in range(len(keys)))
+        return (
+            f"SELECT {', '.join(exprs)} FROM {rows} AS r WHERE {self.where}"
+            + (f" GROUP BY {group}" if grouped else "")
+        )
+
+    def project_exprs(self) -> list[str | None]:
+        return [None, "'*'"] if self.all_projects else [None]
+
+    def add_statements(self, *, recompute: bool = False, rows: str = COST_LOG_ROWS) -> list[str]:
+        """Additive upserts: ``rows`` (see select) are added into the existing sums (grouped
+        first unless ``per_row`` says otherwise; ``recompute``: always grouped).
+
+        A rollup without values is a key table: a key already there is left as it is.
+        """
+        columns = self.key_columns + self.value_columns + [c for c, _ in self.constants]
+        updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in self.value_columns)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        return [
+            f"INSERT INTO {self.table} ({', '.join(columns)})"
+            f" {self.select(project, grouped=recompute or project not in self.per_row, rows=rows)}"
+            f" ON CONFLICT({', '.join(self.key_columns)}) {action}"
+            for project in self.project_exprs()
+        ]
+
+    def expected(self) -> str:
+        """Keys and values as recomputed from all of cost_log (for ``aggregates check``)."""
+        stripped = Rollup(self.table, self.keys, self.values, self.where, self.all_projects)
+        return " UNION ALL ".join(stripped.select(p) for p in self.project_exprs())
+
+
+ROLLUPS: tuple[Rollup, ...] = (
+    Rollup(
+        "cost_aggregates",
+        keys=TASK_BUCKET_KEYS[:4],
+        values=(
+            ("total_cost_usd", "SUM(r.cost_usd)"),
+            ("total_input_tokens", "SUM(r.input_tokens)"),
+            ("total_output_tokens", "SUM(r.output_tokens)"),
+            ("total_cache_tokens", "SUM(r.cache_tokens)"),
+            ("turn_count", "COUNT(*)"),
+            ("task_count", _NEW_TASK),
+        ),
+        constants=(("created_at", "datetime('now')"),),
+        reads=("cost_aggregates_tasks",),
+    ),
+    # After cost_aggregates, whose task_count reads the keys of the rows before this write.
+    Rollup("cost_aggregates_tasks", keys=TASK_BUCKET_KEYS, values=()),
+    Rollup(
+        "rollup_model_q",
+        keys=(_PROJECT, ("bucket", "r.quarter"), _MODEL),
+        all_projects=True,
+        per_row=EACH_PROJECT_AND_ALL,
+    ),
+    Rollup(
+        "rollup_phase_q",
+        keys=(_PROJECT, ("bucket", "r.quarter"), _PHASE),
+        all_projects=True,
+        per_row=EACH_PROJECT_AND_ALL,
+    ),
+    Rollup(
+        "rollup_model_h",
+        keys=(_PROJECT, ("hour", "r.hour"), _MODEL),
+        all_projects=True,
+        per_row=EACH_PROJECT,
+    ),
+    Rollup(
+        "rollup_model_d",
+        keys=(_PROJECT, _DAY, _MODEL),
+        all_projects=True,
+        per_row=EACH_PROJECT,
+    ),
+    Rollup(
+        "rollup_phase_d",
+        keys=(_PROJECT, _DAY, _PHASE),
+        all_projects=True,
+        per_row=EACH_PROJECT,
+    ),
+    Rollup("rollup_task_d", keys=(_PROJECT, _DAY, _TASK)),
+    Rollup("rollup_task", keys=(_PROJECT, _TASK)),
+    Rollup(
+        "rollup_initiative_d",
+        keys=(_PROJECT, _DAY, _INITIATIVE),
+        where="r.initiative <> ''",
+        all_projects=True,
+        per_row=EACH_PROJECT,
+    ),
+    Rollup(
+        "rollup_initiative",
+        keys=(_INITIATIVE, _PROJECT, _TASK, _MODEL, _PHASE),
+        where="r.initiative <> ''",
+        per_row=EACH_PROJECT,
+    ),
+)
+
+#: A write's new rows as ROW_COLUMNS, computed once for the ADD_STATEMENTS to read (a temporary
+#: table: each writer connection has its own, emptied by every write).
+STAGED_ROWS = "temp.costlog_new_rows"
+CREATE_STAGED_ROWS = (
+    f"CREATE TABLE IF NOT EXISTS {STAGED_ROWS} ({', '.join(name for name, _ in ROW_COLUMNS)})"
+)
+STAGE_ROWS = f"INSERT INTO {STAGED_ROWS} SELECT * FROM {COST_LOG_ROWS}"
+CLEAR_STAGED_ROWS = f"DELETE FROM {STAGED_ROWS}"
+
+#: Every rollup's additive upserts of the staged rows, in order: built once, since each write
+#: runs all of them (building the text per write cost ~80 µs, a fifth of a single-event job).
+ADD_STATEMENTS: tuple[str, ...] = tuple(
+    statement for rollup in ROLLUPS for statement in rollup.add_statements(rows=STAGED_ROWS)
+)

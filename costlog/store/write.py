@@ -1,0 +1,150 @@
+"""Every write to the database goes through this module.
+
+:func:`record_rows` is the one idempotent write path: the worker and the seed's
+:func:`record_cost_extended` reach it through :func:`record_events`, ``costlog import`` with the
+rows its parser process built by :func:`event_row`. In one ``BEGIN IMMEDIATE`` transaction it
+inserts the rows keyed by ``event_id`` (a duplicate is ignored) and adds only the new rows into
+every rollup by additive upsert in SQL.
+"""
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from costlog.constants import COST_UNPRICED
+from costlog.domain import buckets
+from costlog.domain.event import CostEvent
+from costlog.domain.models import detect_model
+from costlog.domain.pricing import PriceTable, cost_of
+from costlog.store import migrations, rollups
+from costlog.store.connection import immediate
+
+#: The cost_log columns of a row from :func:`event_row`, in order.
+COLUMNS = (
+    "event_id", "project_id", "task_id", "phase", "model", "model_id", "provider", "iteration",
+    "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens",
+    "cost_usd", "cost_source", "duration_ms", "initiative_id", "timestamp",
+)
+_INSERT = (
+    f"INSERT INTO cost_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+    " ON CONFLICT(event_id) DO NOTHING"
+)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    inserted: int
+    duplicates: int
+
+
+def event_row(event: CostEvent, prices: PriceTable) -> tuple:
+    """``event`` as a cost_log row for :func:`record_rows`: priced, its model family detected."""
+    cost, source = cost_of(event, prices)
+    return (
+        event.event_id, event.project_id, event.task_id, event.phase,
+        detect_model(event.model, event.provider), event.model, event.provider, event.iteration,
+        event.input_tokens, event.output_tokens, event.cache_creation_tokens,
+        event.cache_read_tokens, event.total_tokens, cost, source, event.duration_ms,
+        event.initiative_id, buckets.storage_text(event.timestamp),
+    )
+
+
+_SOURCE = COLUMNS.index("cost_source")
+
+
+def record_events(
+    db: sqlite_utils.Database, events: Sequence[CostEvent], prices: PriceTable
+) -> WriteResult:
+    """Price ``events`` and record them, exactly once (:func:`record_rows`)."""
+    return record_rows(db, [event_row(event, prices) for event in events])
+
+
+def record_rows(db: sqlite_utils.Database, rows: list[tuple]) -> WriteResult:
+    """Insert ``rows`` (built by :func:`event_row`) and add the new ones into every rollup, all
+    in one transaction. ``costlog import`` builds the rows in another process."""
+    with immediate(db):
+        (lo,) = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
+        inserted = db.conn.executemany(_INSERT, rows).rowcount
+        bounds = {"lo": lo, "hi": lo}
+        if inserted:
+            # The new rows are the ones above lo, up to the last one inserted. (lo cannot be
+            # derived from it: a duplicate row still uses up an AUTOINCREMENT id.)
+            (bounds["hi"],) = db.conn.execute("SELECT last_insert_rowid()").fetchone()
+            db.conn.execute(rollups.CREATE_STAGED_ROWS)
+            db.conn.execute(rollups.STAGE_ROWS, bounds)
+            for statement in rollups.ADD_STATEMENTS:
+                db.conn.execute(statement, bounds)
+            db.conn.execute(rollups.CLEAR_STAGED_ROWS)
+        _bump_counters(db, rows, inserted, bounds)
+    return WriteResult(inserted=inserted, duplicates=len(rows) - inserted)
+
+
+def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,
+                   bounds: dict[str, int]) -> None:
+    if inserted == len(rows):
+        unpriced = sum(row[_SOURCE] == COST_UNPRICED for row in rows)
+    else:
+        # Some rows were duplicates: only the database knows which of them are new.
+        (unpriced,) = db.conn.execute(
+            "SELECT COUNT(*) FROM cost_log WHERE id > :lo AND id <= :hi"
+            " AND cost_source = 'unpriced'", bounds,
+        ).fetchone()
+    counts = {"events_ingested": inserted, "duplicates_ignored": len(rows) - inserted,
+              "events_unpriced": unpriced}
+    db.conn.executemany(
+        "INSERT INTO costlog_counters(name, value) VALUES (?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+        [(name, value) for name, value in counts.items() if value],
+    )
+
+
+# --- aggregates check | rebuild ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drift:
+    table: str
+    key: tuple
+    column: str
+    expected: float
+    actual: float
+
+    def __str__(self) -> str:
+        return (f"{self.table} {'/'.join(map(str, self.key))} {self.column}:"
+                f" expected {self.expected}, found {self.actual}")
+
+
+def _values_equal(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, float) or isinstance(actual, float):
+        # cost_aggregates keeps REAL sums whose last bits depend on the order of addition.
+        return math.isclose(expected or 0, actual or 0, rel_tol=1e-9, abs_tol=1e-9)
+    return (expected or 0) == (actual or 0)
+
+
+def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift]:
+    """Every difference between a rollup and its recomputation from cost_log."""
+    (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
+    for rollup in rollups.ROLLUPS:
+        width = len(rollup.key_columns)
+        # A key table's only value is whether the key is there.
+        columns, present = (rollup.value_columns, ()) if rollup.values else (["rows"], (1,))
+        expected = {row[:width]: row[width:] + present for row in
+                    db.execute(rollup.expected(), {"lo": 0, "hi": hi}).fetchall()}
+        actual = {row[:width]: row[width:] + present for row in db.execute(
+            f"SELECT {', '.join(rollup.key_columns + rollup.value_columns)} FROM {rollup.table}"
+        ).fetchall()}
+        zero = (0,) * len(columns)
+        for key in sorted(expected.keys() | actual.keys(), key=repr):
+            want, have = expected.get(key, zero), actual.get(key, zero)
+            for column, a, b in zip(columns, want, have, strict=True):
+                if not _values_equal(a, b):
+                    yield Drift(rollup.table, key, column, a, b)
+
+
+def rebuild_aggregates(db: sqlite_utils.Database) -> None:
+    """Recompute every rollup from cost_log in one transaction."""
+    with immediate(db):
+        migrations.backfill(db)

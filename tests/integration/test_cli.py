@@ -1,0 +1,231 @@
+"""The costlog CLI, in process with click's runner, against a temp database and real Redis."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import click
+import pytest
+import redis
+from click.testing import CliRunner
+
+from costlog import constants
+from costlog.cli import importer, main
+from costlog.cli.importer import ParserProcess
+from costlog.domain.pricing import PriceTable
+from costlog.store.connection import connect
+from ingest.queue import make_queue
+from tests.support.processes import COSTLOG
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def all_commands(group: click.Group = main,
+                 prefix: str = "costlog") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            found += all_commands(command, path)
+        else:
+            found.append((path, command))
+    return found
+
+
+def test_every_command_is_documented() -> None:
+    readme = README.read_text()
+    commands = all_commands()
+    assert [path for path, _ in commands] == [
+        "costlog aggregates check", "costlog aggregates rebuild", "costlog api",
+        "costlog emit", "costlog import", "costlog migrate", "costlog spool replay",
+        "costlog spool status", "costlog up", "costlog worker",
+    ]
+    for path, command in commands:
+        assert command.help and len(command.help.strip()) > 20, f"{path} has no --help text"
+        assert f"`{path}" in readme, f"{path} is not in the README"
+
+
+@pytest.fixture
+def env(tmp_path: Path, redis_url: str, queue_name: str) -> dict[str, str]:
+    return {"COSTLOG_DB": str(tmp_path / "c.db"), "COSTLOG_REDIS_URL": redis_url,
+            "COSTLOG_QUEUE": queue_name, "COSTLOG_SPOOL": str(tmp_path / "spool")}
+
+
+def invoke(env: dict[str, str], *args: str, stdin: str | None = None):
+    return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+GOOD = {"project_id": "p", "task_id": "T", "phase": "spec", "model": "claude-opus-4-5",
+        "cost_usd": 1.5, "timestamp": "2026-11-19T10:00:00Z"}
+
+
+def lines(*payloads: object) -> str:
+    return "".join((p if isinstance(p, str) else json.dumps(p)) + "\n" for p in payloads)
+
+
+def test_migrate_reports_then_is_up_to_date(env: dict[str, str]) -> None:
+    first = invoke(env, "migrate")
+    assert first.output == (
+        f"applied migrations 001, 002, 003, 004, 005, 006, 007, 008 to {env['COSTLOG_DB']}\n")
+    assert invoke(env, "migrate").output == f"{env['COSTLOG_DB']} is up to date\n"
+
+
+def test_emit_rejects_bad_lines_and_publishes_good_ones(env: dict[str, str],
+                                                        redis_url: str) -> None:
+    stdin = lines(GOOD, "{not json", {**GOOD, "cost_usd": "12"}, "", {**GOOD, "task_id": "U"},
+                  {**GOOD, "input_tokens": True})
+    result = invoke(env, "emit", "-", stdin=stdin)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 2: invalid JSON: Expecting property name enclosed in double quotes:"
+        " line 1 column 2 (char 1)",
+        "line 3: cost_usd: must be a number >= 0, got string",
+        "line 6: input_tokens: must be an integer >= 0, got boolean",
+        "published 2 events, rejected 3",
+    ]
+    connection = redis.Redis.from_url(redis_url)
+    queue = make_queue(env["COSTLOG_QUEUE"], connection)
+    jobs = queue.get_jobs()
+    assert [[e["task_id"] for e in job.args[0]] for job in jobs] == [["T", "U"]]
+    # Ids are content hashes: emitting the same line again yields the same id.
+    again = invoke(env, "emit", "-", stdin=lines(GOOD))
+    assert again.exit_code == 0
+    assert queue.get_jobs()[-1].args[0][0]["event_id"] == jobs[0].args[0][0]["event_id"]
+    connection.close()
+
+
+def test_import_twice_counts_once(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*({**GOOD, "task_id": f"T{i}", "cost_usd": i / 4} for i in range(7)),
+                            {**GOOD, "phase": ""}))
+    first = invoke(env, "import", str(source), "--chunk", "3")
+    assert first.exit_code == 1
+    assert first.stderr.splitlines()[-2:] == [
+        "line 8: phase: must not be empty",
+        "imported 7 events, 0 duplicates ignored, 1 rejected",
+    ]
+    second = invoke(env, "import", str(source))
+    assert second.stderr.splitlines()[-1] == "imported 0 events, 7 duplicates ignored, 1 rejected"
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT COUNT(*), SUM(cost_usd) FROM cost_log").fetchone() == (7, 5.25)
+    db.close()
+    check = invoke(env, "aggregates", "check")
+    assert (check.exit_code, check.stdout, check.stderr) == (0, "", "no drift\n")
+
+
+def test_import_leaves_its_pages_in_the_database_file(env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*({**GOOD, "task_id": f"T{i}"} for i in range(400))))
+    db_file = Path(env["COSTLOG_DB"])
+    assert invoke(env, "migrate").exit_code == 0
+    before = db_file.stat().st_size
+    # Open in another process, like a worker or the API: closing the import's connection is
+    # then not closing the last one, which would checkpoint anyway.
+    db = connect(db_file)
+    assert db.execute("SELECT COUNT(*) FROM cost_log").fetchone() == (0,)
+    subprocess.run([COSTLOG, "import", str(source), "--chunk", "100"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    ((pages,),), ((page_size,),) = db.execute("PRAGMA page_count"), db.execute("PRAGMA page_size")
+    assert db.execute("SELECT COUNT(*) FROM cost_log").fetchone() == (400,)
+    # Checkpointed: the file holds every page the import wrote, not only the WAL.
+    assert db_file.stat().st_size == pages * page_size > before
+    db.close()
+
+
+def test_import_keeps_the_first_of_repeated_event_ids(env: dict[str, str], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows of 4 rows sorted by timestamp, chunks of 3: the repeats of "a" come later in the
+    # file with earlier timestamps, one in the same window and one in the next.
+    monkeypatch.setattr(constants, "IMPORT_CHUNK", 4)
+    monkeypatch.setattr(constants, "IMPORT_SORT_WINDOW", 4)
+    rows = [{**GOOD, "event_id": "z", "timestamp": "2026-11-19T10:00:00Z"},
+            {**GOOD, "event_id": "a", "cost_usd": 1.0, "timestamp": "2026-11-19T09:00:00Z"},
+            {**GOOD, "event_id": "a", "cost_usd": 2.0, "timestamp": "2026-11-18T09:00:00Z"},
+            "[]",
+            {**GOOD, "event_id": "b", "timestamp": "2026-11-17T09:00:00Z"},
+            {**GOOD, "event_id": "a", "cost_usd": 3.0, "timestamp": "2026-11-16T09:00:00Z"},
+            {**GOOD, "event_id": "c", "timestamp": "2026-11-15T09:00:00Z"}]
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*rows))
+    result = invoke(env, "import", str(source), "--chunk", "3")
+    assert result.stderr.splitlines()[-2:] == [
+        "line 4: event: must be a JSON object, got array",
+        "imported 4 events, 2 duplicates ignored, 1 rejected",
+    ]
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT event_id, cost_usd FROM cost_log ORDER BY id").fetchall() == [
+        ("b", 1.5), ("a", 1.0), ("z", 1.5), ("c", 1.5)]  # each window in timestamp order
+    db.close()
+    assert invoke(env, "aggregates", "check").exit_code == 0
+
+
+def test_import_reports_an_unreadable_file(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(lines(GOOD).encode() + b"\xff\xfe\n")
+    with pytest.raises(UnicodeDecodeError):
+        invoke(env, "import", str(source))
+
+
+def _exit_at_once(*_args: object) -> None:
+    os._exit(3)
+
+
+def test_import_reports_a_parser_that_died(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer, "_parse_file", _exit_at_once)
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(GOOD))
+    with ParserProcess(source, PriceTable()) as parser, pytest.raises(
+            importer.ParserDied, match=r"^the parser process ended \(exit code 3\)$"):
+        list(parser)
+
+
+def test_import_progress_adds_up_to_the_file_size(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Windows of 2, 4, 5, 5... rows (doubling from a chunk), in messages of 2.
+    monkeypatch.setattr(constants, "IMPORT_CHUNK", 2)
+    monkeypatch.setattr(constants, "IMPORT_SORT_WINDOW", 5)
+    monkeypatch.setattr(constants, "IMPORT_MESSAGE_LINES", 2)
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(*({**GOOD, "task_id": f"T{i}"} for i in range(12)), "{bad",
+                            {**GOOD, "task_id": "é"}))
+    with ParserProcess(source, PriceTable()) as parser:
+        messages = list(parser)
+    assert sum(m.size for m in messages) == source.stat().st_size
+    assert [len(m.rows()) for m in messages if m.packed] == [2, 2, 2, 2, 2, 1, 2]
+    assert [r for m in messages for r in m.rejected] == [
+        (13, "invalid JSON: Expecting property name enclosed in double quotes:"
+             " line 1 column 2 (char 1)")]
+
+
+def test_aggregates_check_finds_and_rebuild_repairs(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_text(lines(GOOD))
+    invoke(env, "import", str(source))
+    db = connect(env["COSTLOG_DB"])
+    db.execute("UPDATE rollup_task SET events = 3")
+    db.conn.commit()
+    db.close()
+    check = invoke(env, "aggregates", "check")
+    assert (check.exit_code, check.stdout) == (1, "rollup_task p/T events: expected 1, found 3\n")
+    assert invoke(env, "aggregates", "rebuild").stdout == "rollups rebuilt\n"
+    assert invoke(env, "aggregates", "check").exit_code == 0
+
+
+def test_spool_status_and_replay(env: dict[str, str], tmp_path: Path) -> None:
+    down = {**env, "COSTLOG_REDIS_URL": "redis://127.0.0.1:1/0"}
+    result = invoke(down, "emit", "-", stdin=lines(GOOD, {**GOOD, "task_id": "U"}))
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1] == (
+        "published 2 events (2 spooled: Redis unavailable), rejected 0")
+    status = invoke(env, "spool", "status").stdout
+    assert re.fullmatch(rf"{re.escape(env['COSTLOG_SPOOL'])}: 2 events in 1 files \(\d+ bytes\)\n",
+                        status)
+    failed = invoke(down, "spool", "replay")
+    assert failed.exit_code == 1
+    assert "events kept in the spool" in failed.stderr
+    assert invoke(env, "spool", "replay").stdout == "replayed 2 events\n"
+    assert invoke(env, "spool", "status").stdout.startswith(f"{env['COSTLOG_SPOOL']}: 0 events")

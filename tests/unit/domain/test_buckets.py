@@ -1,0 +1,99 @@
+"""Calendar buckets in a zone, over UTC quarter-hour rollup keys (pure)."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from costlog.domain import buckets
+
+NY = ZoneInfo("America/New_York")
+KOLKATA = ZoneInfo("Asia/Kolkata")
+KATHMANDU = ZoneInfo("Asia/Kathmandu")
+
+
+def day(text: str, tz: ZoneInfo, granularity: str) -> list[tuple[str, str, str]]:
+    start = buckets.parse_instant(text, tz)
+    end = buckets.parse_instant(text, tz, end_of_day=True)
+    return [(b.label, buckets.rfc3339(b.start), buckets.quarter_key(b.start))
+            for b in buckets.buckets(start, end, granularity, tz)]
+
+
+def test_fall_back_day_has_25_hours_with_distinct_starts() -> None:
+    hours = day("2026-11-01", NY, "hour")
+    assert len(hours) == 25
+    assert hours[:4] == [
+        ("2026-11-01 00:00", "2026-11-01T00:00:00-04:00", "2026-11-01 04:00"),
+        ("2026-11-01 01:00", "2026-11-01T01:00:00-04:00", "2026-11-01 05:00"),
+        ("2026-11-01 01:00", "2026-11-01T01:00:00-05:00", "2026-11-01 06:00"),
+        ("2026-11-01 02:00", "2026-11-01T02:00:00-05:00", "2026-11-01 07:00"),
+    ]
+    assert hours[-1] == ("2026-11-01 23:00", "2026-11-01T23:00:00-05:00", "2026-11-02 04:00")
+
+
+def test_spring_forward_day_has_23_hours() -> None:
+    hours = day("2026-03-08", NY, "hour")
+    assert len(hours) == 23
+    assert [label for label, _, _ in hours[1:3]] == ["2026-03-08 01:00", "2026-03-08 03:00"]
+
+
+@pytest.mark.parametrize(
+    ("tz", "key"),
+    [(KOLKATA, "2026-10-31 18:30"), (KATHMANDU, "2026-10-31 18:15"), (NY, "2026-11-01 04:00"),
+     (ZoneInfo("UTC"), "2026-11-01 00:00")],
+)
+def test_day_edges_fall_on_quarter_hours(tz: ZoneInfo, key: str) -> None:
+    assert day("2026-11-01", tz, "day") == [
+        ("2026-11-01", buckets.rfc3339(datetime(2026, 11, 1, tzinfo=tz)), key)]
+
+
+@pytest.mark.parametrize(
+    ("instant", "granularity", "label"),
+    [
+        ("2026-11-04T15:00:00Z", "week", "2026-11-02"),  # a Wednesday -> its Monday
+        ("2026-11-02T04:59:00Z", "week", "2026-10-26"),  # Sunday evening in New York
+        ("2026-01-01T03:00:00Z", "week", "2025-12-29"),  # ISO week crossing the year
+        ("2026-11-01T03:59:59Z", "month", "2026-10-01"),
+        ("2026-11-01T04:00:00Z", "month", "2026-11-01"),
+        ("2026-11-01T05:30:00Z", "hour", "2026-11-01 01:00"),
+        ("2026-11-01T06:30:00Z", "hour", "2026-11-01 01:00"),
+        ("2026-11-01T06:30:00Z", "day", "2026-11-01"),
+    ],
+)
+def test_floor_labels_in_new_york(instant: str, granularity: str, label: str) -> None:
+    start = buckets.floor(buckets.parse_instant(instant, NY), granularity, NY)
+    assert buckets.label(start, granularity) == label
+
+
+@pytest.mark.parametrize(
+    ("instant", "key"),
+    [("2026-11-01T00:14:59Z", "2026-11-01 00:00"), ("2026-11-01T00:15:00Z", "2026-11-01 00:15"),
+     ("2026-11-01T05:59:59+05:30", "2026-11-01 00:15"),
+     ("0999-01-01T00:50:00Z", "0999-01-01 00:45")],
+)
+def test_quarter_key(instant: str, key: str) -> None:
+    assert buckets.quarter_key(buckets.parse_instant(instant, ZoneInfo("UTC"))) == key
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-13-01", "2026-02-30", "yesterday", "2026-11-01T10:00:00", "2026-11-01 10:00",
+             "", "9999-12-31T23:59:59-23:59"],
+)
+def test_parse_instant_rejects(text: str) -> None:
+    with pytest.raises(buckets.InvalidInstant):
+        buckets.parse_instant(text, NY)
+
+
+def test_date_only_end_means_the_whole_day() -> None:
+    assert buckets.rfc3339(buckets.parse_instant("2026-11-01", NY, end_of_day=True)) == (
+        "2026-11-01T23:59:59-05:00")
+
+
+def test_month_bounds_and_count_limit() -> None:
+    start, end = buckets.month_bounds(datetime(2026, 11, 1, 3, tzinfo=UTC), NY)
+    assert (buckets.rfc3339(start), buckets.rfc3339(end)) == (
+        "2026-10-01T00:00:00-04:00", "2026-11-01T00:00:00-04:00")
+    year_start = buckets.parse_instant("2026-01-01", NY)
+    year_end = buckets.parse_instant("2026-12-31", NY, end_of_day=True)
+    assert buckets.count_buckets(year_start, year_end, "hour", NY, 10_000) == 8760
+    assert buckets.count_buckets(year_start, year_end, "day", NY, 100) == 101
