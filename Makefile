@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint up bench faults clean
+.PHONY: install test test-fast lint up bench faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,16 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 
+# Unit tests only (no Redis server, no processes): the inner loop.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+PORT ?= 8787
 up: $(STAMP)
-	$(BIN)/costlog up --demo
+	$(BIN)/costlog up --demo --port $(PORT)
 
 # Benchmarks print figures (docs/benchmarks.md); CI does not run them. QUICK=1 for a smoke run.
 bench: $(STAMP)

@@ -108,12 +108,24 @@ def test_provider_defaults_to_claude(provider: Any, expected: str) -> None:
             },
             4321,
         ),
-        ({"output_tokens": 10**12, "cache_read_tokens": 10**12}, 2 * 10**12),
+        ({"output_tokens": 10**12 - 1, "cache_read_tokens": 1}, 10**12),
         ({"input_tokens": 5, "total_tokens": None}, 5),
     ],
 )
 def test_total_tokens_defaults_to_the_sum_of_the_four(tokens: dict, expected: int) -> None:
     assert parse(event(**tokens)).total_tokens == expected
+
+
+@pytest.mark.parametrize(
+    "tokens", [{"input_tokens": 10**12, "output_tokens": 1},
+               {"output_tokens": 10**12, "cache_read_tokens": 10**12}])
+def test_a_derived_total_over_the_bound_is_rejected_at_the_edge(tokens: dict) -> None:
+    # Stored and summed like a given total, so bound like one: never accepted, then refused.
+    with pytest.raises(InvalidEvent) as raised:
+        parse(event(**tokens))
+    assert str(raised.value) == (
+        "total_tokens: the sum of the four token counts must be at most 1000000000000,"
+        f" got {sum(tokens.values())}")
 
 
 @pytest.mark.parametrize("total", [0, 3, 999])
