@@ -81,6 +81,11 @@ class Group(click.Group):
 Group.group_class = Group
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 event``, ``2 events``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _reject(number: int, reason: str | None) -> None:
     click.echo(f"line {number}: {reason}", err=True)
 
@@ -161,7 +166,7 @@ def emit(ctx: click.Context, file: IO[str]) -> None:
             flush()
     flush()
     note = f" ({spooled} spooled: Redis unavailable)" if spooled else ""
-    click.echo(f"published {published} events{note}, rejected {rejected}", err=True)
+    click.echo(f"published {plural(published, 'event')}{note}, rejected {rejected}", err=True)
     ctx.exit(1 if rejected else 0)
 
 
@@ -216,7 +221,7 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
             db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             db.close()
-    click.echo(f"imported {inserted} events, {duplicates} duplicates ignored,"
+    click.echo(f"imported {plural(inserted, 'event')}, {duplicates} duplicates ignored,"
                f" {rejected} rejected", err=True)
     ctx.exit(1 if rejected else 0)
 
@@ -301,7 +306,7 @@ def spool_replay(ctx: click.Context) -> None:
         raise click.ClickException(
             f"replay stopped, events kept in the spool: {scrub(str(error), settings.redis_url)}"
         ) from None
-    click.echo(f"replayed {count} events")
+    click.echo(f"replayed {plural(count, 'event')}")
 
 
 @main.group()

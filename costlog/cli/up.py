@@ -320,13 +320,17 @@ def run_stack(settings: Settings, *, demo: bool, host: str, port: int) -> int:
             stack.stop.wait(0.5)
     except Stopped:
         log.info("stopping")
-        return 0
+        status = 0
     except UpError as error:
         log.error("%s", error)
-        return 1
+        status = 1
     finally:
         stack.shut_down()
         if lock is not None:
             lock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    # The last line says the stack is gone and where the data stays.
+    print(f"costlog up: stopped ({'cleanly' if status == 0 else 'after an error'});"
+          f" the data stays in {settings.db_path}", flush=True)
+    return status

@@ -113,21 +113,21 @@ def label(start: datetime, granularity: str) -> str:
     return start.date().isoformat()
 
 
-def count_buckets(start: datetime, end: datetime, granularity: str, tz: ZoneInfo,
-                  limit: int) -> int:
-    """How many buckets ``[start, end]`` spans, stopping early once it exceeds ``limit``."""
-    count, current = 0, floor(start, granularity, tz)
-    while current <= end and count <= limit:
-        count += 1
-        current = following(current, granularity, tz)
-    return count
+class TooManyBuckets(ValueError):
+    """A range spans more buckets than the caller allows."""
 
 
-def buckets(start: datetime, end: datetime, granularity: str, tz: ZoneInfo) -> list[Bucket]:
-    """Whole buckets from the one holding ``start`` to the one holding ``end``, in order."""
+def buckets(start: datetime, end: datetime, granularity: str, tz: ZoneInfo,
+            limit: int) -> list[Bucket]:
+    """Whole buckets from the one holding ``start`` to the one holding ``end``, in order.
+
+    Raises :class:`TooManyBuckets` as soon as there would be more than ``limit``.
+    """
     result: list[Bucket] = []
     current = floor(start, granularity, tz)
     while current <= end:
+        if len(result) == limit:
+            raise TooManyBuckets(f"more than {limit} buckets")
         nxt = following(current, granularity, tz)
         result.append(Bucket(current, nxt, label(current, granularity)))
         current = nxt

@@ -336,20 +336,11 @@ def series_range(start: str | None, end: str | None, tz: ZoneInfo,
 
 def _points(first: datetime, last: datetime, granularity: str,
             tz: ZoneInfo) -> list[buckets.Bucket]:
-    """The buckets of ``[first, last]``, refused beyond MAX_SERIES_POINTS.
-
-    One pass: the same floor/following steps as ``buckets.count_buckets`` followed by
-    ``buckets.buckets``, stopping as soon as the count is over the limit.
-    """
-    points: list[buckets.Bucket] = []
-    current = buckets.floor(first, granularity, tz)
-    while current <= last:
-        following = buckets.following(current, granularity, tz)
-        if len(points) == MAX_SERIES_POINTS:
-            raise QueryError(f"invalid range: more than {MAX_SERIES_POINTS} points")
-        points.append(buckets.Bucket(current, following, buckets.label(current, granularity)))
-        current = following
-    return points
+    """The buckets of ``[first, last]``, refused beyond MAX_SERIES_POINTS."""
+    try:
+        return buckets.buckets(first, last, granularity, tz, MAX_SERIES_POINTS)
+    except buckets.TooManyBuckets:
+        raise QueryError(f"invalid range: more than {MAX_SERIES_POINTS} points") from None
 
 
 def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None,

@@ -130,6 +130,8 @@ def test_up_demo_serves_the_demo_month_and_stops_cleanly(tmp_path: Path) -> None
 
         status, children, names = interrupt(proc)
     assert status == 0
+    assert (tmp_path / "up1.out").read_text().splitlines()[-1] == (
+        f"costlog up: stopped (cleanly); the data stays in {db}")
     assert "redis-server" in names and "worker" in names and "api" in names
     assert left_behind(children) == []
     assert api_get(port, "/healthz") is None  # the API is gone

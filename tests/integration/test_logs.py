@@ -90,7 +90,7 @@ def test_emit_logs_json_lines_without_the_password(tmp_path: Path) -> None:
     assert [(e["level"], e["logger"]) for e in entries] == [("warning", "costlog.client")]
     assert "redis://:***@127.0.0.1" in entries[0]["message"]
     assert result.stderr.splitlines()[-1] == (
-        "published 1 events (1 spooled: Redis unavailable), rejected 0")
+        "published 1 event (1 spooled: Redis unavailable), rejected 0")
     assert "hunter2secret" not in result.stdout + result.stderr
 
 

@@ -16,7 +16,7 @@ def day(text: str, tz: ZoneInfo, granularity: str) -> list[tuple[str, str, str]]
     start = buckets.parse_instant(text, tz)
     end = buckets.parse_instant(text, tz, end_of_day=True)
     return [(b.label, buckets.rfc3339(b.start), buckets.quarter_key(b.start))
-            for b in buckets.buckets(start, end, granularity, tz)]
+            for b in buckets.buckets(start, end, granularity, tz, 10_000)]
 
 
 def test_fall_back_day_has_25_hours_with_distinct_starts() -> None:
@@ -95,5 +95,6 @@ def test_month_bounds_and_count_limit() -> None:
         "2026-10-01T00:00:00-04:00", "2026-11-01T00:00:00-04:00")
     year_start = buckets.parse_instant("2026-01-01", NY)
     year_end = buckets.parse_instant("2026-12-31", NY, end_of_day=True)
-    assert buckets.count_buckets(year_start, year_end, "hour", NY, 10_000) == 8760
-    assert buckets.count_buckets(year_start, year_end, "day", NY, 100) == 101
+    assert len(buckets.buckets(year_start, year_end, "hour", NY, 8760)) == 8760
+    with pytest.raises(buckets.TooManyBuckets, match="^more than 8759 buckets$"):
+        buckets.buckets(year_start, year_end, "hour", NY, 8759)
