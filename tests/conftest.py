@@ -3,9 +3,10 @@
 import os
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from costlog import clock
 from costlog.cli.redis_server import RedisServer
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
+from tests.support.events import wire_event
 
 hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, max_examples=60)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -29,6 +31,13 @@ def fixed_clock() -> Iterator[datetime]:
     previous = clock.set_clock(clock.fixed(NOW))
     yield NOW
     clock.set_clock(previous)
+
+
+@pytest.fixture
+def make_event() -> Callable[..., dict[str, Any]]:
+    """The event factory (tests.support.events.wire_event): a valid wire event, fields overridden
+    by keyword, removed with ``...``."""
+    return wire_event
 
 
 @pytest.fixture

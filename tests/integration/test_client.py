@@ -25,16 +25,14 @@ from ingest import client
 from ingest.client import Publisher, PublishResult
 from ingest.queue import make_queue
 from tests.conftest import NOW
+from tests.support.events import wire_event
 
 STAMP = "2026-11-20T12:00:00Z"  # conftest's fixed clock, as the wire form writes it
 
 
 def event(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "project_id": "proj", "task_id": "TASK-1", "phase": "implement",
-        "model": "claude-sonnet-4-5-20250929", "input_tokens": 100, "output_tokens": 20,
-    }
-    return {**base, **overrides}
+    return wire_event(**{"event_id": ..., "task_id": "TASK-1", "cost_usd": ...,
+                         "timestamp": ..., **overrides})
 
 
 def wire(event_id: str, **overrides: Any) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from ingest import worker
 from ingest.queue import enqueue_events, make_queue
 from ingest.redis_conn import connect
 from ingest.worker import CostlogWorker, _Replayer, run_worker
+from tests.support.events import wire_event
 
 REPO = Path(__file__).resolve().parents[2]
 RQ_SCRIPT = Path(sys.executable).parent / "rq"
-
 
 pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
@@ -63,8 +63,8 @@ def closed_port() -> int:
 
 
 def event(event_id: str, cost: float = 0.5) -> dict[str, Any]:
-    return {"event_id": event_id, "project_id": "proj", "task_id": "t1", "phase": "review",
-            "model": "claude-haiku-4-5", "cost_usd": cost, "timestamp": "2026-11-20T09:00:00Z"}
+    return wire_event(event_id=event_id, cost_usd=cost, task_id="t1", phase="review",
+                      model="claude-haiku-4-5", timestamp="2026-11-20T09:00:00Z")
 
 
 def rows(db_path: Path) -> list[tuple]:

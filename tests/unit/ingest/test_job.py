@@ -23,6 +23,7 @@ from ingest import job
 from ingest.job import CostlogJob, InvalidJob, JobContext, JobRefused, record_events
 from ingest.queue import enqueue_events, make_queue
 from ingest.worker import build_worker
+from tests.support.events import wire_event
 
 pytestmark = pytest.mark.usefixtures("keep_signal_handlers")
 
@@ -52,11 +53,7 @@ def work(queue: rq.Queue) -> None:
 
 
 def event(event_id: str, cost: Any = 1.25, **extra: Any) -> dict[str, Any]:
-    return {
-        "event_id": event_id, "project_id": "proj", "task_id": "task-1", "phase": "implement",
-        "model": "claude-sonnet-4-5-20250929", "input_tokens": 100, "output_tokens": 20,
-        "cost_usd": cost, "timestamp": "2026-11-20T10:00:00Z", **extra,
-    }
+    return wire_event(event_id=event_id, cost_usd=cost, **extra)
 
 
 def failure(enqueued: rq.job.Job) -> str:

@@ -33,14 +33,15 @@ from costlog.store.orchestrator import (
 from costlog.store.queries import read_counters
 from costlog.store.write import check_aggregates, rebuild_aggregates, record_events
 from tests.conftest import FIXTURES, NOW
+from tests.support.events import wire_event
 
 PRICES = PriceTable()
 
 
 def event(**fields: Any):
-    base = {"project_id": "proj", "task_id": "T-1", "phase": "implement",
-            "model": "claude-sonnet-4-5", "cost_usd": 1.0, "timestamp": "2026-11-19T10:00:00Z"}
-    return parse_event({**base, **fields}, now=NOW)
+    payload = wire_event(event_id=..., task_id="T-1", model="claude-sonnet-4-5", cost_usd=1.0,
+                         timestamp="2026-11-19T10:00:00Z", input_tokens=..., output_tokens=...)
+    return parse_event({**payload, **fields}, now=NOW)
 
 
 def record(db: sqlite_utils.Database, *events_fields: dict[str, Any]):
