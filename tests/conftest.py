@@ -1,4 +1,5 @@
-"""Shared fixtures: a temp database, a real redis-server per session, a fixed clock."""
+"""Shared fixtures: a temp database, a real redis-server and PostgreSQL per session, a fixed
+clock."""
 
 import os
 import signal
@@ -17,6 +18,7 @@ from costlog.cli.redis_server import RedisServer
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from tests.support.events import wire_event
+from tests.support.postgres import PostgresServer, PostgresUnavailable
 
 hypothesis_settings.register_profile("ci", deadline=None, derandomize=True, max_examples=60)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -83,3 +85,35 @@ def keep_signal_handlers() -> Iterator[None]:
     yield
     for sig, handler in saved.items():
         signal.signal(sig, handler)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL for the whole session; the PostgreSQL tier is skipped (one line
+    saying why) on a machine without the server binaries, and fails in CI, which installs them."""
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A new empty database of the session server, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """An empty store's COSTLOG_DB value, once per back end."""
+    if request.param == "sqlite":
+        return str(db_path)
+    return request.getfixturevalue("postgres_url")
