@@ -48,6 +48,10 @@ CONNECT_TIMEOUT_SECONDS: Final = 0.1
 SOCKET_TIMEOUT_SECONDS: Final = 0.1
 BREAKER_OPEN_SECONDS: Final = 5.0
 
+# PostgreSQL: an API replica's connections (a pool), and how long a request waits for one.
+PG_POOL_MAX_SIZE: Final = 10
+PG_POOL_WAIT_SECONDS: Final = 5.0
+
 # SQLite.
 BUSY_TIMEOUT_MS: Final = 30_000
 #: Events per `costlog import` transaction: a back-fill's events fall all over the database's

@@ -33,6 +33,17 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def database(value: str | Path) -> Path | str:
+    """``COSTLOG_DB``: a ``postgresql://`` URL (kept as text), else a SQLite file's path."""
+    text = str(value)
+    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+
+
+def beside(target: Path | str, name: str) -> Path:
+    """A file or folder next to the database (a server's database: in the data directory)."""
+    return Path(target).parent / name if isinstance(target, Path) else data_dir() / name
+
+
 def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"use {' or '.join(LOG_FORMATS)}")
@@ -41,7 +52,8 @@ def _log_format(value: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    db_path: Path = field(default_factory=lambda: data_dir() / "costlog.db")
+    #: A SQLite file, or a PostgreSQL URL (str).
+    db_path: Path | str = field(default_factory=lambda: data_dir() / "costlog.db")
     redis_url: str | None = None
     queue_name: str = constants.QUEUE_NAME
     spool_dir: Path = field(default_factory=lambda: data_dir() / "spool")
@@ -70,7 +82,7 @@ class Settings:
                 raise SettingsError(f"{variable}: {error}") from None
         if "db_path" not in values:
             values["db_path"] = data_dir(env) / "costlog.db"
-        values.setdefault("spool_dir", values["db_path"].parent / "spool")
+        values.setdefault("spool_dir", beside(values["db_path"], "spool"))
         return cls(**values)
 
     def override(self, **options: Any) -> "Settings":
@@ -80,7 +92,8 @@ class Settings:
         """
         chosen = {name: value for name, value in options.items() if value is not None}
         if "db_path" in chosen and "spool_dir" not in chosen:
-            chosen["spool_dir"] = Path(chosen["db_path"]).parent / "spool"
+            chosen["db_path"] = database(chosen["db_path"])
+            chosen["spool_dir"] = beside(chosen["db_path"], "spool")
         return dataclasses.replace(self, **chosen)
 
     def redis_url_or_default(self) -> str:
@@ -90,7 +103,7 @@ class Settings:
 
 #: Every variable costlog reads: its Settings field and how its text becomes the value.
 VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "COSTLOG_DB": ("db_path", Path),
+    "COSTLOG_DB": ("db_path", database),
     "COSTLOG_REDIS_URL": ("redis_url", str),
     "COSTLOG_QUEUE": ("queue_name", str),
     "COSTLOG_SPOOL": ("spool_dir", Path),

@@ -13,7 +13,7 @@ import click
 
 from costlog import constants, logs
 from costlog.domain.event import CostEvent
-from costlog.settings import LOG_FORMATS, Settings, SettingsError
+from costlog.settings import LOG_FORMATS, Settings, SettingsError, database
 
 log = logging.getLogger("costlog")
 
@@ -34,8 +34,8 @@ def _settings_options() -> list[click.Option]:
         return click.Option(decls, expose_value=False, callback=_remember, **kwargs)
 
     return [
-        option("--db", "db_path", type=click.Path(path_type=Path),
-               help="SQLite database file [COSTLOG_DB]."),
+        option("--db", "db_path", type=database,
+               help="SQLite database file, or a postgresql:// URL [COSTLOG_DB]."),
         option("--redis-url", "redis_url", help="Redis URL [COSTLOG_REDIS_URL]."),
         option("--queue", "queue_name", help="Queue name [COSTLOG_QUEUE]."),
         option("--spool", "spool_dir", type=click.Path(path_type=Path),

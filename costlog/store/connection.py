@@ -1,4 +1,5 @@
-"""Opening the SQLite file and the one transaction shape every write uses."""
+"""Opening the store (a SQLite file, or PostgreSQL for a ``postgresql://`` URL) and the one
+transaction shape every write uses."""
 
 import sqlite3
 from collections.abc import Iterator
@@ -8,15 +9,32 @@ from pathlib import Path
 import sqlite_utils
 
 from costlog import constants
+from costlog.store import postgres
 
 
 class DatabaseUnavailable(RuntimeError):
-    """The database file cannot be opened or read."""
+    """The database cannot be opened or read."""
 
 
-def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
+#: Either back end's connection: the store uses the same methods of both.
+Database = sqlite_utils.Database | postgres.PgDatabase
+#: What a database error is, on either back end.
+ERRORS = (sqlite3.Error, postgres.Error)
+
+
+def connect(target: Path | str, *, readonly: bool = False) -> Database:
+    """Open the store ``target`` names: a ``postgresql://`` URL, else a SQLite file."""
+    if postgres.is_url(target):
+        try:
+            return postgres.connect(str(target))
+        except postgres.Error as error:
+            raise DatabaseUnavailable(
+                f"cannot open database {postgres.redact(str(target))}: {error}") from error
+    return _connect_sqlite(Path(target), readonly=readonly)
+
+
+def _connect_sqlite(path: Path, *, readonly: bool) -> sqlite_utils.Database:
     """Open ``path`` with WAL and a busy timeout longer than any write transaction."""
-    path = Path(path)
     try:
         if readonly:
             conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
@@ -38,14 +56,17 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Databas
 
 
 @contextmanager
-def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def immediate(db: Database) -> Iterator[Database]:
     """One write transaction that takes the write lock up front.
 
     ``db.atomic()`` issues a plain BEGIN; with several writers (workers plus an import) a plain
     BEGIN can fail with SQLITE_BUSY when it upgrades to a write, so writers use BEGIN IMMEDIATE
-    and wait on the busy timeout instead.
+    and wait on the busy timeout instead. PostgreSQL writers wait on one advisory lock.
     """
-    db.conn.execute("BEGIN IMMEDIATE")
+    if isinstance(db, postgres.PgDatabase):
+        db.begin_write()
+    else:
+        db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:

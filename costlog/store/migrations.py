@@ -3,16 +3,16 @@
 Each migration runs in one transaction. Statements are made safe to re-run against a database
 that already has some of what they add (an orchestrator database at any version): CREATE … IF
 NOT EXISTS in the files, and ``ALTER TABLE … ADD COLUMN`` skipped where the column exists.
+PostgreSQL runs its own dialect of each migration (``schema/postgresql/``, same numbers), recorded
+the same way.
 """
 
 import re
 from dataclasses import dataclass
 from importlib import resources
 
-import sqlite_utils
-
 from costlog.store import rollups
-from costlog.store.connection import immediate
+from costlog.store.connection import Database, immediate
 
 RECORD_TABLE = "costlog_migrations"
 #: The orchestrator's own record; costlog records 001-003 there too so it never re-runs them.
@@ -36,23 +36,31 @@ class Migration:
         return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def available() -> list[Migration]:
+def available(dialect: str = "sqlite") -> list[Migration]:
+    folder = resources.files("schema")
+    if dialect != "sqlite":
+        folder = folder / dialect
     found = []
-    for entry in resources.files("schema").iterdir():
+    for entry in folder.iterdir():
         match = FILE_RE.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text()))
     return sorted(found, key=lambda m: m.version)
 
 
-def applied_versions(db: sqlite_utils.Database) -> set[int]:
+def _dialect(db: Database) -> str:
+    return getattr(db, "dialect", "sqlite")
+
+
+def applied_versions(db: Database) -> set[int]:
     if not db[RECORD_TABLE].exists():
         return set()
     return {row[0] for row in db.execute(f"SELECT version FROM {RECORD_TABLE}").fetchall()}
 
 
-def _run_statement(db: sqlite_utils.Database, statement: str) -> None:
-    match = ADD_COLUMN_RE.match(statement)
+def _run_statement(db: Database, statement: str) -> None:
+    # PostgreSQL's dialect says ADD COLUMN IF NOT EXISTS itself.
+    match = ADD_COLUMN_RE.match(statement) if _dialect(db) == "sqlite" else None
     if match:
         table, column = match[1], match[2]
         existing = {row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()}
@@ -61,7 +69,7 @@ def _run_statement(db: sqlite_utils.Database, statement: str) -> None:
     db.execute(statement)
 
 
-def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
+def backfill(db: Database, *, only_empty: bool = False) -> None:
     """Recompute the rollups from cost_log (inside the caller's transaction).
 
     With ``only_empty``, rollups that already hold rows are left as they are: after a migration
@@ -78,10 +86,10 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
             db.execute(statement, {"lo": 0, "hi": hi})
 
 
-def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int]:
+def migrate(db: Database, *, target: int | None = None) -> list[int]:
     """Apply pending migrations up to ``target`` (all by default); returns the versions applied."""
     done: list[int] = []
-    for migration in available():
+    for migration in available(_dialect(db)):
         if target is not None and migration.version > target:
             break
         if migration.version in applied_versions(db):

@@ -1,0 +1,219 @@
+"""The PostgreSQL back end: a connection that offers the store what it uses of sqlite-utils.
+
+The store's SQL is written once, in SQLite's dialect, and mostly in the subset both speak; this
+module turns the rest into PostgreSQL as it is executed (:func:`translate`, cached per
+statement): ``?``/``:name`` placeholders, a few functions (``datetime('now')``, ``strftime``,
+``json_each``, ``instr``), SQLite's always-true ``1`` conditions and ``LIMIT -1``, the
+per-connection staging table, and the rollup upserts that add a write's rows one by one
+(PostgreSQL's ``ON CONFLICT DO UPDATE`` cannot touch one row twice in a statement, so they are
+grouped by key here).
+
+Writers take one transaction-level advisory lock first (:meth:`PgDatabase.begin_write`), the
+discipline of SQLite's ``BEGIN IMMEDIATE``: writers on any number of hosts commit one after the
+other, so the write path is the same on both back ends (new rows are the ids above the largest
+committed one; a task's first row in a bucket is known from the keys already there), no update
+is lost, and no two writers can deadlock — every writer waits on the same single lock before it
+touches a row.
+"""
+
+import functools
+import re
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.adapt import Loader
+from psycopg.pq import TransactionStatus
+
+from costlog.store import rollups
+
+SCHEMES = ("postgresql://", "postgres://")
+#: The key of the writers' advisory lock (any constant; "costlog" in ASCII).
+WRITE_LOCK_KEY = 0x636F73746C6F67
+#: The text of SQLite's ``datetime('now')``: UTC ``YYYY-MM-DD HH:MM:SS``.
+NOW_TEXT = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+#: SQLite's ROUND(x) for x >= 0 is floor(x + 0.5) in doubles (costs are never negative);
+#: PostgreSQL's round(double) breaks ties to even.
+COST_NANOS = ("CAST(floor(COALESCE(n.cost_usd, 0) * CAST(1e9 AS DOUBLE PRECISION)"
+              " + CAST(0.5 AS DOUBLE PRECISION)) AS BIGINT)")
+_STRFTIME = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
+
+Error = psycopg.Error
+
+
+def is_url(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(SCHEMES)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + host))
+
+
+def _staged_type(name: str) -> str:
+    if name == "cost_usd":
+        return "DOUBLE PRECISION"
+    return "BIGINT" if name.endswith(("tokens", "nanos")) else "TEXT"
+
+
+@functools.cache
+def _statements() -> dict[str, str]:
+    """Whole statements whose PostgreSQL form differs in more than words."""
+    staged = ", ".join(f"{name} {_staged_type(name)}" for name, _ in rollups.ROW_COLUMNS)
+    grouped = [statement for rollup in rollups.ROLLUPS for statement in
+               rollup.add_statements(recompute=True, rows=rollups.STAGED_ROWS)]
+    return {
+        rollups.CREATE_STAGED_ROWS: f"CREATE TEMP TABLE IF NOT EXISTS costlog_new_rows ({staged})",
+        # PostgreSQL 15 wants an alias on every subquery in FROM.
+        rollups.STAGE_ROWS: f"{rollups.STAGE_ROWS} AS staged",
+        "SELECT last_insert_rowid()": "SELECT lastval()",
+        **dict(zip(rollups.ADD_STATEMENTS, grouped, strict=True)),
+    }
+
+
+_FRAGMENTS = (
+    (rollups.COST_NANOS, COST_NANOS),
+    ("datetime('now')", NOW_TEXT),
+    (rollups.STAGED_ROWS, "pg_temp.costlog_new_rows"),
+    ("instr(", "strpos("),
+    ("LIMIT :limit", "LIMIT NULLIF(:limit, -1)"),  # SQLite's LIMIT -1 is no limit
+)
+_REWRITES = (
+    (re.compile(r"^INSERT OR IGNORE INTO (.*)$", re.S), r"INSERT INTO \1 ON CONFLICT DO NOTHING"),
+    (re.compile(r"\b(WHERE|AND) 1\b(?!\s*[=<>])"), r"\1 TRUE"),
+    (re.compile(r"AND \(1\)"), "AND (TRUE)"),
+    (re.compile(r"json_each\((:\w+)\) AS (\w+)"),
+     r"jsonb_array_elements(CAST(\1 AS jsonb)) AS \2(value)"),
+    (re.compile(r"json_extract\((\w+)\.value, '\$\[(\d+)\]'\)"), r"CAST(\1.value->>\2 AS BIGINT)"),
+)
+_STRFTIME_RE = re.compile(r"strftime\('([^']*)', (.+?), 'unixepoch'\)")
+_LITERAL_RE = re.compile(r"('(?:[^']|'')*')")
+_PLACEHOLDER_RE = re.compile(r"\?|(?<![:\w]):(\w+)")
+
+
+_UPSERT_RE = re.compile(r"^INSERT INTO ([\w.]+).* DO UPDATE SET ", re.S)
+_ADDITION_RE = re.compile(r"\b(\w+) = \1 \+ excluded\.\1\b")
+
+
+def _qualify_upsert(sql: str) -> str:
+    """``SET x = x + excluded.x``: PostgreSQL wants the old value named by its table."""
+    match = _UPSERT_RE.match(sql)
+    if not match:
+        return sql
+    head, tail = sql[:match.end()], sql[match.end():]
+    return head + _ADDITION_RE.sub(lambda m: f"{m[1]} = {match[1]}.{m[1]} + excluded.{m[1]}",
+                                   tail)
+
+
+def _strftime(match: re.Match) -> str:
+    pattern = match[1]
+    for sqlite_code, pg_code in _STRFTIME.items():
+        pattern = pattern.replace(sqlite_code, pg_code)
+    return f"to_char(to_timestamp({match[2]}) AT TIME ZONE 'UTC', '{pattern}')"
+
+
+def _placeholders(sql: str) -> str:
+    """``?`` and ``:name`` as psycopg's ``%s`` and ``%(name)s``; ``%`` doubled; literals kept."""
+    parts = _LITERAL_RE.split(sql)
+    for index, part in enumerate(parts):
+        part = part.replace("%", "%%")
+        if index % 2 == 0:  # outside a string literal
+            part = _PLACEHOLDER_RE.sub(
+                lambda m: "%s" if m[0] == "?" else f"%({m[1]})s", part)
+        parts[index] = part
+    return "".join(parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """``sql`` (SQLite's dialect, ``?``/``:name`` placeholders) as psycopg runs it."""
+    sql = _statements().get(sql, sql)
+    for old, new in _FRAGMENTS:
+        sql = sql.replace(old, new)
+    for pattern, replacement in _REWRITES:
+        sql = pattern.sub(replacement, sql)
+    sql = _STRFTIME_RE.sub(_strftime, sql)
+    sql = _qualify_upsert(sql)
+    return _placeholders(sql)
+
+
+class _NumericLoader(Loader):
+    """NUMERIC as int when whole: PostgreSQL sums BIGINT columns into NUMERIC, where SQLite's
+    sums of integers stay integers (the read side does exact integer arithmetic on them)."""
+
+    def load(self, data: Any) -> int | float:
+        value = Decimal(bytes(data).decode())
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+def configure(conn: psycopg.Connection) -> None:
+    """Every connection's set-up (also a pool's ``configure``)."""
+    conn.adapters.register_loader("numeric", _NumericLoader)
+
+
+class _Table:
+    def __init__(self, db: "PgDatabase", name: str) -> None:
+        self.db, self.name = db, name
+
+    def exists(self) -> bool:
+        row = self.db.execute("SELECT to_regclass(?) IS NOT NULL", [self.name]).fetchone()
+        return bool(row[0])
+
+
+class PgDatabase:
+    """The part of ``sqlite_utils.Database`` the store uses, over one psycopg connection in
+    autocommit mode (a transaction is an explicit BEGIN, as with sqlite3)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    @property
+    def conn(self) -> "PgDatabase":
+        """The store reaches the raw connection as ``db.conn``: the same methods serve."""
+        return self
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn.info.transaction_status != TransactionStatus.IDLE
+
+    def execute(self, sql: str, params: Sequence | dict | None = None) -> psycopg.Cursor:
+        return self._conn.execute(translate(sql), params or ())
+
+    def executemany(self, sql: str, rows: Sequence[Sequence]) -> psycopg.Cursor:
+        cursor = self._conn.cursor()
+        cursor.executemany(translate(sql), rows)
+        return cursor
+
+    def query(self, sql: str, params: Sequence | dict | None = None) -> Iterator[dict]:
+        cursor = self.execute(sql, params)
+        names = [column.name for column in cursor.description or ()]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def __getitem__(self, table: str) -> _Table:
+        return _Table(self, table)
+
+    def begin_write(self) -> None:
+        """BEGIN, then wait for the writers' lock (held until COMMIT or ROLLBACK)."""
+        self._conn.execute("BEGIN")
+        self._conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def connect(url: str) -> PgDatabase:
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+    configure(conn)
+    return PgDatabase(conn)
