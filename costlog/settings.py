@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from costlog import constants
 
@@ -33,10 +34,25 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+#: A ``COSTLOG_DB`` starting so names a PostgreSQL database.
+SCHEMES = ("postgresql://", "postgres://")
+
+
 def database(value: str | Path) -> Path | str:
     """``COSTLOG_DB``: a ``postgresql://`` URL (kept as text), else a SQLite file's path."""
     text = str(value)
-    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+    return text if text.startswith(SCHEMES) else Path(text)
+
+
+def database_label(target: Path | str) -> str:
+    """The database as messages and logs name it: a URL without its password."""
+    parts = urlsplit(str(target))
+    if not str(target).startswith(SCHEMES) or parts.password is None:
+        return str(target)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def beside(target: Path | str, name: str) -> Path:

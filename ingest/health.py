@@ -37,7 +37,8 @@ def database_write_error(error: BaseException | None) -> str | None:
     Lock contention is not one: it resolves by itself and is retried.
     """
     while error is not None:
-        if isinstance(error, sqlite3.Error):
+        # PostgreSQL's errors by module name: the queue side never imports psycopg itself.
+        if isinstance(error, sqlite3.Error) or type(error).__module__.startswith("psycopg"):
             text = str(error)
             if "locked" in text or "busy" in text:
                 return None

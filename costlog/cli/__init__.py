@@ -13,7 +13,7 @@ import click
 
 from costlog import constants, logs
 from costlog.domain.event import CostEvent
-from costlog.settings import LOG_FORMATS, Settings, SettingsError, database
+from costlog.settings import LOG_FORMATS, Settings, SettingsError, database, database_label
 
 log = logging.getLogger("costlog")
 
@@ -121,9 +121,9 @@ def migrate(ctx: click.Context) -> None:
     db.close()
     if applied:
         click.echo(f"applied migrations {', '.join(f'{v:03d}' for v in applied)}"
-                   f" to {settings.db_path}")
+                   f" to {database_label(settings.db_path)}")
     else:
-        click.echo(f"{settings.db_path} is up to date")
+        click.echo(f"{database_label(settings.db_path)} is up to date")
 
 
 def _publisher(settings: Settings):
@@ -184,6 +184,7 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     """
     from costlog.cli.importer import ParserProcess
     from costlog.domain.pricing import load_prices
+    from costlog.store.connection import is_sqlite
     from costlog.store.write import record_rows
 
     settings = _settings(ctx)
@@ -205,7 +206,10 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
         db = _open_db(settings)
         # A chunk writes ~17,000 pages: a checkpoint (and its two fsyncs) after every chunk
         # cost ~9 µs an event, one every ~40,000 pages ~7 µs (docs/benchmarks.md).
-        db.conn.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
+        sqlite = is_sqlite(db)
+        if sqlite:
+            db.conn.execute(
+                f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
         try:
             for message in parser:
                 for number, reason in message.rejected:
@@ -217,8 +221,9 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
                 bar.update(message.size)
             if rows:
                 write(len(rows))
-            # Into the database file now, rather than in the first commit of a worker.
-            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            if sqlite:
+                # Into the database file now, rather than in the first commit of a worker.
+                db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             db.close()
     click.echo(f"imported {plural(inserted, 'event')}, {duplicates} duplicates ignored,"

@@ -22,6 +22,10 @@ Database = sqlite_utils.Database | postgres.PgDatabase
 ERRORS = (sqlite3.Error, postgres.Error)
 
 
+def is_sqlite(db: Database) -> bool:
+    return isinstance(db, sqlite_utils.Database)
+
+
 def connect(target: Path | str, *, readonly: bool = False) -> Database:
     """Open the store ``target`` names: a ``postgresql://`` URL, else a SQLite file."""
     if postgres.is_url(target):
@@ -63,7 +67,7 @@ def immediate(db: Database) -> Iterator[Database]:
     BEGIN can fail with SQLITE_BUSY when it upgrades to a write, so writers use BEGIN IMMEDIATE
     and wait on the busy timeout instead. PostgreSQL writers wait on one advisory lock.
     """
-    if isinstance(db, postgres.PgDatabase):
+    if not is_sqlite(db):
         db.begin_write()
     else:
         db.conn.execute("BEGIN IMMEDIATE")

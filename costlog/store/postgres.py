@@ -21,15 +21,15 @@ import re
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 
+from costlog.settings import SCHEMES
+from costlog.settings import database_label as redact
 from costlog.store import rollups
 
-SCHEMES = ("postgresql://", "postgres://")
 #: The key of the writers' advisory lock (any constant; "costlog" in ASCII).
 WRITE_LOCK_KEY = 0x636F73746C6F67
 #: The text of SQLite's ``datetime('now')``: UTC ``YYYY-MM-DD HH:MM:SS``.
@@ -40,6 +40,8 @@ COST_NANOS = ("CAST(floor(COALESCE(n.cost_usd, 0) * CAST(1e9 AS DOUBLE PRECISION
               " + CAST(0.5 AS DOUBLE PRECISION)) AS BIGINT)")
 _STRFTIME = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
 
+CONNECT_TIMEOUT_SECONDS = 5
+
 Error = psycopg.Error
 
 
@@ -47,16 +49,7 @@ def is_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(SCHEMES)
 
 
-def redact(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
+__all__ = ["redact"]
 
 
 def _staged_type(name: str) -> str:
@@ -175,8 +168,16 @@ class PgDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection) -> None:
+    def __init__(self, conn: psycopg.Connection, url: str | None = None) -> None:
         self._conn = conn
+        #: Given for a connection of its own (not a pool's): reopened after the server went away,
+        #: so a long-lived worker recovers from a database restart by itself (its job retries).
+        self._url = url
+
+    def _live(self) -> psycopg.Connection:
+        if self._url is not None and self._conn.broken:
+            self._conn = _open(self._url)
+        return self._conn
 
     @property
     def conn(self) -> "PgDatabase":
@@ -188,10 +189,10 @@ class PgDatabase:
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence | dict | None = None) -> psycopg.Cursor:
-        return self._conn.execute(translate(sql), params or ())
+        return self._live().execute(translate(sql), params or ())
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> psycopg.Cursor:
-        cursor = self._conn.cursor()
+        cursor = self._live().cursor()
         cursor.executemany(translate(sql), rows)
         return cursor
 
@@ -206,14 +207,18 @@ class PgDatabase:
 
     def begin_write(self) -> None:
         """BEGIN, then wait for the writers' lock (held until COMMIT or ROLLBACK)."""
-        self._conn.execute("BEGIN")
+        self._live().execute("BEGIN")
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
 
     def close(self) -> None:
         self._conn.close()
 
 
-def connect(url: str) -> PgDatabase:
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=5)
+def _open(url: str) -> psycopg.Connection:
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     configure(conn)
-    return PgDatabase(conn)
+    return conn
+
+
+def connect(url: str) -> PgDatabase:
+    return PgDatabase(_open(url), url)

@@ -25,7 +25,7 @@ import redis
 from rq.exceptions import NoSuchJobError
 
 from costlog.domain.models import detect_model
-from costlog.store.connection import connect
+from costlog.store.connection import ERRORS, DatabaseUnavailable, connect
 from costlog.store.queries import read_counters
 from costlog.store.write import check_aggregates
 from ingest.queue import make_queue
@@ -126,16 +126,27 @@ def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.1,
 # -- the database ----------------------------------------------------------------------------
 
 
-def count_rows(db_path: Path) -> int:
-    """Rows in cost_log (-1 while the database cannot be read)."""
+def count_rows(target: Path | str) -> int:
+    """Rows in cost_log of a SQLite file or PostgreSQL URL (-1 while it cannot be read)."""
+    if isinstance(target, Path):
+        try:
+            with sqlite3.connect(target, timeout=5) as conn:
+                return conn.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
+        except sqlite3.Error:
+            return -1
     try:
-        with sqlite3.connect(db_path, timeout=5) as conn:
-            return conn.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
-    except sqlite3.Error:
+        db = connect(target)
+    except DatabaseUnavailable:
         return -1
+    try:
+        return db.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
+    except ERRORS:
+        return -1
+    finally:
+        db.close()
 
 
-def counters(db_path: Path) -> dict[str, int]:
+def counters(db_path: Path | str) -> dict[str, int]:
     db = connect(db_path)
     try:
         return read_counters(db)
@@ -143,7 +154,7 @@ def counters(db_path: Path) -> dict[str, int]:
         db.close()
 
 
-def assert_exactly_once(db_path: Path, events: list[dict[str, Any]]) -> dict[str, int]:
+def assert_exactly_once(db_path: Path | str, events: list[dict[str, Any]]) -> dict[str, int]:
     """Every distinct event is one row, costs and rollups are exact; returns the figures."""
     unique = {event["event_id"]: event for event in events}
     db = connect(db_path)
