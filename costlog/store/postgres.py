@@ -84,6 +84,9 @@ _REWRITES = (
     (re.compile(r"^INSERT OR IGNORE INTO (.*)$", re.S), r"INSERT INTO \1 ON CONFLICT DO NOTHING"),
     (re.compile(r"\b(WHERE|AND) 1\b(?!\s*[=<>])"), r"\1 TRUE"),
     (re.compile(r"AND \(1\)"), "AND (TRUE)"),
+    # Upserts take their row locks in key order: even writers that skipped the advisory lock
+    # could never deadlock on each other.
+    (re.compile(r" GROUP BY ([\d, ]+) ON CONFLICT"), r" GROUP BY \1 ORDER BY \1 ON CONFLICT"),
     (re.compile(r"json_each\((:\w+)\) AS (\w+)"),
      r"jsonb_array_elements(CAST(\1 AS jsonb)) AS \2(value)"),
     (re.compile(r"json_extract\((\w+)\.value, '\$\[(\d+)\]'\)"), r"CAST(\1.value->>\2 AS BIGINT)"),
@@ -94,7 +97,7 @@ _PLACEHOLDER_RE = re.compile(r"\?|(?<![:\w]):(\w+)")
 
 
 _UPSERT_RE = re.compile(r"^INSERT INTO ([\w.]+).* DO UPDATE SET ", re.S)
-_ADDITION_RE = re.compile(r"\b(\w+) = \1 \+ excluded\.\1\b")
+_OLD_VALUE_RE = re.compile(r"\b(\w+) = \1\b")
 
 
 def _qualify_upsert(sql: str) -> str:
@@ -103,8 +106,7 @@ def _qualify_upsert(sql: str) -> str:
     if not match:
         return sql
     head, tail = sql[:match.end()], sql[match.end():]
-    return head + _ADDITION_RE.sub(lambda m: f"{m[1]} = {match[1]}.{m[1]} + excluded.{m[1]}",
-                                   tail)
+    return head + _OLD_VALUE_RE.sub(lambda m: f"{m[1]} = {match[1]}.{m[1]}", tail)
 
 
 def _strftime(match: re.Match) -> str:
@@ -209,6 +211,11 @@ class PgDatabase:
         """BEGIN, then wait for the writers' lock (held until COMMIT or ROLLBACK)."""
         self._live().execute("BEGIN")
         self._conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK_KEY])
+
+    def commit(self) -> None:
+        """As sqlite3's: end an open transaction (outside one, there is nothing to commit)."""
+        if self.in_transaction:
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
         self._conn.close()
