@@ -107,6 +107,9 @@ def _string(payload: dict, name: str, max_len: int, *, required: bool, default: 
         raise InvalidEvent(name, f"must be a string, got {_type_name(value)}")
     if not _is_utf8(value):
         raise InvalidEvent(name, "must be valid Unicode text")
+    if "\x00" in value:
+        # PostgreSQL's text cannot hold NUL: refused on either back end, at the edge.
+        raise InvalidEvent(name, "must not contain NUL characters")
     if required and not value:
         raise InvalidEvent(name, "must not be empty")
     if len(value) > max_len:

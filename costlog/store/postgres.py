@@ -155,6 +155,18 @@ def configure(conn: psycopg.Connection) -> None:
     conn.adapters.register_loader("numeric", _NumericLoader)
 
 
+def _nul_free(value: Any) -> Any:
+    return None if isinstance(value, str) and "\x00" in value else value
+
+
+def _without_nul(params: Sequence | dict) -> Sequence | dict:
+    """PostgreSQL's text cannot hold NUL, so no stored value holds one (events refuse it): a
+    value asked for with one (a request's project or initiative) matches nothing — as NULL."""
+    if isinstance(params, dict):
+        return {name: _nul_free(value) for name, value in params.items()}
+    return [_nul_free(value) for value in params]
+
+
 class _Table:
     def __init__(self, db: "PgDatabase", name: str) -> None:
         self.db, self.name = db, name
@@ -191,7 +203,7 @@ class PgDatabase:
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence | dict | None = None) -> psycopg.Cursor:
-        return self._live().execute(translate(sql), params or ())
+        return self._live().execute(translate(sql), _without_nul(params or ()))
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> psycopg.Cursor:
         cursor = self._live().cursor()

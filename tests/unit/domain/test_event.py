@@ -409,6 +409,11 @@ def test_lone_surrogate_is_rejected() -> None:
     assert_invalid(event(task_id="a\ud800b"), "task_id", "must be valid Unicode text")
 
 
+@pytest.mark.parametrize("name", ["project_id", "task_id", "phase", "model", "initiative_id"])
+def test_nul_characters_are_rejected(name: str) -> None:
+    assert_invalid(event(**{name: "a\x00b"}), name, "must not contain NUL characters")
+
+
 def test_project_id_star_is_reserved() -> None:
     assert_invalid(event(project_id="*"), "project_id", "'*' is reserved")
 
