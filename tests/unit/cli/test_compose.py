@@ -24,7 +24,7 @@ def test_the_settings_env_names_are_found() -> None:
 
 def test_services_run_cli_commands() -> None:
     services = COMPOSE["services"]
-    assert set(services) == {"redis", *COSTLOG_SERVICES}
+    assert set(services) == {"redis", "postgres", *COSTLOG_SERVICES}
     for name in COSTLOG_SERVICES:
         command = services[name]["command"]
         assert command[:2] == ["costlog", name]
@@ -37,7 +37,9 @@ def test_services_run_cli_commands() -> None:
         assert services[name]["image"] == services["worker"]["image"]
     assert services["api"]["command"][2:] == [
         "--host", "0.0.0.0", "--port", str(constants.DEFAULT_PORT)]
-    assert services["api"]["ports"] == [f"{constants.DEFAULT_PORT}:{constants.DEFAULT_PORT}"]
+    # One host port by default; a range for scaled replicas (COSTLOG_API_PORTS=8787-8788).
+    assert services["api"]["ports"] == [
+        f"${{COSTLOG_API_PORTS:-{constants.DEFAULT_PORT}}}:{constants.DEFAULT_PORT}"]
     assert "8787/healthz" in " ".join(services["api"]["healthcheck"]["test"])
 
 
@@ -45,7 +47,8 @@ def test_environment_names_are_settings() -> None:
     for name in COSTLOG_SERVICES:
         environment = COMPOSE["services"][name]["environment"]
         assert set(environment) <= SETTINGS_ENV, set(environment) - SETTINGS_ENV
-        assert environment["COSTLOG_DB"] == "/data/costlog.db"
+        # SQLite on the volume unless COSTLOG_DB names PostgreSQL.
+        assert environment["COSTLOG_DB"] == "${COSTLOG_DB:-/data/costlog.db}"
         assert environment["COSTLOG_REDIS_URL"] == "redis://redis:6379/0"
         assert environment["COSTLOG_QUEUE"] == constants.QUEUE_NAME
         # Clients never arrive over loopback: the token is required (compose fails without it).
@@ -59,7 +62,7 @@ def test_volume_and_redis_durability() -> None:
     for name in COSTLOG_SERVICES:
         assert services[name]["volumes"] == ["costlog-data:/data"]
         assert services[name]["depends_on"] == {"redis": {"condition": "service_healthy"}}
-    assert set(COMPOSE["volumes"]) == {"costlog-data", "redis-data"}
+    assert set(COMPOSE["volumes"]) == {"costlog-data", "redis-data", "postgres-data"}
     redis = services["redis"]
     assert redis["image"].startswith("redis:7")
     assert redis["command"][:3] == ["redis-server", "--appendonly", "yes"]
@@ -79,3 +82,18 @@ def test_dockerfile_installs_the_project() -> None:
     assert 'CMD ["costlog", "api", "--host", "0.0.0.0", "--port", "8787"]' in DOCKERFILE
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".git", "tests"} <= set(ignored)
+
+
+def test_postgres_profile_scales_workers_and_api() -> None:
+    postgres = COMPOSE["services"]["postgres"]
+    # Only with --profile postgres: the default stack stays SQLite.
+    assert postgres["profiles"] == ["postgres"]
+    assert postgres["image"].startswith("postgres:15")
+    # Byte order for text, as SQLite's: identical answers from either back end.
+    assert "--locale=C" in postgres["environment"]["POSTGRES_INITDB_ARGS"]
+    assert postgres["volumes"] == ["postgres-data:/var/lib/postgresql/data"]
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    header = (ROOT / "docker-compose.yml").read_text().split("\nx-costlog-env")[0]
+    assert "--profile postgres up" in header and "--scale worker=3 --scale api=2" in header
+    assert "COSTLOG_DB=postgresql://costlog:" in header
+    assert "COSTLOG_API_PORTS=8787-8788" in header
