@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from costlog.settings import beside
+
 VENV_BIN = Path(sys.executable).parent
 COSTLOG = str(VENV_BIN / "costlog")
 #: The benchmarks' "now": every process they start is pinned to it (COSTLOG_NOW).
@@ -147,11 +149,12 @@ def heading(text: str) -> None:
 # -- processes --------------------------------------------------------------------------------
 
 
-def env_for(db: Path, redis_url: str, queue: str = "costlog") -> dict[str, str]:
-    """Environment of a costlog process on ``db``, ``redis_url``, ``queue``, pinned to NOW."""
+def env_for(db: Path | str, redis_url: str, queue: str = "costlog") -> dict[str, str]:
+    """Environment of a costlog process on ``db`` (a file or a PostgreSQL URL), ``redis_url``,
+    ``queue``, pinned to NOW."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COSTLOG_")}
     return env | {"COSTLOG_DB": str(db), "COSTLOG_REDIS_URL": redis_url, "COSTLOG_QUEUE": queue,
-                  "COSTLOG_SPOOL": str(db.parent / f"spool-{queue}"),
+                  "COSTLOG_SPOOL": str(beside(db, f"spool-{queue}")),
                   "COSTLOG_NOW": NOW.isoformat()}
 
 

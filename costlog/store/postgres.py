@@ -41,6 +41,12 @@ COST_NANOS = ("CAST(floor(COALESCE(n.cost_usd, 0) * CAST(1e9 AS DOUBLE PRECISION
 _STRFTIME = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
 
 CONNECT_TIMEOUT_SECONDS = 5
+#: From this many rows, an executemany() of an ``INSERT … DO NOTHING`` goes through COPY (a
+#: 20,000-row import chunk: the insert ~4× faster than pipelined statements).
+COPY_MIN_ROWS = 100
+_BULK_INSERT_RE = re.compile(
+    r"^INSERT INTO (?P<table>\w+) \((?P<columns>[\w, ]+)\) VALUES \([?, ]+\)"
+    r" ON CONFLICT\((?P<keys>[\w, ]+)\) DO NOTHING$")
 
 Error = psycopg.Error
 
@@ -206,8 +212,29 @@ class PgDatabase:
         return self._live().execute(translate(sql), _without_nul(params or ()))
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> psycopg.Cursor:
+        bulk = _BULK_INSERT_RE.match(sql)
+        if bulk and len(rows) >= COPY_MIN_ROWS:
+            return self._copy_insert(bulk["table"], bulk["columns"], bulk["keys"], rows)
         cursor = self._live().cursor()
         cursor.executemany(translate(sql), rows)
+        return cursor
+
+    def _copy_insert(self, table: str, columns: str, keys: str,
+                     rows: Sequence[Sequence]) -> psycopg.Cursor:
+        """``INSERT … ON CONFLICT DO NOTHING`` of many rows through COPY: into a temporary table
+        of the same columns, then one INSERT … SELECT in the rows' order (the first of two rows
+        with one key wins, as row by row). Its ``rowcount`` is the rows inserted."""
+        staging = f"pg_temp.costlog_copy_{table}"
+        conn = self._live()
+        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS costlog_copy_{table} AS SELECT {columns},"
+                     f" CAST(0 AS BIGINT) AS copy_order FROM {table} WITH NO DATA")
+        cursor = conn.cursor()
+        with cursor.copy(f"COPY {staging} ({columns}, copy_order) FROM STDIN") as copy:
+            for order, row in enumerate(rows):
+                copy.write_row((*row, order))
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging}"
+                       f" ORDER BY copy_order ON CONFLICT({keys}) DO NOTHING")
+        conn.execute(f"TRUNCATE {staging}")
         return cursor
 
     def query(self, sql: str, params: Sequence | dict | None = None) -> Iterator[dict]:

@@ -1,0 +1,48 @@
+"""The PostgreSQL connection's own behaviour: bulk inserts through COPY, reconnecting."""
+
+import psycopg
+import pytest
+
+from costlog.domain.event import parse_event
+from costlog.domain.pricing import PriceTable
+from costlog.store import postgres
+from costlog.store.connection import connect
+from costlog.store.migrations import migrate
+from costlog.store.write import check_aggregates, event_row, record_rows
+from tests.conftest import NOW
+from tests.support.events import wire_event
+
+
+def test_a_bulk_insert_keeps_the_first_of_repeated_ids(store_target: str) -> None:
+    """Above COPY_MIN_ROWS PostgreSQL inserts through COPY; the answer is SQLite's."""
+    count = postgres.COPY_MIN_ROWS + 50
+    events = [wire_event(event_id=f"e-{i % 120}", cost_usd=float(i), task_id=f"T-{i}")
+              for i in range(count)]
+    rows = [event_row(parse_event(e, now=NOW), PriceTable()) for e in events]
+    db = connect(store_target)
+    migrate(db)
+    result = record_rows(db, rows)
+    assert (result.inserted, result.duplicates) == (120, count - 120)
+    stored = dict(db.execute("SELECT event_id, cost_usd FROM cost_log").fetchall())
+    assert stored == {f"e-{i}": float(i) for i in range(120)}
+    assert db.execute("SELECT SUM(cost_nanos) FROM rollup_task").fetchone() == (
+        sum(range(120)) * 10**9,)
+    assert list(check_aggregates(db)) == []
+    # Again: every row a duplicate, nothing changes.
+    assert record_rows(db, rows).inserted == 0
+    assert list(check_aggregates(db)) == []
+    db.close()
+
+
+def test_a_connection_the_server_dropped_is_reopened(postgres_url: str) -> None:
+    db = connect(postgres_url)
+    (pid,) = db.execute("SELECT pg_backend_pid()").fetchone()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    # The statement that finds the connection gone fails (a worker's job is retried)...
+    with pytest.raises(psycopg.OperationalError):
+        db.execute("SELECT 1")
+    # ...and the next one runs on a new connection.
+    assert db.execute("SELECT 1").fetchone() == (1,)
+    assert db.execute("SELECT pg_backend_pid()").fetchone() != (pid,)
+    db.close()
