@@ -36,7 +36,7 @@ from costlog import clock, logs
 from costlog.cli.demo import demo_events
 from costlog.cli.redis_server import RedisNotFound, RedisServer
 from costlog.domain.event import parse_event
-from costlog.settings import Settings
+from costlog.settings import Settings, beside, database_label
 from costlog.store.connection import DatabaseUnavailable, connect
 from costlog.store.migrations import migrate
 from costlog.store.queries import read_counters
@@ -230,10 +230,10 @@ def _count_rows(db_path: Path) -> int:
 
 
 def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult | None) -> str:
-    redis_note = " (private, data in " + str(Path(settings.db_path).parent / REDIS_DIR_NAME) + ")"
+    redis_note = " (private, data in " + str(beside(settings.db_path, REDIS_DIR_NAME)) + ")"
     lines = [
         f"costlog is up: {url}",
-        f"  database: {settings.db_path}",
+        f"  database: {database_label(settings.db_path)}",
         f"  redis:    {redact(settings.redis_url or '')}{redis_note if private_redis else ''}",
         f"  queue:    {settings.queue_name}",
     ]
@@ -259,7 +259,7 @@ def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult |
         lines += [
             "",
             "From another shell (emit events, inspect the queue):",
-            f"  export COSTLOG_REDIS_URL={settings.redis_url} COSTLOG_DB={settings.db_path}",
+            f"  export COSTLOG_REDIS_URL={settings.redis_url} COSTLOG_DB={database_label(settings.db_path)}",
             "  rq info -u \"$COSTLOG_REDIS_URL\"",
         ]
     lines += ["", "Ctrl-C stops everything."]
@@ -293,7 +293,7 @@ def run_stack(settings: Settings, *, demo: bool, host: str, port: int) -> int:
     try:
         check_port_free(host, port)
         if not settings.redis_url:
-            redis_dir = Path(settings.db_path).parent / REDIS_DIR_NAME
+            redis_dir = beside(settings.db_path, REDIS_DIR_NAME)
             lock = lock_redis_dir(redis_dir)
             stack.redis_server = RedisServer(redis_dir, new_session=True)
             try:
@@ -332,5 +332,5 @@ def run_stack(settings: Settings, *, demo: bool, host: str, port: int) -> int:
             signal.signal(sig, handler)
     # The last line says the stack is gone and where the data stays.
     print(f"costlog up: stopped ({'cleanly' if status == 0 else 'after an error'});"
-          f" the data stays in {settings.db_path}", flush=True)
+          f" the data stays in {database_label(settings.db_path)}", flush=True)
     return status
