@@ -259,7 +259,8 @@ def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult |
         lines += [
             "",
             "From another shell (emit events, inspect the queue):",
-            f"  export COSTLOG_REDIS_URL={settings.redis_url} COSTLOG_DB={database_label(settings.db_path)}",
+            f"  export COSTLOG_REDIS_URL={settings.redis_url}"
+            f" COSTLOG_DB={database_label(settings.db_path)}",
             "  rq info -u \"$COSTLOG_REDIS_URL\"",
         ]
     lines += ["", "Ctrl-C stops everything."]
