@@ -27,6 +27,7 @@ from tests.support.faults import (
     queue_state,
     report,
     service,
+    store_of,
     wait_for,
 )
 from tests.support.processes import COSTLOG, costlog_env, run
@@ -37,15 +38,10 @@ WORKERS = 4
 DELIVERIES = 3
 
 
-def target_of(store_target: str) -> Path | str:
-    """What the checks open: a SQLite file's Path, or the PostgreSQL URL."""
-    return store_target if store_target.startswith("postgresql://") else Path(store_target)
-
-
 def test_four_workers_and_an_import_share_one_database(tmp_path: Path, redis_url: str,
                                                        queue_name: str, store_target: str) -> None:
     env = costlog_env(tmp_path, redis_url, queue_name) | {"COSTLOG_DB": store_target}
-    db_path = target_of(store_target)
+    db_path = store_of(store_target)
     assert run(env, "migrate").returncode == 0
     queued = make_events(FAULT_EVENTS, prefix="queued")
     overlap = queued[: FAULT_EVENTS // 5]  # these also arrive through the import
@@ -96,7 +92,7 @@ def test_four_workers_every_event_delivered_three_times(tmp_path: Path, redis_ur
                                                         queue_name: str,
                                                         store_target: str) -> None:
     env = costlog_env(tmp_path, redis_url, queue_name) | {"COSTLOG_DB": store_target}
-    target = target_of(store_target)
+    target = store_of(store_target)
     assert run(env, "migrate").returncode == 0
     events = make_events(FAULT_EVENTS, prefix="thrice")
     publisher = Publisher(redis_url, queue_name, tmp_path / "spool")

@@ -32,6 +32,7 @@ from tests.support.faults import (
     report,
     rq_requeue_all,
     service,
+    store_of,
     wait_for,
 )
 from tests.support.processes import costlog_env, run
@@ -53,10 +54,11 @@ def hashed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for event in events]
 
 
-def test_every_duplicate_route_in_one_run(tmp_path: Path, redis_url: str,
-                                          queue_name: str) -> None:
-    env = costlog_env(tmp_path, redis_url, queue_name)
-    db_path, spool = tmp_path / "costlog.db", tmp_path / "spool"
+def test_every_duplicate_route_in_one_run(tmp_path: Path, redis_url: str, queue_name: str,
+                                          store_target: str) -> None:
+    """On both back ends."""
+    env = costlog_env(tmp_path, redis_url, queue_name) | {"COSTLOG_DB": store_target}
+    db_path, spool = store_of(store_target), tmp_path / "spool"
     assert run(env, "migrate").returncode == 0
     n = max(FAULT_EVENTS // 2, 400)
     e1 = make_events(n, prefix="dup")  # with event ids

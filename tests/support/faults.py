@@ -126,6 +126,11 @@ def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.1,
 # -- the database ----------------------------------------------------------------------------
 
 
+def store_of(target: str) -> Path | str:
+    """What the checks open for a COSTLOG_DB value: a SQLite file's Path, or the URL."""
+    return target if target.startswith("postgresql://") else Path(target)
+
+
 def count_rows(target: Path | str) -> int:
     """Rows in cost_log of a SQLite file or PostgreSQL URL (-1 while it cannot be read)."""
     if isinstance(target, Path):

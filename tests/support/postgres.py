@@ -49,7 +49,9 @@ def _free_port() -> int:
 class PostgresServer:
     """One server on a free loopback port; :meth:`create_database` hands out empty databases."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        #: False for the tests: no fsync (a crash loses the server, which they never reuse).
+        self.durable = durable
         self.bin = find_binaries()
         self.root = Path(tempfile.mkdtemp(prefix="costlog-pg-"))
         self.data = self.root / "data"
@@ -69,8 +71,9 @@ class PostgresServer:
     def start(self) -> "PostgresServer":
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--locale=C", "--no-sync")
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-                   " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.root / "log"),
                   "-o", options)
         return self
