@@ -66,9 +66,14 @@ def main() -> None:
         sqlite, url = import_both(server, args.workdir, count, args.spread)
         print("\n" + RESULTS.table())
         rounds = args.rounds or (10 if args.quick else 40)
+        figures = []
         for target in (sqlite, url):
+            bench_queries.RESULTS.rows.clear()
             bench_queries.bench_queries(target, rounds)
-        print("\n" + bench_queries.RESULTS.table())
+            figures.append(list(bench_queries.RESULTS.rows))
+        print("\n| figure | SQLite | PostgreSQL |\n|---|---|---|")
+        for (figure, on_sqlite, *_), (_, on_postgres, *_) in zip(*figures, strict=True):
+            print(f"| {figure} | {on_sqlite} | {on_postgres} |")
     finally:
         server.stop()
 
