@@ -184,7 +184,6 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     """
     from costlog.cli.importer import ParserProcess
     from costlog.domain.pricing import load_prices
-    from costlog.store.connection import is_sqlite
     from costlog.store.write import record_rows
 
     settings = _settings(ctx)
@@ -205,11 +204,8 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     ) as bar:
         db = _open_db(settings)
         # A chunk writes ~17,000 pages: a checkpoint (and its two fsyncs) after every chunk
-        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (CHANGELOG.md).
-        sqlite = is_sqlite(db)
-        if sqlite:
-            db.conn.execute(
-                f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
+        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (docs/benchmarks.md).
+        db.conn.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
         try:
             for message in parser:
                 for number, reason in message.rejected:
@@ -221,9 +217,8 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
                 bar.update(message.size)
             if rows:
                 write(len(rows))
-            if sqlite:
-                # Into the database file now, rather than in the first commit of a worker.
-                db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # Into the database file now, rather than in the first commit of a worker.
+            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             db.close()
     click.echo(f"imported {plural(inserted, 'event')}, {duplicates} duplicates ignored,"

@@ -209,6 +209,9 @@ class PgDatabase:
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence | dict | None = None) -> psycopg.Cursor:
+        if sql.startswith("PRAGMA"):
+            # SQLite's tuning of its own file (WAL checkpoints): nothing to do here.
+            return self._live().execute("SELECT NULL WHERE FALSE")
         return self._live().execute(translate(sql), _without_nul(params or ()))
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> psycopg.Cursor:
