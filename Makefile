@@ -32,7 +32,7 @@ up: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(if $(QUICK),--quick)
 
-# Every fault test at 5,000 events, the slow variants included (docs/reliability.md).
+# Every fault test at 5,000 events, the slow variants included (docs/operations.md).
 faults: $(STAMP)
 	mkdir -p build
 	COSTLOG_FAULT_EVENTS=5000 COSTLOG_FAULT_REPORT=build/faults-report.jsonl $(BIN)/pytest -q -s -m '' tests/faults/

@@ -68,10 +68,10 @@ IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
 #: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/cli/importer.py.
 IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
 #: Writers checkpoint the WAL every this many pages (40 MB) instead of SQLite's 1,000: each
-#: checkpoint fsyncs, and at 1,000 one came every ~50 single-event commits (docs/benchmarks.md).
+#: checkpoint fsyncs, and at 1,000 one came every ~50 single-event commits (CHANGELOG.md).
 WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
 #: `costlog import` checkpoints every this many pages (160 MB, two to three chunks): pages its
-#: chunks share are then copied and fsynced once (docs/benchmarks.md).
+#: chunks share are then copied and fsynced once (CHANGELOG.md).
 IMPORT_WAL_AUTOCHECKPOINT_PAGES: Final = 40_000
 #: A writer truncates the WAL back to this size when it restarts it (after an import's).
 WAL_SIZE_LIMIT_BYTES: Final = 64 * 1024 * 1024

@@ -8,7 +8,7 @@ one exception: it must hold before any settings exist).
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,16 +81,19 @@ class Settings:
     log_format: str = "text"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 only: Collection[str] | None = None) -> "Settings":
         """Settings from ``env`` (default: the process environment); unset or empty → default.
 
+        ``only`` names the fields to read (the rest keep their defaults): the executor's client
+        reads just what publishing needs, so an unrelated bad variable cannot stop it.
         Raises :class:`SettingsError` naming the variable when a value cannot be used.
         """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for variable, (name, convert) in VARIABLES.items():
             raw = env.get(variable, "").strip()
-            if not raw:
+            if not raw or (only is not None and name not in only):
                 continue
             try:
                 values[name] = convert(raw)

@@ -206,13 +206,17 @@ _default: Publisher | None = None
 _default_lock = threading.Lock()
 
 
+#: What publishing reads of the settings; no other variable can make ``publish`` raise.
+PUBLISH_SETTINGS = ("db_path", "redis_url", "queue_name", "spool_dir")
+
+
 def default_publisher() -> Publisher:
     """The process-wide Publisher, built from the environment on first use."""
     global _default
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Publisher.from_settings(Settings.from_env())
+                _default = Publisher.from_settings(Settings.from_env(only=PUBLISH_SETTINGS))
     return _default
 
 

@@ -135,7 +135,7 @@ class Spool:
 
         Once written, the events survive a crash of this process; the fsync makes them survive
         a power cut too. On a busy disk an fsync can take hundreds of milliseconds, which would
-        break publish's 150 ms bound (docs/benchmarks.md), so the caller waits for it at
+        break publish's 150 ms bound (CHANGELOG.md), so the caller waits for it at
         most SPOOL_FSYNC_WAIT_SECONDS and a background thread finishes it.
         """
         if not events:

@@ -1,9 +1,9 @@
 """The costlog worker: RQ's ``SimpleWorker`` wrapped in a loop that outlives Redis outages.
 
-Why ``SimpleWorker`` (no fork per job): the forking ``Worker`` runs about 40 jobs/s on two cores,
-``SimpleWorker`` 200-300/s, and the job function is costlog's own (the job class
-refuses any other), so a fork's isolation buys nothing. It also keeps one SQLite connection and
-price table per process instead of one per job.
+Why ``SimpleWorker`` (no fork per job): the forking ``Worker`` runs about 80 jobs/s on two
+cores, ``SimpleWorker`` 300-430/s (docs/benchmarks.md), and the job function is costlog's own
+(the job class refuses any other), so a fork's isolation buys nothing. It also keeps one SQLite
+connection and price table per process instead of one per job.
 
 Why a loop around ``work()``: stock RQ exits at start when Redis is unreachable and leaves its
 work loop on a connection error. Here a worker started while Redis is down waits for it, one

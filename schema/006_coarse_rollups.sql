@@ -1,4 +1,4 @@
--- Coarser rollups for long ranges (docs/benchmarks.md): a year is 365 day rows or 8,760 hour
+-- Coarser rollups for long ranges (CHANGELOG.md): a year is 365 day rows or 8,760 hour
 -- rows per model instead of 35,040 quarter-hour rows. Reads pick the coarsest table whose keys
 -- fall on every edge of the request: UTC days, then UTC hours (whole-hour zones), else quarters.
 CREATE TABLE IF NOT EXISTS rollup_model_h(

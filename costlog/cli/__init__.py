@@ -204,7 +204,7 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     ) as bar:
         db = _open_db(settings)
         # A chunk writes ~17,000 pages: a checkpoint (and its two fsyncs) after every chunk
-        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (docs/benchmarks.md).
+        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (CHANGELOG.md).
         db.conn.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
         try:
             for message in parser:

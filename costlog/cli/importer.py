@@ -125,7 +125,7 @@ def _parse_file(path: Path, prices: PriceTable, out: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The queue's feeder thread writes each message to the pipe in 64 KB pieces and needs the
     # GIL between them, which this parsing thread gives up only every switch interval: at the
-    # default 5 ms the importer waited ~4 s of a 1M import for messages (docs/benchmarks.md).
+    # default 5 ms the importer waited ~4 s of a 1M import for messages (CHANGELOG.md).
     sys.setswitchinterval(constants.IMPORT_PARSER_SWITCH_SECONDS)
     try:
         window = _Window()

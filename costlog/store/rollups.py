@@ -107,7 +107,7 @@ class Rollup:
     #: The statements (by project expression, see project_exprs) that add a write's rows one by
     #: one instead of grouping them first: where a write's rows fall on nearly as many keys as
     #: there are rows, an upsert per row costs less than sorting the rows into groups (a 1M
-    #: import: 9 of the 17 statements 20-40 % faster, docs/benchmarks.md). A recomputation
+    #: import: 9 of the 17 statements 20-40 % faster, CHANGELOG.md). A recomputation
     #: over all of cost_log always groups.
     per_row: tuple[str | None, ...] = ()
 

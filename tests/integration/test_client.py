@@ -392,6 +392,8 @@ def test_from_ingest_import_publish(
     monkeypatch.setenv("COSTLOG_REDIS_URL", redis_url)
     monkeypatch.setenv("COSTLOG_QUEUE", queue_name)
     monkeypatch.setenv("COSTLOG_SPOOL", str(spool_dir))
+    # A variable publishing does not read cannot make it raise into the executor.
+    monkeypatch.setenv("COSTLOG_LOG_FORMAT", "xml")
     from ingest import publish, publish_many
 
     assert publish is client.publish

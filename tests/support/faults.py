@@ -3,7 +3,7 @@
 Every fault test runs real processes (redis-server, `costlog worker`, `costlog import`, …) on its
 own temp database, queue and, where Redis itself is the fault, its own redis-server and port.
 Traffic is bounded by ``COSTLOG_FAULT_EVENTS`` (default 1,500; ``make faults`` uses 5,000).
-Figures for docs/reliability.md are printed and, when ``COSTLOG_FAULT_REPORT`` names a file,
+Figures for docs/operations.md are printed and, when ``COSTLOG_FAULT_REPORT`` names a file,
 appended to it as JSON lines.
 """
 
