@@ -31,6 +31,7 @@ from tests.support.faults import (
     report,
     rq_requeue_all,
     service,
+    store_of,
     wait_for,
 )
 from tests.support.processes import costlog_env, run
@@ -145,10 +146,11 @@ def push_raw_job(client: Any, queue_name: str, job_id: str, changes: dict[str, A
 
 
 def test_hostile_jobs_fail_with_reasons_and_good_events_count(
-    tmp_path: Path, redis_url: str, queue_name: str
+    tmp_path: Path, redis_url: str, queue_name: str, store_target: str
 ) -> None:
-    env = costlog_env(tmp_path, redis_url, queue_name)
-    db_path = tmp_path / "costlog.db"
+    """On both back ends."""
+    env = costlog_env(tmp_path, redis_url, queue_name) | {"COSTLOG_DB": store_target}
+    db_path = store_of(store_target)
     assert run(env, "migrate").returncode == 0
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

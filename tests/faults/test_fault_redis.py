@@ -26,6 +26,7 @@ from tests.support.faults import (
     queue_state,
     report,
     service,
+    store_of,
     wait_for,
 )
 from tests.support.processes import costlog_env, run
@@ -71,11 +72,13 @@ def settled(db_path: Path, events: list[dict], spool: Path, url: str) -> bool:
     pytest.param("sigterm", True, id="sigterm-drained", marks=pytest.mark.slow),
 ])
 def test_redis_restart_mid_stream_loses_and_doubles_nothing(tmp_path: Path, how: str,
-                                                            until_drained: bool) -> None:
+                                                            until_drained: bool,
+                                                            store_target: str) -> None:
+    """On both back ends."""
     server = RedisServer(tmp_path / "redis").start()
     try:
-        env = costlog_env(tmp_path, server.url, "costlog")
-        db_path, spool = tmp_path / "costlog.db", tmp_path / "spool"
+        env = costlog_env(tmp_path, server.url, "costlog") | {"COSTLOG_DB": store_target}
+        db_path, spool = store_of(store_target), tmp_path / "spool"
         assert run(env, "migrate").returncode == 0
         events = make_events(FAULT_EVENTS, prefix=f"restart-{how}")
         publisher = Publisher(server.url, "costlog", spool)
