@@ -77,11 +77,14 @@ def answers(target: str | Path, tmp_path: Path, events: list[dict[str, Any]]) ->
     db.close()
     settings = settings_for(target, tmp_path)
     with client_for(settings) as client:
-        client.put("/api/cost/budget?project=alpha",
-                   json={"monthly_limit_usd": 12.5, "alert_threshold_percent": 70})
-        client.put("/api/cost/budget", json={"monthly_limit_usd": 100})
-        return {path: (response.status_code, response.content)
-                for path in read_paths() for response in [client.get(path)]}
+        writes = {
+            f"PUT {path}": (response.status_code, response.content)
+            for path, budget in (("/api/cost/budget?project=alpha&tz=Asia/Kolkata",
+                                  {"monthly_limit_usd": 12.5, "alert_threshold_percent": 70}),
+                                 ("/api/cost/budget", {"monthly_limit_usd": 100}))
+            for response in [client.put(path, json=budget)]}
+        return writes | {path: (response.status_code, response.content)
+                         for path in read_paths() for response in [client.get(path)]}
 
 
 @pytest.mark.e2e
