@@ -19,6 +19,7 @@ touches a row.
 import functools
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -173,6 +174,20 @@ def _without_nul(params: Sequence | dict) -> Sequence | dict:
     return [_nul_free(value) for value in params]
 
 
+#: SQLite's ``PRAGMA table_info(t)`` rows: (cid, name, type, notnull, dflt_value, pk).
+_TABLE_INFO_RE = re.compile(r"^PRAGMA table_info\((\w+)\)$")
+_TABLE_INFO = (
+    "SELECT c.ordinal_position - 1, c.column_name, c.data_type, (c.is_nullable = 'NO')::int,"
+    " c.column_default, 0 FROM information_schema.columns AS c"
+    " WHERE c.table_schema = current_schema() AND c.table_name = %s ORDER BY c.ordinal_position")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
 class _Table:
     def __init__(self, db: "PgDatabase", name: str) -> None:
         self.db, self.name = db, name
@@ -180,6 +195,12 @@ class _Table:
     def exists(self) -> bool:
         row = self.db.execute("SELECT to_regclass(?) IS NOT NULL", [self.name]).fetchone()
         return bool(row[0])
+
+    @property
+    def columns(self) -> list[Column]:
+        """As sqlite-utils' ``Table.columns``: the columns in order (name and type)."""
+        info = self.db.execute(f"PRAGMA table_info({self.name})").fetchall()
+        return [Column(name, kind) for _, name, kind, *_ in info]
 
 
 class PgDatabase:
@@ -209,6 +230,9 @@ class PgDatabase:
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence | dict | None = None) -> psycopg.Cursor:
+        table_info = _TABLE_INFO_RE.match(sql)
+        if table_info:
+            return self._live().execute(_TABLE_INFO, [table_info[1]])
         if sql.startswith("PRAGMA"):
             # SQLite's tuning of its own file (WAL checkpoints): nothing to do here.
             return self._live().execute("SELECT NULL WHERE FALSE")

@@ -46,3 +46,15 @@ def test_a_connection_the_server_dropped_is_reopened(postgres_url: str) -> None:
     assert db.execute("SELECT 1").fetchone() == (1,)
     assert db.execute("SELECT pg_backend_pid()").fetchone() != (pid,)
     db.close()
+
+
+def test_table_info_as_sqlite_gives_it(store_target: str) -> None:
+    db = connect(store_target)
+    migrate(db)
+    info = db.execute("PRAGMA table_info(costlog_counters)").fetchall()
+    assert [(cid, name, notnull) for cid, name, _, notnull, *_ in info] == [
+        (0, "name", 1), (1, "value", 1)]
+    assert [column.name for column in db["rollup_task"].columns] == [
+        "project_id", "task_id", "cost_nanos", "tokens", "events"]
+    assert db["missing"].columns == [] and not db["missing"].exists()
+    db.close()
