@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
+from psycopg.types.string import TextLoader
 
 from costlog.settings import SCHEMES
 from costlog.settings import database_label as redact
@@ -96,6 +97,12 @@ _REWRITES = (
     (re.compile(r" GROUP BY ([\d, ]+) ON CONFLICT"), r" GROUP BY \1 ORDER BY \1 ON CONFLICT"),
     (re.compile(r"json_each\((:\w+)\) AS (\w+)"),
      r"jsonb_array_elements(CAST(\1 AS jsonb)) AS \2(value)"),
+    # Without an alias: a list of texts (``x IN (SELECT value FROM json_each(?))``).
+    (re.compile(r"json_each\((\?|:\w+)\)(?! AS)"),
+     r"jsonb_array_elements_text(CAST(\1 AS jsonb)) AS json_each(value)"),
+    (re.compile(r"\bjson_group_array\("), "json_agg("),
+    (re.compile(r"\bjson_array\("), "json_build_array("),
+    (re.compile(r"\bjson_object\("), "json_build_object("),
     (re.compile(r"json_extract\((\w+)\.value, '\$\[(\d+)\]'\)"), r"CAST(\1.value->>\2 AS BIGINT)"),
 )
 _STRFTIME_RE = re.compile(r"strftime\('([^']*)', (.+?), 'unixepoch'\)")
@@ -114,6 +121,21 @@ def _qualify_upsert(sql: str) -> str:
         return sql
     head, tail = sql[:match.end()], sql[match.end():]
     return head + _OLD_VALUE_RE.sub(lambda m: f"{m[1]} = {match[1]}.{m[1]}", tail)
+
+
+def _total(sql: str) -> str:
+    """SQLite's ``TOTAL(x)``: a float sum, 0.0 over no rows."""
+    while (start := sql.find("TOTAL(")) >= 0:
+        depth, end = 0, start + len("TOTAL")
+        while True:  # to the parenthesis that closes TOTAL(
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            if depth == 0:
+                break
+            end += 1
+        argument = sql[start + len("TOTAL("):end]
+        sql = (f"{sql[:start]}COALESCE(SUM(CAST({argument} AS DOUBLE PRECISION)),"
+               f" CAST(0 AS DOUBLE PRECISION)){sql[end + 1:]}")
+    return sql
 
 
 def _strftime(match: re.Match) -> str:
@@ -144,6 +166,7 @@ def translate(sql: str) -> str:
     for pattern, replacement in _REWRITES:
         sql = pattern.sub(replacement, sql)
     sql = _STRFTIME_RE.sub(_strftime, sql)
+    sql = _total(sql)
     sql = _qualify_upsert(sql)
     return _placeholders(sql)
 
@@ -160,6 +183,9 @@ class _NumericLoader(Loader):
 def configure(conn: psycopg.Connection) -> None:
     """Every connection's set-up (also a pool's ``configure``)."""
     conn.adapters.register_loader("numeric", _NumericLoader)
+    # JSON comes back as its text, as SQLite's JSON functions return it.
+    for json_type in ("json", "jsonb"):
+        conn.adapters.register_loader(json_type, TextLoader)
 
 
 def _nul_free(value: Any) -> Any:

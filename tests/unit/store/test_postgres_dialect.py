@@ -36,6 +36,14 @@ from costlog.store.postgres import translate
      "INSERT INTO r (k, v) SELECT r.k, SUM(r.v) FROM s AS r WHERE TRUE GROUP BY 1 ORDER BY 1"
      " ON CONFLICT(k) DO NOTHING"),
     ("SELECT last_insert_rowid()", "SELECT lastval()"),
+    ("SELECT p FROM b WHERE p IN (SELECT value FROM json_each(?))",
+     "SELECT p FROM b WHERE p IN (SELECT value FROM jsonb_array_elements_text(CAST(%s AS jsonb))"
+     " AS json_each(value))"),
+    ("SELECT json_group_array(json_array(k, c)), json_object('a', a) FROM t",
+     "SELECT json_agg(json_build_array(k, c)), json_build_object('a', a) FROM t"),
+    ("SELECT TOTAL(ABS(r.c * 1.0)), TOTAL(x) FROM r",
+     "SELECT COALESCE(SUM(CAST(ABS(r.c * 1.0) AS DOUBLE PRECISION)), CAST(0 AS DOUBLE PRECISION)),"
+     " COALESCE(SUM(CAST(x AS DOUBLE PRECISION)), CAST(0 AS DOUBLE PRECISION)) FROM r"),
 ])
 def test_translate(sqlite: str, postgresql: str) -> None:
     assert translate(sqlite) == postgresql
