@@ -30,10 +30,6 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "costlog"
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
 #: A ``COSTLOG_DB`` starting so names a PostgreSQL database.
 SCHEMES = ("postgresql://", "postgres://")
 
@@ -58,6 +54,10 @@ def database_label(target: Path | str) -> str:
 def beside(target: Path | str, name: str) -> Path:
     """A file or folder next to the database (a server's database: in the data directory)."""
     return Path(target).parent / name if isinstance(target, Path) else data_dir() / name
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def _log_format(value: str) -> str:

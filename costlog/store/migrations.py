@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+import sqlite_utils
+
 from costlog.store import rollups
-from costlog.store.connection import Database, immediate
+from costlog.store.connection import immediate
 
 RECORD_TABLE = "costlog_migrations"
 #: The orchestrator's own record; costlog records 001-003 there too so it never re-runs them.
@@ -48,17 +50,17 @@ def available(dialect: str = "sqlite") -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def _dialect(db: Database) -> str:
+def _dialect(db: sqlite_utils.Database) -> str:
     return getattr(db, "dialect", "sqlite")
 
 
-def applied_versions(db: Database) -> set[int]:
+def applied_versions(db: sqlite_utils.Database) -> set[int]:
     if not db[RECORD_TABLE].exists():
         return set()
     return {row[0] for row in db.execute(f"SELECT version FROM {RECORD_TABLE}").fetchall()}
 
 
-def _run_statement(db: Database, statement: str) -> None:
+def _run_statement(db: sqlite_utils.Database, statement: str) -> None:
     # PostgreSQL's dialect says ADD COLUMN IF NOT EXISTS itself.
     match = ADD_COLUMN_RE.match(statement) if _dialect(db) == "sqlite" else None
     if match:
@@ -69,7 +71,7 @@ def _run_statement(db: Database, statement: str) -> None:
     db.execute(statement)
 
 
-def backfill(db: Database, *, only_empty: bool = False) -> None:
+def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
     """Recompute the rollups from cost_log (inside the caller's transaction).
 
     With ``only_empty``, rollups that already hold rows are left as they are: after a migration
@@ -86,7 +88,7 @@ def backfill(db: Database, *, only_empty: bool = False) -> None:
             db.execute(statement, {"lo": 0, "hi": hi})
 
 
-def migrate(db: Database, *, target: int | None = None) -> list[int]:
+def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int]:
     """Apply pending migrations up to ``target`` (all by default); returns the versions applied."""
     done: list[int] = []
     for migration in available(_dialect(db)):
