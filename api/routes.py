@@ -5,9 +5,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from api import endpoints
+from api.limits import limited
 from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
 
 
@@ -33,6 +35,7 @@ class Endpoint:
     success: int = 200
     errors: tuple[int, ...] = ()
     write: bool = False  # needs the bearer token / a loopback client
+    heavy: bool = False  # a database read: runs under the query limiter (api/limits.py)
     media_type: str = "application/json"
 
 
@@ -67,6 +70,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                       "other": {"type": "object", "properties": {
                           **_share["properties"], "count": {"type": "integer"}}}}},
         errors=(400, 503),
+        heavy=True,
     ),
     Endpoint(
         "GET", "/api/cost/timeseries", endpoints.cost_timeseries, "getCostTimeseries",
@@ -91,6 +95,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                           "cost": _money, "tokens": {"type": "integer"},
                           "model": {"type": "string"}}}}}},
         errors=(400, 503),
+        heavy=True,
     ),
     Endpoint(
         "GET", "/api/cost/budget", endpoints.cost_budget, "getCostBudget",
@@ -98,6 +103,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         parameters=READ,
         response={"$ref": "#/components/schemas/BudgetStatus"},
         errors=(400, 503),
+        heavy=True,
     ),
     Endpoint(
         "PUT", "/api/cost/budget", endpoints.update_cost_budget, "updateCostBudget",
@@ -110,7 +116,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "alert_threshold_percent": {"type": "integer", "minimum": 0, "maximum": 100,
                                         "default": 80}}},
         response={"$ref": "#/components/schemas/BudgetStatus"},
-        errors=(400, 401, 403, 413, 503),
+        errors=(400, 401, 403, 413, 415, 503),
         write=True,
     ),
     Endpoint(
@@ -128,6 +134,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "by_model": {"type": "object", "additionalProperties": _money},
             "by_phase": {"type": "object", "additionalProperties": _money}}},
         errors=(400, 404, 503),
+        heavy=True,
     ),
     Endpoint(
         "POST", "/api/cost/events", endpoints.post_cost_events, "postCostEvents",
@@ -142,7 +149,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "rejected": {"type": "array", "items": {"type": "object", "properties": {
                 "index": {"type": "integer"}, "error": {"type": "string"}}}}}},
         success=202,
-        errors=(400, 401, 403, 413, 503),
+        errors=(400, 401, 403, 413, 415, 503),
         write=True,
     ),
     Endpoint(
@@ -169,8 +176,32 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )
 
+class MethodDispatch:
+    """One path's handlers by method: a single Route per path, so that a 405 lists in ``Allow``
+    every method the path has (a Route per method answered with its own methods only)."""
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.apps = {
+            endpoint.method: request_response(
+                limited(endpoint.handler) if endpoint.heavy else endpoint.handler)
+            for endpoint in endpoints
+        }
+        if "GET" in self.apps:
+            self.apps["HEAD"] = self.apps["GET"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.apps[scope["method"]](scope, receive, send)
+
+
+def _by_path(endpoints: tuple[Endpoint, ...]) -> dict[str, list[Endpoint]]:
+    grouped: dict[str, list[Endpoint]] = {}
+    for endpoint in endpoints:
+        grouped.setdefault(endpoint.path, []).append(endpoint)
+    return grouped
+
+
 routes: list[Route] = [
-    Route(endpoint.path, endpoint.handler, methods=[endpoint.method],
-          name=endpoint.operation_id)
-    for endpoint in ENDPOINTS
+    Route(path, MethodDispatch(group), methods=[endpoint.method for endpoint in group],
+          name=group[0].operation_id)
+    for path, group in _by_path(ENDPOINTS).items()
 ]
