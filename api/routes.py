@@ -10,7 +10,10 @@ from starlette.types import Receive, Scope, Send
 
 from api import endpoints
 from api.limits import limited
+from api.params import IANA_ZONES
 from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+from costlog.domain.buckets import DATE_RE
+from costlog.domain.event import RFC3339_RE
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,13 @@ class Endpoint:
 
 PROJECT = Param("project", "query", {"type": "string", "minLength": 1},
                 "Project id; default COSTLOG_PROJECT, else all projects ('*' = all projects).")
-TZ = Param("tz", "query", {"type": "string", "example": "America/New_York"},
-           "IANA time zone for bucket and month edges; default COSTLOG_TZ, else UTC.")
+TZ = Param("tz", "query", {"type": "string", "enum": list(IANA_ZONES),
+                          "example": "America/New_York"},
+           "IANA time zone name for bucket and month edges ('localtime' and other file names"
+           " are not); default COSTLOG_TZ, else UTC.")
+#: The forms parse_instant reads: a date (in tz), or RFC 3339 with an offset.
+INSTANT = {"type": "string", "pattern": f"{DATE_RE.pattern}|{RFC3339_RE.pattern}",
+           "examples": ["2026-11-01", "2026-11-01T09:30:00+01:00"]}
 READ = (PROJECT, TZ)
 
 _money = {"type": "number"}
@@ -79,10 +87,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Param("granularity", "query", {"type": "string", "enum": ["hour", "day", "week",
                                                                       "month"],
                                            "default": "day"}, "Bucket size."),
-            Param("start", "query", {"type": "string"},
-                  "RFC 3339 or YYYY-MM-DD (a date in tz); default 30 days before end."),
-            Param("end", "query", {"type": "string"},
-                  "RFC 3339 or YYYY-MM-DD (the whole day in tz); default now."),
+            Param("start", "query", INSTANT,
+                  "YYYY-MM-DD (a date in tz) or RFC 3339 with an offset; default 30 days before"
+                  " end."),
+            Param("end", "query", INSTANT,
+                  "YYYY-MM-DD (the whole day in tz) or RFC 3339 with an offset; default now."),
             Param("model", "query", {"type": "string"}, "Only this model family."),
             *READ,
         ),
