@@ -128,15 +128,19 @@ SERVE = ("import sys; from api import serve; from costlog.settings import Settin
 
 
 @contextmanager
-def uvicorn_api(env: dict[str, str], log: Path, host: str = "127.0.0.1") -> Iterator[str]:
+def uvicorn_api(env: dict[str, str], log: Path, host: str = "127.0.0.1",
+                process_out: list[subprocess.Popen] | None = None) -> Iterator[str]:
     """``api.serve`` in its own process on a free port of ``host``: its base URL, until the
-    block ends (then stopped with SIGINT, as Ctrl-C would, and reaped)."""
+    block ends (then stopped with SIGINT, as Ctrl-C would, and reaped). The process is added
+    to ``process_out`` when given (to watch its memory)."""
     port = free_port()
     env = {**os.environ, **env}
     with log.open("wb") as output:
         process = subprocess.Popen([sys.executable, "-c", SERVE, host, str(port)], env=env,
                                    stdout=output, stderr=subprocess.STDOUT,
                                    cwd=Path(__file__).parents[2])
+        if process_out is not None:
+            process_out.append(process)
         try:
             base = f"http://{host}:{port}"
             deadline = time.monotonic() + 15
