@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 import sqlite_utils
 from starlette.testclient import TestClient
 
