@@ -122,8 +122,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             # 0: no budget; else at least one nano-USD (api.endpoints.MIN_POSITIVE_LIMIT_USD).
             "monthly_limit_usd": {"type": "number", "minimum": 0,
                                   "anyOf": [{"const": 0}, {"minimum": 1e-9}]},
-            "alert_threshold_percent": {"type": "integer", "minimum": 0, "maximum": 100,
-                                        "default": 80}}},
+            # null, like absent or 0, means the default.
+            "alert_threshold_percent": {"type": ["integer", "null"], "minimum": 0,
+                                        "maximum": 100, "default": 80}}},
         response={"$ref": "#/components/schemas/BudgetStatus"},
         errors=(400, 401, 403, 413, 415, 503),
         write=True,
