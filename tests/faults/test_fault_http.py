@@ -463,13 +463,14 @@ def test_body_limit(label: str, api: Api) -> None:
     """One byte over MAX_BODY_BYTES is 413, declared or chunked; exactly the limit is read."""
     method, path = split(label)
     over = b"{}" + b" " * (MAX_BODY_BYTES - 1)  # limit + 1
+    headers = {**AUTH, "Content-Type": JSON_TYPE}
     for data in (over, chunks(over)):
-        response = api.request(method, path, data=data, headers=AUTH)
+        response = api.request(method, path, data=data, headers=headers)
         assert (response.status_code, response.json()) == (
             413, {"error": "request body too large"}), label
     at_limit = b"{}" + b" " * (MAX_BODY_BYTES - 2)
     for data in (at_limit, chunks(at_limit)):
-        response = api.request(method, path, data=data, headers=AUTH)
+        response = api.request(method, path, data=data, headers=headers)
         assert response.status_code != 413, label
         assert_answer(label, response.status_code, response.headers["content-type"],
                       response.content)
