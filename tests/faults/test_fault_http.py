@@ -503,7 +503,8 @@ def test_writes_need_the_token(label: str, api: Api) -> None:
     for headers in ({}, {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": TOKEN},
                     {"Authorization": f"Basic {TOKEN}"}):
         for body in (b"{}", b"not json", b" " * (MAX_BODY_BYTES + 1)):
-            response = api.request(method, path, data=body, headers=headers)
+            response = api.request(method, path, data=body,
+                                   headers={**headers, "Content-Type": JSON_TYPE})
             assert (response.status_code, response.json()) == (
                 401, {"error": "missing or invalid token"}), (label, headers)
             assert response.headers["www-authenticate"] == "Bearer"
@@ -525,7 +526,8 @@ def test_remote_writes_without_a_token_are_403(db: sqlite_utils.Database, db_pat
         for label in WRITE_OPERATIONS:
             method, path = split(label)
             for headers in ({}, AUTH):
-                response = client.request(method, path, content=b"{}", headers=headers)
+                response = client.request(method, path, content=b"{}",
+                                          headers={**headers, "Content-Type": JSON_TYPE})
                 assert (response.status_code, response.json()) == (
                     403, {"error": "writes are allowed from loopback only"}), label
         for label in sorted(set(OPERATIONS) - set(WRITE_OPERATIONS)):
