@@ -112,3 +112,21 @@ def test_ten_posts_of_a_thousand_at_the_largest_cost(settings: Settings, queue: 
     assert (check.exit_code, check.stderr) == (0, "no drift\n")
     rebuild = cli(settings, "aggregates", "rebuild")
     assert (rebuild.exit_code, rebuild.stdout) == (0, "rollups rebuilt\n")
+
+
+def test_import_refuses_what_no_exact_sum_holds(settings: Settings, tmp_path: Path) -> None:
+    source = tmp_path / "big.jsonl"
+    source.write_text("".join(
+        json.dumps({"event_id": f"b{i}", "project_id": "p", "task_id": f"T{i}", "phase": "spec",
+                    "cost_usd": constants.MAX_COST_USD, "timestamp": "2026-11-19T10:00:00Z"})
+        + "\n" for i in range(FIT + 77)))
+    imported = cli(settings, "import", str(source), "--chunk", "5000")
+    assert imported.exit_code == 1
+    errors = [line for line in imported.stderr.splitlines() if line.startswith("event ")]
+    assert len(errors) == 77
+    assert errors[0] == (f"event b{FIT}: cost_usd: refused: the stored sums would pass"
+                         " 9223372036.854775807 USD, the most they hold exactly")
+    assert imported.stderr.splitlines()[-1] == (
+        f"imported {FIT} events, 0 duplicates ignored, 77 rejected")
+    check = cli(settings, "aggregates", "check")
+    assert (check.exit_code, check.stderr) == (0, "no drift\n")
