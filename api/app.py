@@ -11,6 +11,7 @@ from api.cors import CorsMiddleware
 from api.metrics import TimingMiddleware
 from api.resources import Resources
 from api.routes import ENDPOINTS, routes
+from api.security import HostGuard
 from costlog.settings import Settings
 
 
@@ -35,7 +36,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             resources.close()
 
-    middleware = []
+    # The Host check first: nothing else answers a request sent to a rebinding domain.
+    middleware = [Middleware(HostGuard, allowed=settings.allowed_hosts)]
     if settings.cors_origins:
         middleware.append(Middleware(CorsMiddleware, origins=settings.cors_origins))
     middleware.append(Middleware(TimingMiddleware, metrics=resources.metrics))

@@ -28,6 +28,10 @@ TOO_MANY_EVENTS = "too many events: at most {}"
 BAD_TOKEN = "missing or invalid token"
 LOOPBACK_ONLY = "writes are allowed from loopback only"
 QUEUE_UNAVAILABLE = "event queue not available"
+UNSUPPORTED_MEDIA = "unsupported content type: use application/json"
+CROSS_ORIGIN = "cross-origin write refused"
+INVALID_HOST = "invalid host header"
+BUSY = "busy: retry shortly"
 INTERNAL = "internal server error"
 
 

@@ -58,6 +58,8 @@ class StateCollector(Collector):
                  "Events ignored because their event_id was already stored."),
                 ("costlog_events_unpriced", "events_unpriced",
                  "Events stored at cost 0 because their model has no price."),
+                ("costlog_events_refused", "events_refused",
+                 "Events refused because a stored sum would pass its exact range."),
             ):
                 yield CounterMetricFamily(name, text, value=state.stored.get(key, 0))
         queue = state.queue

@@ -21,6 +21,12 @@ BUDGET_STATUS = {
     },
 }
 COST_EVENT = event.json_schema()
+WRITE_RULE = (
+    "Without COSTLOG_API_TOKEN, no token is needed and only loopback clients may write (403"
+    " otherwise); with it, 'Authorization: Bearer <token>' is required (401 otherwise). Always:"
+    " 'Content-Type: application/json' (415 otherwise), and an Origin header, when sent, must be"
+    " the API's own or listed in COSTLOG_CORS_ORIGINS (403 otherwise)."
+)
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
@@ -52,11 +58,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             "content": {"application/json": {"schema": endpoint.request_body}},
         }
     if endpoint.write:
-        operation["security"] = [{"bearer": []}]
-        operation["description"] = (
-            "With COSTLOG_API_TOKEN set, needs 'Authorization: Bearer <token>';"
-            " without it, only loopback clients may write."
-        )
+        # No token when none is configured ({}), else the bearer token: as enforced.
+        operation["security"] = [{}, {"bearer": []}]
+        operation["description"] = WRITE_RULE
     return operation
 
 

@@ -1,4 +1,5 @@
-"""What the app holds for its lifetime: settings, the publisher, a Redis client, metrics.
+"""What the app holds for its lifetime: settings, the publisher, a Redis client, metrics, the
+heavy reads' limiter.
 
 The lifespan opens them at start-up and closes them at shutdown; each is also created on first
 use, so the app answers even when a server (or a test) does not run the lifespan.
@@ -15,6 +16,7 @@ import psycopg_pool
 import redis
 
 from api import errors
+from api.limits import QueryLimiter
 from api.metrics import Metrics, Scrape
 from costlog import clock, constants
 from costlog.settings import Settings
@@ -44,6 +46,7 @@ class Resources:
         self.settings = settings
         self.metrics = Metrics()
         self.metrics.watch(self.scrape)
+        self.queries = QueryLimiter(settings.max_concurrent_queries)
         self._lock = threading.Lock()
         self._publisher: Publisher | None = None
         self._redis: redis.Redis | None = None

@@ -5,10 +5,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import Route
+from starlette.routing import Route, request_response
+from starlette.types import Receive, Scope, Send
 
 from api import endpoints
+from api.limits import limited
+from api.params import IANA_ZONES
 from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+from costlog.domain.buckets import DATE_RE
+from costlog.domain.event import RFC3339_RE
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,19 @@ class Endpoint:
     success: int = 200
     errors: tuple[int, ...] = ()
     write: bool = False  # needs the bearer token / a loopback client
+    heavy: bool = False  # a database read: runs under the query limiter (api/limits.py)
     media_type: str = "application/json"
 
 
 PROJECT = Param("project", "query", {"type": "string", "minLength": 1},
                 "Project id; default COSTLOG_PROJECT, else all projects ('*' = all projects).")
-TZ = Param("tz", "query", {"type": "string", "example": "America/New_York"},
-           "IANA time zone for bucket and month edges; default COSTLOG_TZ, else UTC.")
+TZ = Param("tz", "query", {"type": "string", "enum": list(IANA_ZONES),
+                          "example": "America/New_York"},
+           "IANA time zone name for bucket and month edges ('localtime' and other file names"
+           " are not); default COSTLOG_TZ, else UTC.")
+#: The forms parse_instant reads: a date (in tz), or RFC 3339 with an offset.
+INSTANT = {"type": "string", "pattern": f"{DATE_RE.pattern}|{RFC3339_RE.pattern}",
+           "examples": ["2026-11-01", "2026-11-01T09:30:00+01:00"]}
 READ = (PROJECT, TZ)
 
 _money = {"type": "number"}
@@ -67,6 +78,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                       "other": {"type": "object", "properties": {
                           **_share["properties"], "count": {"type": "integer"}}}}},
         errors=(400, 503),
+        heavy=True,
     ),
     Endpoint(
         "GET", "/api/cost/timeseries", endpoints.cost_timeseries, "getCostTimeseries",
@@ -75,10 +87,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Param("granularity", "query", {"type": "string", "enum": ["hour", "day", "week",
                                                                       "month"],
                                            "default": "day"}, "Bucket size."),
-            Param("start", "query", {"type": "string"},
-                  "RFC 3339 or YYYY-MM-DD (a date in tz); default 30 days before end."),
-            Param("end", "query", {"type": "string"},
-                  "RFC 3339 or YYYY-MM-DD (the whole day in tz); default now."),
+            Param("start", "query", INSTANT,
+                  "YYYY-MM-DD (a date in tz) or RFC 3339 with an offset; default 30 days before"
+                  " end."),
+            Param("end", "query", INSTANT,
+                  "YYYY-MM-DD (the whole day in tz) or RFC 3339 with an offset; default now."),
             Param("model", "query", {"type": "string"}, "Only this model family."),
             *READ,
         ),
@@ -91,6 +104,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                           "cost": _money, "tokens": {"type": "integer"},
                           "model": {"type": "string"}}}}}},
         errors=(400, 503),
+        heavy=True,
     ),
     Endpoint(
         "GET", "/api/cost/budget", endpoints.cost_budget, "getCostBudget",
@@ -98,6 +112,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         parameters=READ,
         response={"$ref": "#/components/schemas/BudgetStatus"},
         errors=(400, 503),
+        heavy=True,
     ),
     Endpoint(
         "PUT", "/api/cost/budget", endpoints.update_cost_budget, "updateCostBudget",
@@ -107,10 +122,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             # 0: no budget; else at least one nano-USD (api.endpoints.MIN_POSITIVE_LIMIT_USD).
             "monthly_limit_usd": {"type": "number", "minimum": 0,
                                   "anyOf": [{"const": 0}, {"minimum": 1e-9}]},
-            "alert_threshold_percent": {"type": "integer", "minimum": 0, "maximum": 100,
-                                        "default": 80}}},
+            # null, like absent or 0, means the default.
+            "alert_threshold_percent": {"type": ["integer", "null"], "minimum": 0,
+                                        "maximum": 100, "default": 80}}},
         response={"$ref": "#/components/schemas/BudgetStatus"},
-        errors=(400, 401, 403, 413, 503),
+        errors=(400, 401, 403, 413, 415, 503),
         write=True,
     ),
     Endpoint(
@@ -128,6 +144,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "by_model": {"type": "object", "additionalProperties": _money},
             "by_phase": {"type": "object", "additionalProperties": _money}}},
         errors=(400, 404, 503),
+        heavy=True,
     ),
     Endpoint(
         "POST", "/api/cost/events", endpoints.post_cost_events, "postCostEvents",
@@ -142,7 +159,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "rejected": {"type": "array", "items": {"type": "object", "properties": {
                 "index": {"type": "integer"}, "error": {"type": "string"}}}}}},
         success=202,
-        errors=(400, 401, 403, 413, 503),
+        errors=(400, 401, 403, 413, 415, 503),
         write=True,
     ),
     Endpoint(
@@ -169,8 +186,32 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )
 
+class MethodDispatch:
+    """One path's handlers by method: a single Route per path, so that a 405 lists in ``Allow``
+    every method the path has (a Route per method answered with its own methods only)."""
+
+    def __init__(self, endpoints: list[Endpoint]) -> None:
+        self.apps = {
+            endpoint.method: request_response(
+                limited(endpoint.handler) if endpoint.heavy else endpoint.handler)
+            for endpoint in endpoints
+        }
+        if "GET" in self.apps:
+            self.apps["HEAD"] = self.apps["GET"]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.apps[scope["method"]](scope, receive, send)
+
+
+def _by_path(endpoints: tuple[Endpoint, ...]) -> dict[str, list[Endpoint]]:
+    grouped: dict[str, list[Endpoint]] = {}
+    for endpoint in endpoints:
+        grouped.setdefault(endpoint.path, []).append(endpoint)
+    return grouped
+
+
 routes: list[Route] = [
-    Route(endpoint.path, endpoint.handler, methods=[endpoint.method],
-          name=endpoint.operation_id)
-    for endpoint in ENDPOINTS
+    Route(path, MethodDispatch(group), methods=[endpoint.method for endpoint in group],
+          name=group[0].operation_id)
+    for path, group in _by_path(ENDPOINTS).items()
 ]

@@ -92,6 +92,15 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_EVENTS_PER_REQUEST: Final = 1000
 MAX_SERIES_POINTS: Final = 10_000
 DEFAULT_HOST: Final = "127.0.0.1"
+#: Host header names always served (besides the bind address and COSTLOG_ALLOWED_HOSTS).
+LOOPBACK_HOST_NAMES: Final = ("localhost", "127.0.0.1", "::1")
+#: Default COSTLOG_MAX_CONCURRENT_QUERIES: this many heavy reads per core at once.
+QUERIES_PER_CORE: Final = 2
+#: How long a heavy read waits for a free slot before the 503, and the Retry-After it sends.
+QUERY_WAIT_SECONDS: Final = 5.0
+QUERY_RETRY_AFTER_SECONDS: Final = 1
+#: The API process's GIL switch interval (Python's default: 5 ms), see api/server.py.
+SWITCH_INTERVAL_SECONDS: Final = 0.0005
 DEFAULT_PORT: Final = 8787
 
 # Worker / API Redis client (not the executor hook): longer timeouts, still no hidden retries.

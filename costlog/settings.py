@@ -60,6 +60,16 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"use a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _default_queries() -> int:
+    return constants.QUERIES_PER_CORE * (os.cpu_count() or 1)
+
+
 def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"use {' or '.join(LOG_FORMATS)}")
@@ -78,6 +88,10 @@ class Settings:
     prices_path: Path | None = None
     api_token: str | None = None
     cors_origins: tuple[str, ...] = ()
+    #: Host header names served besides the bind address and loopback (DNS rebinding).
+    allowed_hosts: tuple[str, ...] = ()
+    #: Heavy reads run at once; more wait (api/limits.py).
+    max_concurrent_queries: int = field(default_factory=_default_queries)
     log_format: str = "text"
 
     @classmethod
@@ -131,6 +145,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "COSTLOG_PRICES": ("prices_path", Path),
     "COSTLOG_API_TOKEN": ("api_token", str),
     "COSTLOG_CORS_ORIGINS": ("cors_origins", _csv),
+    "COSTLOG_ALLOWED_HOSTS": ("allowed_hosts", _csv),
+    "COSTLOG_MAX_CONCURRENT_QUERIES": ("max_concurrent_queries", _positive),
     "COSTLOG_LOG_FORMAT": ("log_format", _log_format),
 }
 

@@ -278,24 +278,28 @@ def get_context() -> JobContext:
         return _context
 
 
-def _parse_all(events: list[Any]) -> tuple[list[CostEvent], list[str]]:
+def _parse_all(events: list[Any]) -> tuple[dict[int, CostEvent], list[str]]:
+    """The valid events by their index in the job, and the invalid ones' reasons."""
     now = clock.now()
-    valid: list[CostEvent] = []
+    valid: dict[int, CostEvent] = {}
     errors: list[str] = []
     for index, payload in enumerate(events):
         try:
-            valid.append(parse_event(payload, now=now, fill_id="hash"))
+            valid[index] = parse_event(payload, now=now, fill_id="hash")
         except InvalidEvent as error:
             errors.append(f"event {index}: {error}")
     return valid, errors
 
 
-def _invalid_message(errors: list[str], total: int, result: "WriteResult") -> str:
+def _failure_message(errors: list[str], total: int, result: "WriteResult") -> str:
     shown = errors[: constants.INVALID_EVENTS_REPORTED]
     more = len(errors) - len(shown)
     tail = f"; and {more} more" if more else ""
+    refused = len(result.refused)
+    what = ("invalid" if not refused else "refused" if refused == len(errors)
+            else "invalid or refused")
     return (
-        f"{len(errors)} of {total} events invalid (valid ones recorded: inserted "
+        f"{len(errors)} of {total} events {what} (valid ones recorded: inserted "
         f"{result.inserted}, duplicates {result.duplicates}): {'; '.join(shown)}{tail}"
     )
 
@@ -304,8 +308,8 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
     """Record ``events`` (wire dicts); the valid ones commit even when some are invalid.
 
     Transient errors (locked or unreadable database) propagate so RQ retries with backoff; any
-    invalid event raises :class:`InvalidJob` naming its index and field, after the valid ones
-    are written.
+    invalid event, or one refused because a stored sum would leave its exact range, raises
+    :class:`InvalidJob` naming its index and field, after the others are written.
     """
     if not isinstance(events, list):
         raise InvalidJob(f"events: must be an array of events, got {type(events).__name__}")
@@ -318,8 +322,12 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
     result = write.WriteResult(inserted=0, duplicates=0)
     if valid:
         context = get_context()
-        result = write.record_events(context.db, valid, context.prices)
+        result = write.record_events(context.db, list(valid.values()), context.prices)
+    if result.refused:
+        index_of = {event.event_id: index for index, event in valid.items()}
+        errors += [f"event {index_of[refusal.event_id]}: {refusal.reason}"
+                   for refusal in result.refused]
     if errors:
-        raise InvalidJob(_invalid_message(errors, len(events), result))
+        raise InvalidJob(_failure_message(errors, len(events), result))
     log.debug("recorded %d events (%d duplicates)", result.inserted, result.duplicates)
     return {"inserted": result.inserted, "duplicates": result.duplicates}

@@ -179,7 +179,8 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     """Back-fill events from FILE (JSON lines) straight into the database.
 
     Uses the same idempotent write path as the worker, one transaction per chunk, so importing
-    a file twice counts nothing twice. Rejected lines are printed as 'line N: <reason>' and make
+    a file twice counts nothing twice. Rejected lines are printed as 'line N: <reason>' (events
+    refused because a stored sum would leave its exact range as 'event ID: <reason>') and make
     the exit status 1. Shows a progress bar on a terminal.
     """
     from costlog.cli.importer import ParserProcess
@@ -192,10 +193,13 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     rows: list[tuple] = []
 
     def write(count: int) -> None:
-        nonlocal inserted, duplicates
+        nonlocal inserted, duplicates, rejected
         result = record_rows(db, rows[:count])
         inserted += result.inserted
         duplicates += result.duplicates
+        for refusal in result.refused:  # a stored sum would leave its exact range
+            click.echo(str(refusal), err=True)
+        rejected += len(result.refused)
         del rows[:count]
 
     # The parser is forked before the database is opened: it must not inherit the connection.
@@ -333,12 +337,18 @@ def aggregates_check(ctx: click.Context) -> None:
 @aggregates.command(name="rebuild")
 @click.pass_context
 def aggregates_rebuild(ctx: click.Context) -> None:
-    """Recompute every rollup from cost_log (one transaction)."""
+    """Recompute every rollup from cost_log (one transaction).
+
+    Rows no exact sum can hold (stored by an older version) are first moved to the table
+    cost_log_refused, each printed with the reason.
+    """
     from costlog.store.write import rebuild_aggregates
 
     db = _open_db(_settings(ctx))
-    rebuild_aggregates(db)
+    set_aside = rebuild_aggregates(db)
     db.close()
+    for refusal in set_aside:
+        click.echo(f"cost_log row {refusal.row_id} set aside into cost_log_refused: {refusal}")
     click.echo("rollups rebuilt")
 
 

@@ -8,7 +8,7 @@ whole-hour zones, and of day rows in UTC.
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from costlog.domain.event import RFC3339_RE
@@ -144,6 +144,8 @@ def parse_instant(text: str, tz: ZoneInfo, *, end_of_day: bool = False) -> datet
             day = date.fromisoformat(text)
             if not end_of_day:
                 return _midnight(day, tz).astimezone(tz)
+            if day == date.max:  # no next midnight to count back from
+                return datetime.combine(day, time(23, 59, 59), tzinfo=tz)
             return _midnight(day + timedelta(days=1), tz).astimezone(tz) - timedelta(seconds=1)
         if RFC3339_RE.fullmatch(text):
             parsed = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))

@@ -7,13 +7,14 @@ PostgreSQL runs its own dialect of each migration (``schema/postgresql/``, same 
 the same way.
 """
 
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
 
 import sqlite_utils
 
-from costlog.store import rollups
+from costlog.store import bounds, rollups
 from costlog.store.connection import immediate
 
 RECORD_TABLE = "costlog_migrations"
@@ -21,7 +22,9 @@ RECORD_TABLE = "costlog_migrations"
 ORCHESTRATOR_TABLE = "_migrations"
 ORCHESTRATOR_VERSIONS = {1, 2, 3}
 #: Migrations after which the rollups they add are back-filled from the rows in cost_log.
-BACKFILL_AFTER = {4, 6, 7}
+BACKFILL_AFTER = {4, 6, 7, 11}
+
+log = logging.getLogger("costlog.store")
 
 ADD_COLUMN_RE = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
 FILE_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -71,12 +74,19 @@ def _run_statement(db: sqlite_utils.Database, statement: str) -> None:
     db.execute(statement)
 
 
-def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
+def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> list[bounds.Refusal]:
     """Recompute the rollups from cost_log (inside the caller's transaction).
 
     With ``only_empty``, rollups that already hold rows are left as they are: after a migration
-    that adds rollups, and for an orchestrator database's own cost_aggregates.
+    that adds rollups, and for an orchestrator database's own cost_aggregates. Rows no exact sum
+    can hold are first set aside into cost_log_refused (and returned); then every rollup is
+    recomputed, since each held them.
     """
+    refused = bounds.set_aside_unfit(db)
+    for refusal in refused:
+        log.warning("cost_log row %d set aside into %s: %s", refusal.row_id, bounds.REFUSED,
+                    refusal)
+    only_empty = only_empty and not refused
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
     for rollup in rollups.ROLLUPS:
         if not all(db[table].exists() for table in (rollup.table, *rollup.reads)):
@@ -86,6 +96,7 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
         db.execute(f"DELETE FROM {rollup.table}")
         for statement in rollup.add_statements(recompute=True):
             db.execute(statement, {"lo": 0, "hi": hi})
+    return refused
 
 
 def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int]:

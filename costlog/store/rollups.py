@@ -46,6 +46,8 @@ ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("cache_tokens", "COALESCE(n.cache_creation_tokens, 0) + COALESCE(n.cache_read_tokens, 0)"),
     # task_count counts the task ids themselves: a NULL task id is no task.
     ("task_id", "n.task_id"),
+    # Which cost_log row it is: the exact-range guard refuses rows by it (store/bounds.py).
+    ("row_id", "n.id"),
 )
 #: The rows with ``:lo < id <= :hi`` of cost_log as ROW_COLUMNS.
 COST_LOG_ROWS = (
@@ -166,7 +168,17 @@ class Rollup:
         return " UNION ALL ".join(stripped.select(p) for p in self.project_exprs())
 
 
+#: The summed row columns the all-time totals guard (see costlog_totals, store/bounds.py).
+GUARDED_COLUMNS = ("cost_nanos", "tokens", "input_tokens", "output_tokens", "cache_tokens")
+
 ROLLUPS: tuple[Rollup, ...] = (
+    # The all-time totals of magnitudes: every other sum is a part of them (migration 011).
+    Rollup(
+        "costlog_totals",
+        keys=(("scope", "'*'"),),
+        values=(*((column, f"SUM(ABS(r.{column}))") for column in GUARDED_COLUMNS),
+                ("events", "COUNT(*)")),
+    ),
     Rollup(
         "cost_aggregates",
         keys=TASK_BUCKET_KEYS[:4],

@@ -4,7 +4,8 @@
 :func:`record_cost_extended` reach it through :func:`record_events`, ``costlog import`` with the
 rows its parser process built by :func:`event_row`. In one ``BEGIN IMMEDIATE`` transaction it
 inserts the rows keyed by ``event_id`` (a duplicate is ignored) and adds only the new rows into
-every rollup by additive upsert in SQL.
+every rollup by additive upsert in SQL. New rows that would take a sum past the exact range of
+a 64-bit integer are refused instead (:mod:`costlog.store.bounds`), the others still recorded.
 """
 
 import math
@@ -19,7 +20,8 @@ from costlog.domain import buckets
 from costlog.domain.event import CostEvent
 from costlog.domain.models import detect_model
 from costlog.domain.pricing import PriceTable, cost_of
-from costlog.store import migrations, rollups
+from costlog.store import bounds, migrations, rollups
+from costlog.store.bounds import Refusal
 from costlog.store.connection import immediate
 
 #: The cost_log columns of a row from :func:`event_row`, in order.
@@ -38,6 +40,8 @@ _INSERT = (
 class WriteResult:
     inserted: int
     duplicates: int
+    #: New rows that no exact sum could hold: not recorded (see costlog.store.bounds).
+    refused: tuple[Refusal, ...] = ()
 
 
 def event_row(event: CostEvent, prices: PriceTable) -> tuple:
@@ -68,32 +72,36 @@ def record_rows(db: sqlite_utils.Database, rows: list[tuple]) -> WriteResult:
     with immediate(db):
         (lo,) = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
         inserted = db.conn.executemany(_INSERT, rows).rowcount
-        bounds = {"lo": lo, "hi": lo}
+        duplicates = len(rows) - inserted
+        ids = {"lo": lo, "hi": lo}
+        refused: list[Refusal] = []
         if inserted:
             # The new rows are the ones above lo, up to the last one inserted. (lo cannot be
             # derived from it: a duplicate row still uses up an AUTOINCREMENT id.)
-            (bounds["hi"],) = db.conn.execute("SELECT last_insert_rowid()").fetchone()
+            (ids["hi"],) = db.conn.execute("SELECT last_insert_rowid()").fetchone()
             db.conn.execute(rollups.CREATE_STAGED_ROWS)
-            db.conn.execute(rollups.STAGE_ROWS, bounds)
+            db.conn.execute(rollups.STAGE_ROWS, ids)
+            refused = bounds.refuse_staged(db)
+            inserted -= len(refused)
             for statement in rollups.ADD_STATEMENTS:
-                db.conn.execute(statement, bounds)
+                db.conn.execute(statement, ids)
             db.conn.execute(rollups.CLEAR_STAGED_ROWS)
-        _bump_counters(db, rows, inserted, bounds)
-    return WriteResult(inserted=inserted, duplicates=len(rows) - inserted)
+        _bump_counters(db, rows, inserted, duplicates, len(refused), ids)
+    return WriteResult(inserted=inserted, duplicates=duplicates, refused=tuple(refused))
 
 
 def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,
-                   bounds: dict[str, int]) -> None:
+                   duplicates: int, refused: int, ids: dict[str, int]) -> None:
     if inserted == len(rows):
         unpriced = sum(row[_SOURCE] == COST_UNPRICED for row in rows)
     else:
-        # Some rows were duplicates: only the database knows which of them are new.
+        # Some rows were duplicates or refused: only the database knows which are new.
         (unpriced,) = db.conn.execute(
             "SELECT COUNT(*) FROM cost_log WHERE id > :lo AND id <= :hi"
-            " AND cost_source = 'unpriced'", bounds,
+            " AND cost_source = 'unpriced'", ids,
         ).fetchone()
-    counts = {"events_ingested": inserted, "duplicates_ignored": len(rows) - inserted,
-              "events_unpriced": unpriced}
+    counts = {"events_ingested": inserted, "duplicates_ignored": duplicates,
+              "events_unpriced": unpriced, "events_refused": refused}
     db.conn.executemany(
         "INSERT INTO costlog_counters(name, value) VALUES (?, ?)"
         " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
@@ -124,10 +132,31 @@ def _values_equal(expected: Any, actual: Any) -> bool:
     return (expected or 0) == (actual or 0)
 
 
-def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift]:
-    """Every difference between a rollup and its recomputation from cost_log."""
+@dataclass(frozen=True)
+class Unfit:
+    """A cost_log row no exact sum can hold (stored before sums were guarded)."""
+
+    refusal: Refusal
+
+    def __str__(self) -> str:
+        return (f"cost_log row {self.refusal.row_id} ({self.refusal}):"
+                " `costlog aggregates rebuild` sets it aside")
+
+
+def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift | Unfit]:
+    """Every difference between a rollup and its recomputation from cost_log.
+
+    Rows that cannot all be summed exactly are reported instead: no exact recomputation exists
+    until ``rebuild`` has set them aside.
+    """
+    unfit = bounds.find_unfit(db)
+    if unfit:
+        yield from map(Unfit, unfit)
+        return
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
     for rollup in rollups.ROLLUPS:
+        if not all(db[table].exists() for table in (rollup.table, *rollup.reads)):
+            continue  # a later migration adds it
         width = len(rollup.key_columns)
         # A key table's only value is whether the key is there.
         columns, present = (rollup.value_columns, ()) if rollup.values else (["rows"], (1,))
@@ -144,7 +173,8 @@ def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift]:
                     yield Drift(rollup.table, key, column, a, b)
 
 
-def rebuild_aggregates(db: sqlite_utils.Database) -> None:
-    """Recompute every rollup from cost_log in one transaction."""
+def rebuild_aggregates(db: sqlite_utils.Database) -> list[Refusal]:
+    """Recompute every rollup from cost_log in one transaction; returns the rows set aside into
+    cost_log_refused because no exact sum could hold them."""
     with immediate(db):
-        migrations.backfill(db)
+        return migrations.backfill(db)

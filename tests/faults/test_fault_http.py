@@ -463,13 +463,14 @@ def test_body_limit(label: str, api: Api) -> None:
     """One byte over MAX_BODY_BYTES is 413, declared or chunked; exactly the limit is read."""
     method, path = split(label)
     over = b"{}" + b" " * (MAX_BODY_BYTES - 1)  # limit + 1
+    headers = {**AUTH, "Content-Type": JSON_TYPE}
     for data in (over, chunks(over)):
-        response = api.request(method, path, data=data, headers=AUTH)
+        response = api.request(method, path, data=data, headers=headers)
         assert (response.status_code, response.json()) == (
             413, {"error": "request body too large"}), label
     at_limit = b"{}" + b" " * (MAX_BODY_BYTES - 2)
     for data in (at_limit, chunks(at_limit)):
-        response = api.request(method, path, data=data, headers=AUTH)
+        response = api.request(method, path, data=data, headers=headers)
         assert response.status_code != 413, label
         assert_answer(label, response.status_code, response.headers["content-type"],
                       response.content)
@@ -502,7 +503,8 @@ def test_writes_need_the_token(label: str, api: Api) -> None:
     for headers in ({}, {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": TOKEN},
                     {"Authorization": f"Basic {TOKEN}"}):
         for body in (b"{}", b"not json", b" " * (MAX_BODY_BYTES + 1)):
-            response = api.request(method, path, data=body, headers=headers)
+            response = api.request(method, path, data=body,
+                                   headers={**headers, "Content-Type": JSON_TYPE})
             assert (response.status_code, response.json()) == (
                 401, {"error": "missing or invalid token"}), (label, headers)
             assert response.headers["www-authenticate"] == "Bearer"
@@ -524,7 +526,8 @@ def test_remote_writes_without_a_token_are_403(db: sqlite_utils.Database, db_pat
         for label in WRITE_OPERATIONS:
             method, path = split(label)
             for headers in ({}, AUTH):
-                response = client.request(method, path, content=b"{}", headers=headers)
+                response = client.request(method, path, content=b"{}",
+                                          headers={**headers, "Content-Type": JSON_TYPE})
                 assert (response.status_code, response.json()) == (
                     403, {"error": "writes are allowed from loopback only"}), label
         for label in sorted(set(OPERATIONS) - set(WRITE_OPERATIONS)):

@@ -18,6 +18,7 @@ from ingest.spool import Spool
 from tests.conftest import NOW
 from tests.support.api import PRICES, client_for, settings_for
 
+JSON_TYPE = {"Content-Type": "application/json"}
 MIB = 1024 * 1024
 GOOD = {"project_id": "web", "task_id": "T-1", "phase": "implement",
         "model": "claude-sonnet-4-5", "input_tokens": 1000, "output_tokens": 100,
@@ -128,7 +129,7 @@ def test_timestamp_defaults_to_now(client: TestClient, queue: Any) -> None:
     (b"[1" + b"0" * 5000 + b"]", "invalid request body: number out of range"),
 ])
 def test_body_not_json(client: TestClient, queue: Any, body: bytes, message: str) -> None:
-    response = client.post("/api/cost/events", content=body)
+    response = client.post("/api/cost/events", content=body, headers=JSON_TYPE)
     assert (response.status_code, response.json()) == (400, {"error": message})
     assert queue.count == 0
 
@@ -137,7 +138,7 @@ def test_nan_and_huge_numbers_are_rejected_per_item(client: TestClient, queue: A
     body = b'[{"project_id": "p", "task_id": "t", "phase": "x", "cost_usd": NaN},' \
            b' {"project_id": "p", "task_id": "t", "phase": "x", "cost_usd": 1e999},' \
            b' {"project_id": "p", "task_id": "t", "phase": "x", "input_tokens": 1e3}]'
-    response = client.post("/api/cost/events", content=body)
+    response = client.post("/api/cost/events", content=body, headers=JSON_TYPE)
     assert response.status_code == 202
     assert response.json()["rejected"] == [
         {"index": 0, "error": "cost_usd: must be a finite number"},
@@ -148,7 +149,7 @@ def test_nan_and_huge_numbers_are_rejected_per_item(client: TestClient, queue: A
 
 def test_lone_surrogates_never_break_the_response(client: TestClient, queue: Any) -> None:
     body = b'[{"project_id": "\\ud800", "task_id": "t", "phase": "x"}]'
-    response = client.post("/api/cost/events", content=body)
+    response = client.post("/api/cost/events", content=body, headers=JSON_TYPE)
     assert response.status_code == 202
     assert response.json()["rejected"] == [
         {"index": 0, "error": "project_id: must be valid Unicode text"}]
@@ -172,7 +173,7 @@ def test_1001_events_is_413(client: TestClient, queue: Any) -> None:
 
 def test_body_over_1_mib_from_content_length(client: TestClient, queue: Any) -> None:
     body = json.dumps({**GOOD, "task_id": "x" * 256, "pad": "y" * MIB}).encode()
-    response = client.post("/api/cost/events", content=body)
+    response = client.post("/api/cost/events", content=body, headers=JSON_TYPE)
     assert (response.status_code, response.json()) == (413, {"error": "request body too large"})
     assert queue.count == 0
 
@@ -184,14 +185,14 @@ def test_body_over_1_mib_while_reading(client: TestClient, queue: Any) -> None:
         for _ in range(MIB // 1000 + 1):
             yield b" " * 1000
 
-    response = client.post("/api/cost/events", content=chunks())
+    response = client.post("/api/cost/events", content=chunks(), headers=JSON_TYPE)
     assert (response.status_code, response.json()) == (413, {"error": "request body too large"})
 
 
 def test_body_of_exactly_1_mib_is_read(client: TestClient, queue: Any) -> None:
     body = json.dumps(GOOD).encode()
     body += b" " * (MIB - len(body))
-    response = client.post("/api/cost/events", content=body)
+    response = client.post("/api/cost/events", content=body, headers=JSON_TYPE)
     assert response.status_code == 202
 
 

@@ -295,7 +295,8 @@ def test_openapi_matches_the_routes(client: TestClient) -> None:
     app_routes = [r for r in create_app(settings_for(Path("x"), Path("y"))).routes
                   if isinstance(r, Route)]
     assert route_operations(app_routes) == route_operations(api.routes)
-    assert len(api.routes) == len(api.ENDPOINTS) == 9
+    assert len(api.ENDPOINTS) == 9
+    assert len(api.routes) == 8  # one route per path: GET and PUT /api/cost/budget share one
 
 
 def test_openapi_operations_are_complete(client: TestClient) -> None:
@@ -324,3 +325,23 @@ def test_openapi_detects_a_difference() -> None:
     assert route_operations(extra) != document_operations(document)
     del document["paths"]["/metrics"]
     assert route_operations(api.routes) != document_operations(document)
+
+
+def test_openapi_states_the_write_rule_and_the_formats_as_enforced(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    for path, method in (("/api/cost/events", "post"), ("/api/cost/budget", "put")):
+        operation = document["paths"][path][method]
+        # No token needed unless one is configured: both alternatives.
+        assert operation["security"] == [{}, {"bearer": []}]
+        assert "only loopback clients may write" in operation["description"]
+        assert "415" in operation["responses"]
+    parameters = {p["name"]: p["schema"] for p in
+                  document["paths"]["/api/cost/timeseries"]["get"]["parameters"]}
+    assert "localtime" not in parameters["tz"]["enum"]
+    assert {"UTC", "Asia/Kolkata", "America/New_York"} <= set(parameters["tz"]["enum"])
+    for name in ("start", "end"):
+        pattern = re.compile(parameters[name]["pattern"])
+        for good in ("2026-11-01", "2026-11-01T09:30:00+01:00", "2026-11-01T09:30:00Z"):
+            assert pattern.search(good), (name, good)
+        for bad in ("2026-11", "yesterday", "2026-11-01T09:30:00"):
+            assert not pattern.search(bad), (name, bad)

@@ -76,9 +76,11 @@ def test_reads_need_no_token(token_client: TestClient) -> None:
 
 
 def test_token_checked_before_the_body_is_read(token_client: TestClient) -> None:
-    response = token_client.post("/api/cost/events", content=b"x" * (2 * 1024 * 1024))
+    json_type = {"Content-Type": "application/json"}
+    response = token_client.post("/api/cost/events", content=b"x" * (2 * 1024 * 1024),
+                                 headers=json_type)
     assert response.status_code == 401
-    response = token_client.post("/api/cost/events", content=b"not json")
+    response = token_client.post("/api/cost/events", content=b"not json", headers=json_type)
     assert response.status_code == 401
 
 

@@ -1,11 +1,6 @@
 """``api.serve`` under a real uvicorn process: real sockets, real client addresses."""
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,41 +8,20 @@ import httpx
 import pytest
 import sqlite_utils
 
-from costlog.cli.redis_server import free_port
-from tests.support.api import seed
+from tests.support.api import seed, uvicorn_api
 
 EVENT = {"project_id": "web", "task_id": "T-1", "phase": "implement", "cost_usd": 1.0}
-SERVE = ("import sys; from api import serve; from costlog.settings import Settings;"
-         " serve(Settings.from_env(), '127.0.0.1', int(sys.argv[1]))")
 
 
 @pytest.fixture
 def server(db: sqlite_utils.Database, db_path: Path, tmp_path: Path, redis_url: str,
            queue_name: str) -> Iterator[str]:
     seed(db)
-    port = free_port()
-    env = {**os.environ, "COSTLOG_DB": str(db_path), "COSTLOG_REDIS_URL": redis_url,
-           "COSTLOG_QUEUE": queue_name, "COSTLOG_SPOOL": str(tmp_path / "spool")}
-    env.pop("COSTLOG_API_TOKEN", None)
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT,
-                               cwd=Path(__file__).parents[2])
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail((tmp_path / "api.log").read_text())
-            time.sleep(0.05)
-    yield base
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=10) == 0
-    log.close()
+    env = {"COSTLOG_DB": str(db_path), "COSTLOG_REDIS_URL": redis_url,
+           "COSTLOG_QUEUE": queue_name, "COSTLOG_SPOOL": str(tmp_path / "spool"),
+           "COSTLOG_API_TOKEN": ""}
+    with uvicorn_api(env, tmp_path / "api.log") as base:
+        yield base
 
 
 def test_serve_reads_and_writes_over_http(server: str) -> None:
@@ -70,7 +44,7 @@ def test_serve_forwarded_remote_client_cannot_write(server: str) -> None:
 def test_serve_413_from_content_length_without_the_body(server: str) -> None:
     host, port = server.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as connection:
-        connection.sendall(b"POST /api/cost/events HTTP/1.1\r\nHost: x\r\n"
+        connection.sendall(b"POST /api/cost/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                            b"Content-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")
         reply = b""
         while b"\r\n\r\n" not in reply or not reply.endswith(b"}"):

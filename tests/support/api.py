@@ -6,16 +6,23 @@ edges that matter: the 24 h / 30 d window edges, the America/New_York fall-back 
 Asia/Kolkata day edge at 18:30Z and month edges that move with the zone.
 """
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlite_utils
 from starlette.testclient import TestClient
 
 from api import create_app
+from costlog.cli.redis_server import free_port
 from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
 from costlog.settings import Settings
@@ -113,3 +120,43 @@ def sql_float_cost(db: sqlite_utils.Database, where: str = "1",
 
 def usd(nanos: int) -> float:
     return nanos / 1_000_000_000
+
+
+SERVE = ("import sys; from api import serve; from costlog.settings import Settings;"
+         " serve(Settings.from_env(), sys.argv[1], int(sys.argv[2]))")
+
+
+@contextmanager
+def uvicorn_api(env: dict[str, str], log: Path, host: str = "127.0.0.1",
+                process_out: list[subprocess.Popen] | None = None) -> Iterator[str]:
+    """``api.serve`` in its own process on a free port of ``host``: its base URL, until the
+    block ends (then stopped with SIGINT, as Ctrl-C would, and reaped). The process is added
+    to ``process_out`` when given (to watch its memory)."""
+    port = free_port()
+    env = {**os.environ, **env}
+    with log.open("wb") as output:
+        process = subprocess.Popen([sys.executable, "-c", SERVE, host, str(port)], env=env,
+                                   stdout=output, stderr=subprocess.STDOUT,
+                                   cwd=Path(__file__).parents[2])
+        if process_out is not None:
+            process_out.append(process)
+        try:
+            base = f"http://{host}:{port}"
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    httpx.get(f"{base}/healthz", timeout=1)
+                    break
+                except httpx.TransportError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(log.read_text()) from None
+                    time.sleep(0.05)
+            yield base
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        assert process.returncode == 0, log.read_text()

@@ -507,7 +507,8 @@ def test_update_budget_errors(client: TestClient, seeded: sqlite_utils.Database,
 
 
 def test_update_budget_body_too_large(client: TestClient) -> None:
-    response = client.put("/api/cost/budget", content=b" " * (1024 * 1024 + 1))
+    response = client.put("/api/cost/budget", content=b" " * (1024 * 1024 + 1),
+                          headers={"Content-Type": "application/json"})
     assert (response.status_code, response.json()) == (413, {"error": "request body too large"})
 
 

@@ -40,6 +40,7 @@ def by_table(statements: list[str] | tuple[str, ...]) -> dict[str, list[bool]]:
 def test_the_store_adds_fine_keys_row_by_row_and_groups_coarse_ones() -> None:
     # [per-project statement, all-projects ('*') statement]
     assert by_table(rollups.ADD_STATEMENTS) == {
+        "costlog_totals": [True],  # one row: grouping is free
         "cost_aggregates": [True],  # task_count counts DISTINCT tasks: needs its groups
         "cost_aggregates_tasks": [True],
         "rollup_model_q": [False, False],
