@@ -36,10 +36,15 @@ from costlog.store import rollups
 WRITE_LOCK_KEY = 0x636F73746C6F67
 #: The text of SQLite's ``datetime('now')``: UTC ``YYYY-MM-DD HH:MM:SS``.
 NOW_TEXT = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
-#: SQLite's ROUND(x) for x >= 0 is floor(x + 0.5) in doubles (costs are never negative);
-#: PostgreSQL's round(double) breaks ties to even.
-COST_NANOS = ("CAST(floor(COALESCE(n.cost_usd, 0) * CAST(1e9 AS DOUBLE PRECISION)"
-              " + CAST(0.5 AS DOUBLE PRECISION)) AS BIGINT)")
+_NANOS = "(COALESCE(n.cost_usd, 0) * CAST(1e9 AS DOUBLE PRECISION))"
+#: SQLite's ``CAST(ROUND(x) AS INTEGER)``: ROUND is sign(x) * floor(|x| + 0.5) in doubles
+#: (PostgreSQL's round(double) breaks ties to even), and the CAST clamps what is out of range
+#: (PostgreSQL's raises; the exact-sum guard then refuses such a row by its cost_usd). The upper
+#: clamp is the largest double below 2^63.
+COST_NANOS = (
+    f"CAST(LEAST(GREATEST(sign({_NANOS}) * floor(abs({_NANOS}) + CAST(0.5 AS DOUBLE PRECISION)),"
+    " CAST(-9223372036854775808 AS DOUBLE PRECISION)),"
+    " CAST(9223372036854774784 AS DOUBLE PRECISION)) AS BIGINT)")
 _STRFTIME = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
 
 CONNECT_TIMEOUT_SECONDS = 5
@@ -60,20 +65,16 @@ def is_url(target: object) -> bool:
 __all__ = ["redact"]
 
 
-def _staged_type(name: str) -> str:
-    if name == "cost_usd":
-        return "DOUBLE PRECISION"
-    return "BIGINT" if name.endswith(("tokens", "nanos")) else "TEXT"
-
-
 @functools.cache
 def _statements() -> dict[str, str]:
     """Whole statements whose PostgreSQL form differs in more than words."""
-    staged = ", ".join(f"{name} {_staged_type(name)}" for name, _ in rollups.ROW_COLUMNS)
+    # Typed as the expressions it stages are (no rows: the id bounds do not matter).
+    no_rows = rollups.COST_LOG_ROWS.replace(":lo", "0").replace(":hi", "0")
     grouped = [statement for rollup in rollups.ROLLUPS for statement in
                rollup.add_statements(recompute=True, rows=rollups.STAGED_ROWS)]
     return {
-        rollups.CREATE_STAGED_ROWS: f"CREATE TEMP TABLE IF NOT EXISTS costlog_new_rows ({staged})",
+        rollups.CREATE_STAGED_ROWS: "CREATE TEMP TABLE IF NOT EXISTS costlog_new_rows AS"
+                                    f" SELECT * FROM {no_rows} AS staged WITH NO DATA",
         # PostgreSQL 15 wants an alias on every subquery in FROM.
         rollups.STAGE_ROWS: f"{rollups.STAGE_ROWS} AS staged",
         "SELECT last_insert_rowid()": "SELECT lastval()",
@@ -100,6 +101,11 @@ _REWRITES = (
     # Without an alias: a list of texts (``x IN (SELECT value FROM json_each(?))``).
     (re.compile(r"json_each\((\?|:\w+)\)(?! AS)"),
      r"jsonb_array_elements_text(CAST(\1 AS jsonb)) AS json_each(value)"),
+    # SQLite's storage classes: a BIGINT column holds 'integer', a DOUBLE PRECISION one 'real'.
+    (re.compile(r"\btypeof\((\w+)\)"),
+     r"CASE WHEN \1 IS NULL THEN 'null' WHEN pg_typeof(\1) IN ('bigint', 'integer', 'smallint')"
+     r" THEN 'integer' WHEN pg_typeof(\1) IN ('double precision', 'real', 'numeric')"
+     r" THEN 'real' ELSE 'text' END"),
     (re.compile(r"\bjson_group_array\("), "json_agg("),
     (re.compile(r"\bjson_array\("), "json_build_array("),
     (re.compile(r"\bjson_object\("), "json_build_object("),

@@ -1,11 +1,14 @@
 """The PostgreSQL connection's own behaviour: bulk inserts through COPY, reconnecting."""
 
+import random
+import sqlite3
+
 import psycopg
 import pytest
 
 from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
-from costlog.store import postgres
+from costlog.store import postgres, rollups
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from costlog.store.write import check_aggregates, event_row, record_rows
@@ -58,3 +61,19 @@ def test_table_info_as_sqlite_gives_it(store_target: str) -> None:
         "project_id", "task_id", "cost_nanos", "tokens", "events"]
     assert db["missing"].columns == [] and not db["missing"].exists()
     db.close()
+
+
+def test_nano_usd_round_exactly_as_sqlite_rounds(postgres_url: str) -> None:
+    """Every row's cost becomes the same integer nano-USD on both back ends (ties included)."""
+    rng = random.Random(5)
+    costs = [round(rng.random() * 10 ** rng.randrange(-9, 7), rng.randrange(0, 12))
+             for _ in range(3000)]
+    costs += [n / 2 * 1e-9 for n in range(-40, 41)] + [0.0, 1e6, 123.4567890125]
+    sqlite = sqlite3.connect(":memory:")
+    expected = [sqlite.execute(f"SELECT {rollups.COST_NANOS.replace('n.cost_usd', '?')}",
+                               [cost]).fetchone()[0] for cost in costs]
+    with psycopg.connect(postgres_url) as conn:
+        expression = postgres.COST_NANOS.replace("n.cost_usd", "CAST(%(c)s AS DOUBLE PRECISION)")
+        actual = [conn.execute(f"SELECT {expression}", {"c": cost}).fetchone()[0]
+                  for cost in costs]
+    assert actual == expected
