@@ -58,7 +58,13 @@ class PostgresServer:
         self.port = _free_port()
         self._user: dict[str, Any] = {}
         if os.geteuid() == 0:
-            account = pwd.getpwnam(UNPRIVILEGED_USER)
+            try:
+                account = pwd.getpwnam(UNPRIVILEGED_USER)
+            except KeyError:
+                shutil.rmtree(self.root)
+                raise PostgresUnavailable(
+                    f"running as root and no '{UNPRIVILEGED_USER}' user to run PostgreSQL as"
+                    " (Debian's 'postgresql' package creates it)") from None
             os.chown(self.root, account.pw_uid, account.pw_gid)
             self._user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
