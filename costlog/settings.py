@@ -12,7 +12,6 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from costlog import constants
 
@@ -42,13 +41,11 @@ def database(value: str | Path) -> Path | str:
 
 def database_label(target: Path | str) -> str:
     """The database as messages and logs name it: a URL without its password."""
-    parts = urlsplit(str(target))
-    if not str(target).startswith(SCHEMES) or parts.password is None:
+    if not isinstance(target, str):
         return str(target)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    from ingest.redis_conn import redact  # the one URL redaction (imported late: no cycle)
+
+    return redact(target)
 
 
 def beside(target: Path | str, name: str) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlite_utils
 
 from costlog import constants
+from costlog.settings import database_label
 from costlog.store import postgres
 
 
@@ -33,7 +34,7 @@ def connect(target: Path | str, *, readonly: bool = False) -> Database:
             return postgres.connect(str(target))
         except postgres.Error as error:
             raise DatabaseUnavailable(
-                f"cannot open database {postgres.redact(str(target))}: {error}") from error
+                f"cannot open database {database_label(target)}: {error}") from error
     return _connect_sqlite(Path(target), readonly=readonly)
 
 

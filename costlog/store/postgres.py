@@ -6,7 +6,7 @@ statement): ``?``/``:name`` placeholders, a few functions (``datetime('now')``, 
 ``json_each``, ``instr``), SQLite's always-true ``1`` conditions and ``LIMIT -1``, the
 per-connection staging table, and the rollup upserts that add a write's rows one by one
 (PostgreSQL's ``ON CONFLICT DO UPDATE`` cannot touch one row twice in a statement, so they are
-grouped by key here).
+grouped, and ordered, by key here). Bulk inserts go through COPY.
 
 Writers take one transaction-level advisory lock first (:meth:`PgDatabase.begin_write`), the
 discipline of SQLite's ``BEGIN IMMEDIATE``: writers on any number of hosts commit one after the
@@ -29,7 +29,6 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
 from costlog.settings import SCHEMES
-from costlog.settings import database_label as redact
 from costlog.store import rollups
 
 #: The key of the writers' advisory lock (any constant; "costlog" in ASCII).
@@ -49,7 +48,7 @@ _STRFTIME = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S
 
 CONNECT_TIMEOUT_SECONDS = 5
 #: From this many rows, an executemany() of an ``INSERT … DO NOTHING`` goes through COPY (a
-#: 20,000-row import chunk: the insert ~4× faster than pipelined statements).
+#: 20,000-row import chunk: its insert took 1.3 s instead of 1.8 s as pipelined statements).
 COPY_MIN_ROWS = 100
 _BULK_INSERT_RE = re.compile(
     r"^INSERT INTO (?P<table>\w+) \((?P<columns>[\w, ]+)\) VALUES \([?, ]+\)"
@@ -60,9 +59,6 @@ Error = psycopg.Error
 
 def is_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(SCHEMES)
-
-
-__all__ = ["redact"]
 
 
 @functools.cache
