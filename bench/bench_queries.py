@@ -1,11 +1,10 @@
 """Read latency over real HTTP against `costlog api` on the imported database.
 
     python -m bench.bench_queries [--quick] [--events N] [--spread task|uniform]
-                                  [--rounds 40] [--workdir DIR] [--db PATH|URL] [--only TEXT]
+                                  [--rounds 40] [--workdir DIR] [--db PATH] [--only TEXT]
                                   [--profile OUT] [--baseline DIR]
 
-Reads ``db-<N>-<spread>.db`` left by ``bench.bench_import`` (``--db`` for another one, or a
-``postgresql://`` URL the import filled, ``bench.bench_import --db URL``), runs
+Reads ``db-<N>-<spread>.db`` left by ``bench.bench_import`` (``--db`` for another one), runs
 ``costlog migrate`` on it (as an upgrade would), sets a monthly budget, starts ``costlog api``
 and sends every query ``--rounds`` times over one keep-alive connection, the queries interleaved
 round by round, after one warm-up round. p50/p95 per query; the API's peak RSS (VmHWM) at
@@ -41,8 +40,6 @@ from bench.common import (
     wait_until,
 )
 from costlog.cli.redis_server import free_port
-from costlog.settings import database as database_target
-from costlog.settings import database_label as label
 
 RESULTS = Results()
 END = "2026-11-20"
@@ -96,9 +93,9 @@ def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, http.client.
     return api, conn
 
 
-def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | None = None,
+def bench_queries(db: Path, rounds: int, only: str = "", profile: Path | None = None,
                   baseline: Path | None = None) -> None:
-    heading(f"5. query latency over HTTP, {label(db)}, {rounds} rounds")
+    heading(f"5. query latency over HTTP, {db.name}, {rounds} rounds")
     env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
     # With a baseline, a second API runs the code under ``baseline`` (first on PYTHONPATH) on
@@ -109,7 +106,7 @@ def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | N
     apis: dict[str, tuple[subprocess.Popen, http.client.HTTPConnection]] = {}
     try:
         for side, side_env in sides.items():
-            apis[side] = _api(side_env, DEFAULT_WORKDIR / f"api{'-baseline' if side else ''}.log")
+            apis[side] = _api(side_env, db.with_suffix(f".api{'-baseline' if side else ''}.log"))
         _, conn = apis[""]
         status, body = request(conn, "PUT", "/api/cost/budget",
                                json.dumps({"monthly_limit_usd": 20_000}).encode())
@@ -173,7 +170,7 @@ def main() -> None:
     parser.add_argument("--spread", choices=("task", "uniform"), default="task")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    parser.add_argument("--db", type=database_target)
+    parser.add_argument("--db", type=Path)
     parser.add_argument("--only", default="", help="only the queries containing this text")
     parser.add_argument("--profile", type=Path,
                         help="py-spy raw profile of the API process to this file")
@@ -183,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     count = args.events or (50_000 if args.quick else 1_000_000)
     db = args.db or database(args.workdir, count, args.spread)
-    if isinstance(db, Path) and not db.exists():
+    if not db.exists():
         parser.error(f"{db} does not exist: run python -m bench.bench_import first")
     print(machine())
     bench_queries(db, args.rounds or (10 if args.quick else 40), args.only, args.profile,

@@ -247,9 +247,8 @@ def _ranked_rows(db: sqlite_utils.Database, dim: Dimension, project: str | None,
     where, params = _project_filter(project, dim.has_all_projects_rows)
     rows = db.execute(
         f"SELECT * FROM (SELECT 0, {dim.key} AS k, cost_nanos AS c, tokens, 0"
-        f" FROM {dim.all_time_table} WHERE {where} ORDER BY c DESC, k LIMIT :limit) AS top"
-        # The count goes in the key column: as text, which PostgreSQL's UNION requires.
-        f" UNION ALL SELECT 1, CAST(COUNT(*) AS TEXT), COALESCE(SUM(cost_nanos), 0),"
+        f" FROM {dim.all_time_table} WHERE {where} ORDER BY c DESC, k LIMIT :limit)"
+        f" UNION ALL SELECT 1, COUNT(*), COALESCE(SUM(cost_nanos), 0),"
         f" COALESCE(SUM(tokens), 0), COALESCE({dim.shared_keys}, 0)"
         f" FROM {dim.all_time_table} WHERE {where}",
         params | {"limit": -1 if limit is None else limit},
@@ -257,7 +256,6 @@ def _ranked_rows(db: sqlite_utils.Database, dim: Dimension, project: str | None,
     _, keys, total, total_tokens, shared = next(row for row in rows if row[0])
     if shared:
         return None
-    keys = int(keys)
     # UNION ALL promises no order: sort the (at most ``limit``) rows again as SQL did. Python
     # compares str by code point, which is SQLite's byte order on UTF-8 text.
     ranked = sorted(((key, nanos, tokens) for top, key, nanos, tokens, _ in rows if not top),
