@@ -42,7 +42,7 @@ def test_migration_files_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in available()] == [
         (1, "cost_log"), (2, "model_tracking"), (3, "duration"), (4, "costlog_events"),
         (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
-        (8, "drop_task_search_index"),
+        (8, "drop_task_search_index"), (9, "token_kinds"),
     ]
 
 
@@ -93,7 +93,7 @@ def test_migration_003_adds_duration_ms(fresh: sqlite_utils.Database) -> None:
 
 
 def test_migrate_all_twice_is_a_no_op(fresh: sqlite_utils.Database) -> None:
-    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     before = schema(fresh)
     assert migrate(fresh) == []
     assert schema(fresh) == before
@@ -116,7 +116,7 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     assert len(rows_before) == 400
 
     db = connect(orchestrator_copy)
-    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert migrate(db) == []
 
     # Every old row and value survives; the new columns hold their defaults.
@@ -255,15 +255,14 @@ def test_migration_008_drops_only_the_task_search_index(fresh: sqlite_utils.Data
     migrate(fresh, target=7)
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
                                                                "idx_cost_project_task"}
-    assert migrate(fresh) == [8]
+    assert migrate(fresh, target=8) == [8]
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
 
 
 def test_migration_008_preserves_data_and_is_idempotent(fresh: sqlite_utils.Database) -> None:
-    migrate(fresh, target=7)
+    migrate(fresh)
     recorded(fresh)
     before = tables(fresh)
-    assert migrate(fresh) == [8]
     fresh.execute("DELETE FROM costlog_migrations WHERE version = 8")
     fresh.conn.commit()
     assert migrate(fresh) == [8]
@@ -275,7 +274,7 @@ def test_migration_008_on_an_orchestrator_database(orchestrator_copy: Path) -> N
     db = connect(orchestrator_copy)
     migrate(db, target=7)
     before = tables(db)
-    assert migrate(db) == [8]
+    assert migrate(db, target=8) == [8]
     assert cost_log_indexes(db) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
     assert tables(db) == before
     db.close()
