@@ -50,3 +50,11 @@ CREATE TABLE IF NOT EXISTS rollup_model_id_d(
 DROP INDEX IF EXISTS idx_rollup_task_d_day;
 CREATE INDEX IF NOT EXISTS idx_rollup_task_d_day ON rollup_task_d(day, project_id, task_id,
     cost_nanos, tokens, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens);
+-- All-time totals per project (the list of projects; by-project reads start from it).
+CREATE TABLE IF NOT EXISTS rollup_project(
+    project_id TEXT NOT NULL PRIMARY KEY,
+    cost_nanos INTEGER NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
+    events INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_creation_tokens INTEGER NOT NULL DEFAULT 0, cache_read_tokens INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;

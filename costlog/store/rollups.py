@@ -241,6 +241,9 @@ ROLLUPS: tuple[Rollup, ...] = (
         where="r.initiative <> ''",
         per_row=EACH_PROJECT,
     ),
+    # All-time totals per project: the list of projects, and the projects a breakdown or a
+    # series by project reads (each then a primary-key range scan of its own).
+    Rollup("rollup_project", keys=(_PROJECT,)),
     Rollup(
         "rollup_model_id_d",
         keys=(_PROJECT, _DAY, _PROVIDER, _MODEL_ID),
