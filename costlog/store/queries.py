@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from costlog.constants import ALL_PROJECTS, MAX_SERIES_POINTS, NANOS_PER_USD
-from costlog.domain import buckets
+from costlog.domain import buckets, export
 from costlog.store import rollups
 
 BREAKDOWN_DIMENSIONS = ("model", "phase", "task", "initiative", "model_id", "provider",
@@ -590,31 +590,107 @@ def initiative_cost(db: sqlite_utils.Database, initiative_id: str, *,
     if project:
         where, params["project"] = where + " AND project_id = :project", project
     rows = db.execute(
-        "SELECT project_id, task_id, model, phase, cost_nanos, tokens"
+        f"SELECT project_id, task_id, model, phase, {', '.join(VALUE_COLUMNS)}"
         f" FROM rollup_initiative WHERE {where}", params,
     ).fetchall()
     if not rows:
         return None
-    tasks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    tasks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(VALUE_COLUMNS))
+    total = [0] * len(VALUE_COLUMNS)
     models: dict[str, int] = defaultdict(int)
     phases: dict[str, int] = defaultdict(int)
-    for project_id, task_id, model, phase, nanos, tokens in rows:
-        tasks[(project_id, task_id)][0] += nanos
-        tasks[(project_id, task_id)][1] += tokens
-        models[model] += nanos
-        phases[phase] += nanos
+    for project_id, task_id, model, phase, *sums in rows:
+        _add(tasks[(project_id, task_id)], sums)
+        _add(total, sums)
+        models[model] += sums[0]
+        phases[phase] += sums[0]
     ranked = sorted(tasks.items(), key=lambda item: (-item[1][0], item[0]))
     return {
         "initiative_id": initiative_id,
-        "total_cost_usd": usd(sum(nanos for nanos, _ in tasks.values())),
-        "total_tokens": sum(tokens for _, tokens in tasks.values()),
+        "total_cost_usd": usd(total[0]),
+        "total_tokens": total[1],
+        **token_kinds(tuple(total)),  # type: ignore[arg-type]
         "by_task": [
-            {"task_id": task, "project_id": project_id, "cost": usd(nanos), "tokens": tokens}
-            for (project_id, task), (nanos, tokens) in ranked
+            {"task_id": task, "project_id": project_id,
+             **amounts(tuple(sums))}  # type: ignore[arg-type]
+            for (project_id, task), sums in ranked
         ],
         "by_model": {model: usd(nanos) for model, nanos in sorted(models.items())},
         "by_phase": {phase: usd(nanos) for phase, nanos in sorted(phases.items())},
     }
+
+
+def _local_rfc3339(stored: str, tz: ZoneInfo) -> str:
+    """cost_log's UTC timestamp text as RFC 3339 in ``tz``."""
+    instant = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return buckets.rfc3339(instant.astimezone(tz))
+
+
+def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """Every project with its all-time totals, first and last event, and month-to-date spend
+    (the calendar month in ``tz``), by total cost descending."""
+    rows = db.execute(
+        f"SELECT project_id, {', '.join(VALUE_COLUMNS)}, events FROM rollup_project"
+        " ORDER BY cost_nanos DESC, project_id").fetchall()
+    month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=None, model=None,
+                         key="project_id")[0]
+    listed = []
+    for project_id, *sums, events in rows:
+        # (project_id, timestamp) is indexed: two probes per project.
+        first, last = db.execute(
+            "SELECT MIN(timestamp), MAX(timestamp) FROM cost_log WHERE project_id = ?",
+            [project_id]).fetchone()
+        listed.append({
+            "project_id": project_id, "total_cost_usd": usd(sums[0]), "total_tokens": sums[1],
+            **token_kinds(tuple(sums)),  # type: ignore[arg-type]
+            "events": events,
+            "first_event": None if first is None else _local_rfc3339(first, tz),
+            "last_event": None if last is None else _local_rfc3339(last, tz),
+            "month_to_date_usd": usd(month.get(project_id, ZERO)[0]),
+        })
+    return {"projects": listed}
+
+
+
+
+def _stored(column: str) -> str:
+    """A column as stored, without NULLs (rows from before costlog lack costlog's columns);
+    model as the family, as every other read names it."""
+    if column == "model":
+        return rollups.MODEL
+    return f"COALESCE(n.{column}, {repr('') if column in export.TEXT_COLUMNS else 0})"
+
+
+_EVENT_SELECT = ", ".join(_stored(column) for column in export.COLUMNS)
+
+
+def event(db: sqlite_utils.Database, event_id: str) -> dict[str, Any] | None:
+    """One stored event by id (its receipt); None when there is none."""
+    row = db.execute(f"SELECT {_EVENT_SELECT} FROM cost_log AS n WHERE n.event_id = ?",
+                     [event_id]).fetchone()
+    return None if row is None else export.event_fields(row)
+
+
+def export_query(*, start: str | None, end: str | None, project: str | None,
+                 tz: ZoneInfo) -> tuple[str, dict[str, str]]:
+    """SQL and parameters of the stored rows in ``[start, end]`` (default: all time), ordered
+    by timestamp then event_id. Run it and iterate the cursor: rows arrive one at a time (the
+    timestamp index gives the order), so memory stays flat at any size. Checked eagerly, so a
+    bad parameter is a 400 before any row is sent."""
+    where, params = ["1"], {}
+    if start is not None:
+        where.append("n.timestamp >= :start")
+        params["start"] = buckets.storage_text(_parse_bound(start, "start", tz, end=False))
+    if end is not None:
+        where.append("n.timestamp <= :end")
+        params["end"] = buckets.storage_text(_parse_bound(end, "end", tz, end=True))
+    if start is not None and end is not None and params["start"] > params["end"]:
+        raise QueryError("invalid range: start is after end")
+    if project:
+        where.append("n.project_id = :project")
+        params["project"] = project
+    return (f"SELECT {_EVENT_SELECT} FROM cost_log AS n WHERE {' AND '.join(where)}"
+            " ORDER BY n.timestamp, n.event_id"), params
 
 
 def read_counters(db: sqlite_utils.Database) -> dict[str, int]:
