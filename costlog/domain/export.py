@@ -57,9 +57,10 @@ def chunks(rows: Iterable[tuple], fmt: str) -> Iterator[bytes]:
     """The export of ``rows`` as UTF-8 chunks: the CSV header first, or nothing before the
     first JSON line. Each chunk holds at most CHUNK_ROWS rows, so memory stays flat."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # CRLF (RFC 4180): the writer quotes every cell holding either character.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     if fmt == "csv":
-        buffer.write(CSV_HEADER + "\n")
+        buffer.write(CSV_HEADER + "\r\n")
     count = 0
     for row in rows:
         if fmt == "csv":

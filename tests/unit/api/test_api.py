@@ -91,8 +91,8 @@ def test_breakdown_figures_by_hand(client: TestClient, seeded: sqlite_utils.Data
     """A few figures written out, so the SQL above is not the only witness."""
     body = client.get("/api/cost/breakdown").json()
     assert body["period"] == "all"
-    assert without_token_kinds(body["breakdown"]["opus"]) == {"cost": 5.35, "tokens": 5410,
-                                         "percent": pytest.approx(5.35 / 6.615856789 * 100)}
+    assert without_token_kinds(body["breakdown"]["opus"]) == {
+        "cost": 5.35, "tokens": 5410, "percent": pytest.approx(5.35 / 6.615856789 * 100)}
     assert body["breakdown"]["unknown"]["cost"] == 0.05  # '' model and an unpriced row
     assert body["breakdown"]["unknown"]["tokens"] == 570
     assert body["total_cost_usd"] == pytest.approx(sql_float_cost(seeded), abs=1e-9)
@@ -138,7 +138,8 @@ def test_breakdown_limit_and_other(client: TestClient, seeded: sqlite_utils.Data
     # A limit above the number of keys: everything shown, an empty "other".
     body = client.get("/api/cost/breakdown", params={"by": "task", "limit": "1000"}).json()
     assert len(body["breakdown"]) == len(expected)
-    assert without_token_kinds(body["other"]) == {"cost": 0.0, "tokens": 0, "percent": 0.0, "count": 0}
+    assert without_token_kinds(body["other"]) == {"cost": 0.0, "tokens": 0, "percent": 0.0,
+                                                  "count": 0}
 
 
 def test_breakdown_empty_database(db: sqlite_utils.Database, db_path: Path,

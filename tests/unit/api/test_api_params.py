@@ -65,10 +65,14 @@ def test_valid_limit(client: TestClient, limit: str) -> None:
     assert "other" in body
 
 
+INVALID_BY = ("invalid 'by' parameter: use model, phase, task, initiative, model_id, provider,"
+              " or project")
+
+
 @pytest.mark.parametrize(("query", "message"), [
-    ({"by": "projects"}, "invalid 'by' parameter: use model, phase, task, initiative, model_id, provider, or project"),
-    ({"by": ""}, "invalid 'by' parameter: use model, phase, task, initiative, model_id, provider, or project"),
-    ({"by": "MODEL"}, "invalid 'by' parameter: use model, phase, task, initiative, model_id, provider, or project"),
+    ({"by": "projects"}, INVALID_BY),
+    ({"by": ""}, INVALID_BY),
+    ({"by": "MODEL"}, INVALID_BY),
     ({"period": "1y"}, "invalid 'period' parameter: use 24h, 7d, 30d, month, last-month, or all"),
     ({"period": ""}, "invalid 'period' parameter: use 24h, 7d, 30d, month, last-month, or all"),
 ])

@@ -193,8 +193,9 @@ def test_bucket_sums_match_cost_log(series_db: sqlite_utils.Database, offsets: l
              for offset in sorted(offsets)]
     sums = queries._bucket_sums(series_db, edges, project=project, model=model,
                                 levels=queries.MODEL_LEVELS[coarsest:])
-    assert [_cost_and_tokens(by_key) for by_key in sums] == [_direct(series_db, _quarter_floor(lo), _quarter_floor(hi), project, model)
-                    for lo, hi in zip(edges, edges[1:], strict=False)]
+    assert [_cost_and_tokens(by_key) for by_key in sums] == [
+        _direct(series_db, _quarter_floor(lo), _quarter_floor(hi), project, model)
+        for lo, hi in zip(edges, edges[1:], strict=False)]
 
 
 @pytest.mark.parametrize("instant", [
