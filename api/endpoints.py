@@ -75,9 +75,10 @@ def cost_timeseries(request: Request) -> Response:
 
 def cost_projects(request: Request) -> Response:
     res = resources(request)
+    project = params.project(request, res.settings)
     tz = params.zone(request, res.settings)
     with res.read_db() as db:
-        body = queries.projects(db, tz=tz, now=clock.now())
+        body = queries.projects(db, tz=tz, now=clock.now(), project=project)
     return JSON(body)
 
 

@@ -149,9 +149,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint(
         "GET", "/api/cost/projects", endpoints.cost_projects, "getCostProjects",
-        "Every project with its totals, first and last event and month-to-date spend in tz,"
-        " by total cost descending.",
-        parameters=(TZ,),
+        "Every project (or the one named) with its totals, first and last event and"
+        " month-to-date spend in tz, by total cost descending.",
+        parameters=READ,
         response={"type": "object", "required": ["projects"], "properties": {
             "projects": {"type": "array", "items": {"type": "object", "properties": {
                 "project_id": {"type": "string"}, "total_cost_usd": _money,

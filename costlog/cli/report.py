@@ -114,7 +114,7 @@ def render(name: str, result: dict[str, Any], console: Console, *, tz: str) -> N
         table.add_column("Models", overflow="fold", min_width=5)
     for _, heading, short in COLUMNS:
         table.add_column(heading if fits else short, justify="right", no_wrap=True)
-    table.add_column("Cost", justify="right", no_wrap=True)
+    table.add_column("Cost", justify="right", no_wrap=True, style="green")
     for index, row in enumerate(every):
         if index == len(result["rows"]):
             table.add_section()

@@ -626,13 +626,15 @@ def _local_rfc3339(stored: str, tz: ZoneInfo) -> str:
     return buckets.rfc3339(instant.astimezone(tz))
 
 
-def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime) -> dict[str, Any]:
-    """Every project with its all-time totals, first and last event, and month-to-date spend
-    (the calendar month in ``tz``), by total cost descending."""
+def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
+             project: str | None = None) -> dict[str, Any]:
+    """Every project (or just ``project``) with its all-time totals, first and last event, and
+    month-to-date spend (the calendar month in ``tz``), by total cost descending."""
     rows = db.execute(
         f"SELECT project_id, {', '.join(VALUE_COLUMNS)}, events FROM rollup_project"
-        " ORDER BY cost_nanos DESC, project_id").fetchall()
-    month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=None, model=None,
+        f" WHERE {'project_id = :project' if project else '1'}"
+        " ORDER BY cost_nanos DESC, project_id", {"project": project}).fetchall()
+    month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=project, model=None,
                          key="project_id")[0]
     listed = []
     for project_id, *sums, events in rows:

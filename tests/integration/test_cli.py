@@ -39,7 +39,8 @@ def test_every_command_is_documented() -> None:
     commands = all_commands()
     assert [path for path, _ in commands] == [
         "costlog aggregates check", "costlog aggregates rebuild", "costlog api",
-        "costlog emit", "costlog import", "costlog migrate", "costlog spool replay",
+        "costlog emit", "costlog export", "costlog import", "costlog migrate", "costlog report",
+        "costlog spool replay",
         "costlog spool status", "costlog up", "costlog worker",
     ]
     for path, command in commands:

@@ -460,3 +460,10 @@ def test_new_reads_count_each_event_once(client: TestClient,
     before = [client.get(path).content for path in paths]
     seed(seeded)  # the same events, delivered again
     assert [client.get(path).content for path in paths] == before
+
+
+def test_projects_one_project(client: TestClient, seeded: sqlite_utils.Database) -> None:
+    body = client.get("/api/cost/projects", params={"project": "beta"}).json()
+    assert [entry["project_id"] for entry in body["projects"]] == ["beta"]
+    assert body["projects"][0]["total_cost_usd"] == usd(sql_by_key(seeded, "project_id")[
+        "beta"][0])
