@@ -36,7 +36,8 @@ class Endpoint:
     success: int = 200
     errors: tuple[int, ...] = ()
     write: bool = False  # needs the bearer token / a loopback client
-    media_type: str = "application/json"
+    #: The success body's media types (one unless the client picks a format).
+    media_types: tuple[str, ...] = ("application/json",)
 
 
 PROJECT = Param("project", "query", {"type": "string", "minLength": 1},
@@ -184,7 +185,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         ),
         response={"type": "string"},
         errors=(400, 503),
-        media_type=export.MEDIA_TYPES["csv"],
+        media_types=tuple(media.split(";")[0] for media in export.MEDIA_TYPES.values()),
     ),
     Endpoint(
         "POST", "/api/cost/events", endpoints.post_cost_events, "postCostEvents",
@@ -217,7 +218,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET", "/metrics", endpoints.metrics, "getMetrics",
         "Prometheus text exposition.",
         response={"type": "string"},
-        media_type="text/plain",
+        media_types=("text/plain",),
     ),
     Endpoint(
         "GET", "/openapi.json", endpoints.openapi, "getOpenApi",
