@@ -76,8 +76,7 @@ def amounts(sums: Sums) -> dict[str, Any]:
 
 
 def _add(into: list[int], sums: Any, sign: int = 1) -> None:
-    for index, value in enumerate(sums):
-        into[index] += sign * value
+    into[:] = [a + sign * b for a, b in zip(into, sums, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -187,14 +186,17 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
             f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
             f"{' GROUP BY 1' if key else ''}) WHERE c0 IS NOT NULL)"
             f" FROM json_each(:r{number}) AS p")
-    # Slot 0 and the last slot take the sums that belong to no bucket.
-    sums: list[dict[str, list[int]]] = [{} for _ in range(len(edges) + 1)]
+    # Bucket -1 and the last one are no bucket: what goes there is dropped.
+    width, last = len(VALUE_COLUMNS), len(edges) - 1
+    sums: list[dict[str, list[int]]] = [{} for _ in range(last)]
     if parts:
         for into, out, found in db.execute(" UNION ALL ".join(parts), params):
             for name, *values in json.loads(found):
-                _add(sums[into + 1].setdefault(name, [0] * len(VALUE_COLUMNS)), values)
-                _add(sums[out + 1].setdefault(name, [0] * len(VALUE_COLUMNS)), values, -1)
-    return sums[1:-1]
+                if 0 <= into < last:
+                    _add(sums[into].setdefault(name, [0] * width), values)
+                if 0 <= out < last:
+                    _add(sums[out].setdefault(name, [0] * width), values, -1)
+    return sums
 
 
 def _names() -> str:
@@ -638,10 +640,12 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
                          key="project_id")[0]
     listed = []
     for project_id, *sums, events in rows:
-        # (project_id, timestamp) is indexed: two probes per project.
+        # (project_id, timestamp) is indexed: two probes per project, one per subquery (a
+        # MIN and a MAX in one SELECT would scan all of the project's index entries).
         first, last = db.execute(
-            "SELECT MIN(timestamp), MAX(timestamp) FROM cost_log WHERE project_id = ?",
-            [project_id]).fetchone()
+            "SELECT (SELECT MIN(timestamp) FROM cost_log WHERE project_id = :p),"
+            " (SELECT MAX(timestamp) FROM cost_log WHERE project_id = :p)",
+            {"p": project_id}).fetchone()
         listed.append({
             "project_id": project_id, "total_cost_usd": usd(sums[0]), "total_tokens": sums[1],
             **token_kinds(tuple(sums)),  # type: ignore[arg-type]
