@@ -1,9 +1,10 @@
 """The read side: breakdowns, time series, projects, budget status, initiative rollups,
 single events and the raw rows of an export.
 
-Every query reads the rollups; raw cost_log rows are read only for the partial rollup bucket at
-the leading edge of a rolling window (at most one quarter hour, or one UTC day for tasks and
-initiatives), so no dashboard request scans cost_log. Costs are summed as integer nano-USD.
+Every figure is read from the rollups; raw cost_log rows are read only for the partial rollup
+buckets at the edges of a range (at most one quarter hour, or one UTC day for tasks,
+initiatives, model ids and providers, at each edge), so no dashboard request scans cost_log.
+Costs are summed as integer nano-USD. A receipt and an export read cost_log itself, by index.
 """
 
 import json
