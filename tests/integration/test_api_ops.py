@@ -260,7 +260,9 @@ def test_default_tz_from_settings(seeded: sqlite_utils.Database, db_path: Path,
         body = client.get("/api/cost/timeseries", params={"start": "2026-11-10",
                                                           "end": "2026-11-10"}).json()
     assert body["series"] == [{"date": "2026-11-10", "start": "2026-11-10T00:00:00+05:30",
-                               "cost": 0.0019, "tokens": 7100}]
+                               "cost": 0.0019, "tokens": 7100, "input_tokens": 2000,
+                               "output_tokens": 1000, "cache_creation_tokens": 100,
+                               "cache_read_tokens": 4000}]
 
 
 # -- OpenAPI and the routing table ---------------------------------------------------------------
