@@ -155,8 +155,8 @@ def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift | Unfit]:
         return
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
     for rollup in rollups.ROLLUPS:
-        if not all(db[table].exists() for table in (rollup.table, *rollup.reads)):
-            continue  # a later migration adds it
+        if not migrations.has_columns(db, rollup):
+            continue  # a database not yet migrated that far
         width = len(rollup.key_columns)
         # A key table's only value is whether the key is there.
         columns, present = (rollup.value_columns, ()) if rollup.values else (["rows"], (1,))
