@@ -102,7 +102,6 @@ _REWRITES = (
      r"CASE WHEN \1 IS NULL THEN 'null' WHEN pg_typeof(\1) IN ('bigint', 'integer', 'smallint')"
      r" THEN 'integer' WHEN pg_typeof(\1) IN ('double precision', 'real', 'numeric')"
      r" THEN 'real' ELSE 'text' END"),
-    (re.compile(r"\bjson_group_array\("), "json_agg("),
     (re.compile(r"\bjson_array\("), "json_build_array("),
     (re.compile(r"\bjson_object\("), "json_build_object("),
     (re.compile(r"json_extract\((\w+)\.value, '\$\[(\d+)\]'\)"), r"CAST(\1.value->>\2 AS BIGINT)"),
@@ -125,18 +124,27 @@ def _qualify_upsert(sql: str) -> str:
     return head + _OLD_VALUE_RE.sub(lambda m: f"{m[1]} = {match[1]}.{m[1]}", tail)
 
 
-def _total(sql: str) -> str:
-    """SQLite's ``TOTAL(x)``: a float sum, 0.0 over no rows."""
-    while (start := sql.find("TOTAL(")) >= 0:
-        depth, end = 0, start + len("TOTAL")
-        while True:  # to the parenthesis that closes TOTAL(
-            depth += {"(": 1, ")": -1}.get(sql[end], 0)
-            if depth == 0:
-                break
-            end += 1
-        argument = sql[start + len("TOTAL("):end]
-        sql = (f"{sql[:start]}COALESCE(SUM(CAST({argument} AS DOUBLE PRECISION)),"
-               f" CAST(0 AS DOUBLE PRECISION)){sql[end + 1:]}")
+#: SQLite aggregates PostgreSQL spells otherwise, by what they are called with: TOTAL(x) is a
+#: float sum, 0.0 over no rows; json_group_array(x) is '[]' over no rows (json_agg: NULL).
+_CALLS = {
+    "TOTAL": "COALESCE(SUM(CAST({} AS DOUBLE PRECISION)), CAST(0 AS DOUBLE PRECISION))",
+    "json_group_array": "COALESCE(json_agg({}), CAST('[]' AS json))",
+}
+
+
+def _calls(sql: str) -> str:
+    """Each ``NAME(argument)`` of :data:`_CALLS` as its PostgreSQL form."""
+    for name, form in _CALLS.items():
+        while found := re.search(rf"\b{name}\(", sql):
+            start = found.start()
+            depth, end = 0, start + len(name)
+            while True:  # to the parenthesis that closes NAME(
+                depth += {"(": 1, ")": -1}.get(sql[end], 0)
+                if depth == 0:
+                    break
+                end += 1
+            argument = sql[start + len(name) + 1:end]
+            sql = sql[:start] + form.format(argument) + sql[end + 1:]
     return sql
 
 
@@ -168,7 +176,7 @@ def translate(sql: str) -> str:
     for pattern, replacement in _REWRITES:
         sql = pattern.sub(replacement, sql)
     sql = _STRFTIME_RE.sub(_strftime, sql)
-    sql = _total(sql)
+    sql = _calls(sql)
     sql = _qualify_upsert(sql)
     return _placeholders(sql)
 

@@ -185,7 +185,7 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
             f" (SELECT {key_expr} AS k, {_named_sums()}"
             f" FROM {level.table} AS r WHERE {where}"
             f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
-            f"{' GROUP BY 1' if key else ''}) WHERE c0 IS NOT NULL)"
+            f"{' GROUP BY 1' if key else ''}) AS sums WHERE c0 IS NOT NULL)"
             f" FROM json_each(:r{number}) AS p")
     # Bucket -1 and the last one are no bucket: what goes there is dropped.
     width, last = len(VALUE_COLUMNS), len(edges) - 1
@@ -348,7 +348,8 @@ def _ranked_rows(db: sqlite_utils.Database, dim: Dimension, project: str | None,
     rows = db.execute(
         f"SELECT * FROM (SELECT 0, {dim.key} AS k, {', '.join(VALUE_COLUMNS)}, 0"
         f" FROM {dim.all_time_table} WHERE {where} ORDER BY cost_nanos DESC, k LIMIT :limit)"
-        " UNION ALL SELECT 1, COUNT(*), "
+        # The count goes in the key column: as text, which PostgreSQL's UNION requires.
+        " AS top UNION ALL SELECT 1, CAST(COUNT(*) AS TEXT), "
         + ", ".join(f"COALESCE(SUM({column}), 0)" for column in VALUE_COLUMNS)
         + f", COALESCE({dim.shared_keys}, 0) FROM {dim.all_time_table} WHERE {where}",
         params | {"limit": -1 if limit is None else limit},
@@ -360,7 +361,7 @@ def _ranked_rows(db: sqlite_utils.Database, dim: Dimension, project: str | None,
     # compares str by code point, which is SQLite's byte order on UTF-8 text.
     ranked = sorted(((row[1], tuple(row[2:-1])) for row in rows if not row[0]),
                     key=lambda row: (-row[1][0], row[0]))
-    return ranked, tuple(totals[2:-1]), totals[1]  # type: ignore[return-value]
+    return ranked, tuple(totals[2:-1]), int(totals[1])  # type: ignore[return-value]
 
 
 def _grouped_rows(db: sqlite_utils.Database, parts: str, params: dict[str, Any],

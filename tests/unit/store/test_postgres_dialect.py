@@ -40,7 +40,8 @@ from costlog.store.postgres import translate
      "SELECT p FROM b WHERE p IN (SELECT value FROM jsonb_array_elements_text(CAST(%s AS jsonb))"
      " AS json_each(value))"),
     ("SELECT json_group_array(json_array(k, c)), json_object('a', a) FROM t",
-     "SELECT json_agg(json_build_array(k, c)), json_build_object('a', a) FROM t"),
+     "SELECT COALESCE(json_agg(json_build_array(k, c)), CAST('[]' AS json)),"
+     " json_build_object('a', a) FROM t"),
     ("SELECT TOTAL(ABS(r.c * 1.0)), TOTAL(x) FROM r",
      "SELECT COALESCE(SUM(CAST(ABS(r.c * 1.0) AS DOUBLE PRECISION)), CAST(0 AS DOUBLE PRECISION)),"
      " COALESCE(SUM(CAST(x AS DOUBLE PRECISION)), CAST(0 AS DOUBLE PRECISION)) FROM r"),
