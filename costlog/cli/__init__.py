@@ -438,6 +438,7 @@ def export(ctx: click.Context, fmt: str, start: str | None, end: str | None,
     """Write the recorded events, ordered by timestamp then event_id: the same bytes as
     GET /api/cost/export. Streams: memory stays flat at any size."""
     from costlog.domain import export as formats
+    from costlog.store.connection import stream
     from costlog.store.queries import QueryError, export_query
 
     settings = _settings(ctx)
@@ -450,7 +451,7 @@ def export(ctx: click.Context, fmt: str, start: str | None, end: str | None,
     db = _open_db(settings)
     try:
         with (open(output, "wb") if output else nullcontext(sys.stdout.buffer)) as out:
-            for chunk in formats.chunks(db.execute(sql, params), fmt):
+            for chunk in formats.chunks(stream(db, sql, params), fmt):
                 out.write(chunk)
     finally:
         db.close()

@@ -5,6 +5,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
 
@@ -58,6 +59,12 @@ def _connect_sqlite(path: Path, *, readonly: bool) -> sqlite_utils.Database:
     except (sqlite3.Error, OSError) as error:
         raise DatabaseUnavailable(f"cannot open database {path}: {error}") from error
     return sqlite_utils.Database(conn, execute_plugins=False)
+
+
+def stream(db: Database, sql: str, params: dict[str, Any]) -> Iterator[tuple]:
+    """The rows of a long result one at a time, in flat memory on either back end (sqlite3's
+    cursor already steps through them)."""
+    return db.execute(sql, params) if is_sqlite(db) else db.stream(sql, params)
 
 
 @contextmanager

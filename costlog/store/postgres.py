@@ -304,6 +304,11 @@ class PgDatabase:
         conn.execute(f"TRUNCATE {staging}")
         return cursor
 
+    def stream(self, sql: str, params: Sequence | dict | None = None) -> Iterator[tuple]:
+        """The rows of ``sql`` one at a time as the server sends them (a client-side cursor
+        would hold them all: an export of every row)."""
+        return self._live().cursor().stream(translate(sql), _without_nul(params or ()))
+
     def query(self, sql: str, params: Sequence | dict | None = None) -> Iterator[dict]:
         cursor = self.execute(sql, params)
         names = [column.name for column in cursor.description or ()]
