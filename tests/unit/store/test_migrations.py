@@ -10,7 +10,8 @@ import sqlite_utils
 from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
 from costlog.store.connection import connect
-from costlog.store.migrations import available, migrate
+from costlog.store import migrations
+from costlog.store.migrations import Migration, available, migrate
 from costlog.store.write import check_aggregates, rebuild_aggregates, record_events
 from tests.conftest import FIXTURES, NOW
 
@@ -42,8 +43,20 @@ def test_migration_files_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in available()] == [
         (1, "cost_log"), (2, "model_tracking"), (3, "duration"), (4, "costlog_events"),
         (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
-        (8, "drop_task_search_index"),
+        (8, "drop_task_search_index"), (10, "budget_alerts"),
     ]
+
+
+def test_a_gap_in_the_numbers_is_filled_later(fresh: sqlite_utils.Database,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration numbered below one already applied (merged later) still applies, once."""
+    assert migrate(fresh)[-2:] == [8, 10]
+    late = Migration(9, "late", "CREATE TABLE late_table(x INTEGER)")
+    monkeypatch.setattr(migrations, "available",
+                        lambda: sorted([*available(), late], key=lambda m: m.version))
+    assert migrate(fresh) == [9]
+    assert migrate(fresh) == []
+    assert fresh["late_table"].exists()
 
 
 def test_migration_002_applies_cleanly(fresh: sqlite_utils.Database) -> None:
@@ -93,7 +106,7 @@ def test_migration_003_adds_duration_ms(fresh: sqlite_utils.Database) -> None:
 
 
 def test_migrate_all_twice_is_a_no_op(fresh: sqlite_utils.Database) -> None:
-    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(fresh) == [m.version for m in available()]
     before = schema(fresh)
     assert migrate(fresh) == []
     assert schema(fresh) == before
@@ -116,7 +129,7 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     assert len(rows_before) == 400
 
     db = connect(orchestrator_copy)
-    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(db) == [m.version for m in available()]
     assert migrate(db) == []
 
     # Every old row and value survives; the new columns hold their defaults.
@@ -255,7 +268,7 @@ def test_migration_008_drops_only_the_task_search_index(fresh: sqlite_utils.Data
     migrate(fresh, target=7)
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
                                                                "idx_cost_project_task"}
-    assert migrate(fresh) == [8]
+    assert migrate(fresh, target=8) == [8]
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
 
 
@@ -263,10 +276,10 @@ def test_migration_008_preserves_data_and_is_idempotent(fresh: sqlite_utils.Data
     migrate(fresh, target=7)
     recorded(fresh)
     before = tables(fresh)
-    assert migrate(fresh) == [8]
+    assert migrate(fresh, target=8) == [8]
     fresh.execute("DELETE FROM costlog_migrations WHERE version = 8")
     fresh.conn.commit()
-    assert migrate(fresh) == [8]
+    assert migrate(fresh, target=8) == [8]
     assert tables(fresh) == before
     assert list(check_aggregates(fresh)) == []
 
@@ -275,7 +288,7 @@ def test_migration_008_on_an_orchestrator_database(orchestrator_copy: Path) -> N
     db = connect(orchestrator_copy)
     migrate(db, target=7)
     before = tables(db)
-    assert migrate(db) == [8]
+    assert migrate(db, target=8) == [8]
     assert cost_log_indexes(db) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
     assert tables(db) == before
     db.close()
