@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from costlog import constants
 
@@ -33,6 +34,15 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _webhooks(value: str) -> tuple[str, ...]:
+    urls = _csv(value)
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("use comma-separated http:// or https:// URLs")
+    return urls
+
+
 def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"use {' or '.join(LOG_FORMATS)}")
@@ -51,6 +61,8 @@ class Settings:
     api_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     log_format: str = "text"
+    alert_webhooks: tuple[str, ...] = ()
+    alert_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -100,6 +112,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "COSTLOG_API_TOKEN": ("api_token", str),
     "COSTLOG_CORS_ORIGINS": ("cors_origins", _csv),
     "COSTLOG_LOG_FORMAT": ("log_format", _log_format),
+    "COSTLOG_ALERT_WEBHOOKS": ("alert_webhooks", _webhooks),
+    "COSTLOG_ALERT_SECRET": ("alert_secret", str),
 }
 
 #: The variable of each field, for messages and ``--help`` ("[COSTLOG_DB]").

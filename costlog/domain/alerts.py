@@ -3,9 +3,11 @@ how a webhook body is signed, how a URL is shown, and the gate's verdict. No I/O
 
 import hashlib
 import hmac
+import json
 import math
 from calendar import month_name
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from costlog.constants import ALL_PROJECTS
@@ -56,6 +58,23 @@ def alert_text(kind: str, project: str, month: str, *, spent_usd: float, limit_u
         return f"costlog: test alert for {_who(project)}; webhooks are wired correctly"
     return (f"costlog: {_who(project)} has used {percent_used:.1f}% of its {budget}"
             f" (${spent_usd:,.2f} spent)")
+
+
+def payload(kind: str, status: dict[str, Any], fired_at: str, ident: str) -> dict[str, Any]:
+    """The JSON body every webhook gets for an alert about ``status`` (a budget status)."""
+    project, month = status["project"], status["month"]
+    return {
+        "id": ident, "type": kind, "project": project, "month": month, "fired_at": fired_at,
+        "budget": status,
+        "text": alert_text(kind, project, month, spent_usd=status["current_spent_usd"],
+                           limit_usd=status["monthly_limit_usd"],
+                           percent_used=status["percent_used"]),
+    }
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """The exact bytes sent (and signed)."""
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
 def signature(secret: str, body: bytes) -> str:

@@ -7,7 +7,6 @@ writers gets there first, and never again after a restart. The queue side
 (``ingest.alerts``) sends what was decided after the commit.
 """
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,19 +88,12 @@ def _fire(db: sqlite_utils.Database, kind: str, status: dict[str, Any], now: dat
     project, month = status["project"], status["month"]
     ident = alerts.alert_id(kind, project, month)
     fired_at = buckets.rfc3339(now)
-    payload = {
-        "id": ident, "type": kind, "project": project, "month": month, "fired_at": fired_at,
-        "budget": status,
-        "text": alerts.alert_text(kind, project, month, spent_usd=status["current_spent_usd"],
-                                  limit_usd=status["monthly_limit_usd"],
-                                  percent_used=status["percent_used"]),
-    }
+    body = alerts.encode(alerts.payload(kind, status, fired_at, ident)).decode()
     db.execute(
         "INSERT INTO cost_alerts(id, type, project_id, month, fired_at, percent_used, spent_usd,"
         " limit_usd, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [ident, kind, project, month, fired_at, status["percent_used"],
-         status["current_spent_usd"], status["monthly_limit_usd"],
-         json.dumps(payload, separators=(",", ":"), allow_nan=False)],
+         status["current_spent_usd"], status["monthly_limit_usd"], body],
     )
     return ident
 

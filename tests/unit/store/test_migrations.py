@@ -9,8 +9,8 @@ import sqlite_utils
 
 from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
-from costlog.store.connection import connect
 from costlog.store import migrations
+from costlog.store.connection import connect
 from costlog.store.migrations import Migration, available, migrate
 from costlog.store.write import check_aggregates, rebuild_aggregates, record_events
 from tests.conftest import FIXTURES, NOW
