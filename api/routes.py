@@ -108,9 +108,63 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "monthly_limit_usd": {"type": "number", "minimum": 0,
                                   "anyOf": [{"const": 0}, {"minimum": 1e-9}]},
             "alert_threshold_percent": {"type": "integer", "minimum": 0, "maximum": 100,
-                                        "default": 80}}},
+                                        "default": 80},
+            "timezone": {"type": ["string", "null"], "example": "Europe/Berlin",
+                         "description": "IANA zone of the budget's months; omitted: kept"
+                                        " (a new budget: COSTLOG_TZ, else UTC)."},
+            "hard_limit": {"type": ["boolean", "null"],
+                           "description": "Close the budget gate once spent > limit;"
+                                          " omitted: kept (a new budget: false)."}}},
         response={"$ref": "#/components/schemas/BudgetStatus"},
         errors=(400, 401, 403, 413, 503),
+        write=True,
+    ),
+    Endpoint(
+        "GET", "/api/cost/budget/check", endpoints.budget_check, "checkCostBudget",
+        "The budget gate: may a task of this project start? Fails open with a reason.",
+        parameters=(PROJECT,),
+        response={"type": "object", "required": ["allowed", "reason", "budgets"],
+                  "properties": {
+                      "allowed": {"type": "boolean"},
+                      "reason": {"type": ["string", "null"]},
+                      "budgets": {"type": "array",
+                                  "items": {"$ref": "#/components/schemas/BudgetStatus"}}}},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "GET", "/api/cost/alerts", endpoints.cost_alerts, "getCostAlerts",
+        "Budget alerts fired, newest first, with each webhook delivery's state.",
+        parameters=(
+            Param("project", "query", {"type": "string", "minLength": 1},
+                  "Only this budget's alerts ('*': the all-projects budget); default"
+                  " COSTLOG_PROJECT, else every budget."),
+            Param("month", "query", {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                  "Only alerts of this month (YYYY-MM, in the budget's zone)."),
+        ),
+        response={"type": "object", "required": ["alerts"], "properties": {
+            "alerts": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string", "example": "budget.threshold:alpha:2026-12"},
+                "type": {"type": "string", "enum": ["budget.threshold", "budget.exceeded"]},
+                "project": {"type": "string"}, "month": {"type": "string"},
+                "fired_at": {"type": "string"}, "percent_used": {"type": "number"},
+                "spent_usd": _money, "limit_usd": _money,
+                "deliveries": {"type": "array", "items": {"type": "object", "properties": {
+                    "url": {"type": "string", "description": "Without credentials or query."},
+                    "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                    "attempts": {"type": "integer"},
+                    "last_error": {"type": ["string", "null"]},
+                    "delivered_at": {"type": ["string", "null"]}}}}}}}}},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "POST", "/api/cost/alerts/test", endpoints.test_alert, "testCostAlert",
+        "Send a budget.test alert about the project's budget to every webhook now.",
+        parameters=(PROJECT,),
+        response={"type": "object", "required": ["results"], "properties": {
+            "results": {"type": "array", "items": {"type": "object", "properties": {
+                "url": {"type": "string"}, "delivered": {"type": "boolean"},
+                "error": {"type": ["string", "null"]}}}}}},
+        errors=(400, 401, 403, 503),
         write=True,
     ),
     Endpoint(
