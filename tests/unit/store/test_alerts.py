@@ -205,7 +205,8 @@ def _spend(events: dict[str, tuple[str, float, str]], project: str, zone: str) -
        change=st.one_of(st.none(), st.tuples(st.sampled_from(("alpha", "beta", "*")),
                                              budget_st, st.integers(0, 40))))
 def test_alerts_fire_exactly_once_whatever_the_interleaving(
-        migrated: Path, budgets: dict[str, tuple[float, int, str]], stream: list[tuple[str, float, str]],
+        migrated: Path, budgets: dict[str, tuple[float, int, str]],
+        stream: list[tuple[str, float, str]],
         redeliver: list[int], workers: int, job_size: int,
         change: tuple[str, tuple[float, int, str], int] | None) -> None:
     events = {f"e{i}": item for i, item in enumerate(stream)}
