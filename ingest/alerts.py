@@ -12,9 +12,11 @@
 Delivery is at least once: a receiver de-duplicates on the body's ``id``.
 """
 
+import base64
 import json
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from datetime import timedelta
@@ -146,13 +148,28 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its user:password, and those as HTTP Basic credentials (urllib would
+    take them for part of the host name)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    return (urllib.parse.urlunsplit(parts._replace(netloc=host)),
+            base64.b64encode(pair.encode()).decode())
+
+
 def post(url: str, body: bytes, kind: str, delivery_id: str, secret: str | None) -> str | None:
     """POST ``body`` to ``url`` once; None on a 2xx, else why not (never naming the URL)."""
     headers = {"Content-Type": "application/json", "User-Agent": "costlog",
                "X-Costlog-Event": kind, "X-Costlog-Delivery": delivery_id}
     if secret:
         headers["X-Costlog-Signature"] = alerts.signature(secret, body)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    target, credentials = _split_credentials(url)
+    if credentials:
+        headers["Authorization"] = f"Basic {credentials}"
+    request = urllib.request.Request(target, data=body, headers=headers, method="POST")
     try:
         with _OPENER.open(request, timeout=constants.ALERT_TIMEOUT_SECONDS) as response:
             status = response.status
@@ -160,8 +177,10 @@ def post(url: str, body: bytes, kind: str, delivery_id: str, secret: str | None)
         status = error.code
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
-        text = "timed out" if isinstance(reason, TimeoutError) else f"{reason}"
-        return f"{type(error).__name__}: {text}".replace(url, alerts.redact_url(url))[:200]
+        if isinstance(reason, TimeoutError):
+            return f"timed out after {constants.ALERT_TIMEOUT_SECONDS:g} s"
+        text = f"{type(error).__name__}: {reason}"
+        return text.replace(url, alerts.redact_url(url))[:200]
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
