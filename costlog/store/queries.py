@@ -389,18 +389,24 @@ def spent_between(db: sqlite_utils.Database, project: str | None, start: datetim
     return _bucket_sums(db, [start, end], project=project, model=None, coarsest=0)[0][0]
 
 
+BUDGET_COLUMNS = ("project_id, monthly_limit_usd, alert_threshold_percent, timezone,"
+                  " hard_limit")
+
+
+def budget_of(row: tuple) -> dict[str, Any]:
+    """A cost_budgets row of BUDGET_COLUMNS as a budget."""
+    project, limit, threshold, zone, hard = row
+    return {"project_id": project, "monthly_limit_usd": limit or 0.0,
+            "alert_threshold_percent": threshold or DEFAULT_ALERT_THRESHOLD,
+            "timezone": zone or "UTC", "hard_limit": bool(hard)}
+
+
 def get_budgets(db: sqlite_utils.Database,
                 project: str | None = None) -> list[dict[str, Any]]:
-    """The budget of ``project`` (``*``: all projects), or (None) every budget by project.
-
-    ``SELECT *``: a database not yet migrated to budget zones and hard limits (a write between
-    migrations) reads as UTC and soft."""
+    """The budget of ``project`` (``*``: all projects), or (None) every budget by project."""
     where, params = ("project_id = ?", [project]) if project is not None else ("1", [])
-    return [{"project_id": row["project_id"], "monthly_limit_usd": row["monthly_limit_usd"] or 0.0,
-             "alert_threshold_percent": row["alert_threshold_percent"] or DEFAULT_ALERT_THRESHOLD,
-             "timezone": row.get("timezone") or "UTC", "hard_limit": bool(row.get("hard_limit"))}
-            for row in db.query(f"SELECT * FROM cost_budgets WHERE {where} ORDER BY project_id",
-                                params)]
+    return [budget_of(row) for row in db.execute(
+        f"SELECT {BUDGET_COLUMNS} FROM cost_budgets WHERE {where} ORDER BY project_id", params)]
 
 
 def get_budget(db: sqlite_utils.Database, project: str | None) -> dict[str, Any] | None:
