@@ -207,7 +207,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
             "database": {"type": "object"}, "writes": {"type": "object"},
             "redis": {"type": "object"},
-            "queue": {"type": "object"}, "spool": {"type": "object"}}},
+            "queue": {"type": "object"}, "spool": {"type": "object"},
+            "alerts": {"type": ["object", "null"], "description":
+                       "Budget alerts fired, deliveries pending and failed, alerts whose"
+                       " deliveries are not queued yet.", "properties": {
+                           key: {"type": "integer"}
+                           for key in ("fired", "pending", "failed", "unqueued")}}}},
         errors=(503,),
     ),
     Endpoint(

@@ -61,7 +61,8 @@ class Settings:
     api_token: str | None = None
     cors_origins: tuple[str, ...] = ()
     log_format: str = "text"
-    alert_webhooks: tuple[str, ...] = ()
+    # Webhook URLs may hold a token: neither they nor the secret show in a repr.
+    alert_webhooks: tuple[str, ...] = field(default=(), repr=False)
     alert_secret: str | None = field(default=None, repr=False)
 
     @classmethod

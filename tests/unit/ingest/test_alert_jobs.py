@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 
 from costlog import constants
 from costlog.domain.pricing import load_prices
-from costlog.settings import Settings
+from costlog.settings import Settings, SettingsError
 from ingest import alerts, gate, job
 from ingest.job import ALLOWED_FUNCTIONS, CostlogJob, JobContext, JobRefused, deliver_alert
 from ingest.queue import make_queue
@@ -118,3 +118,23 @@ def test_gate_never_raises() -> None:
 
     assert gate.Gate(Broken(), "q").allows("p") == (True, "budget gate error: RuntimeError")  # type: ignore[arg-type]
     assert gate.Gate(None, "q").allows("p") == (True, gate.NO_REDIS)
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+def test_webhook_settings() -> None:
+    settings = Settings.from_env({"COSTLOG_ALERT_WEBHOOKS": " https://a.example/x?t=1 ,"
+                                                            "http://b.example/y ",
+                                  "COSTLOG_ALERT_SECRET": "k"})
+    assert settings.alert_webhooks == ("https://a.example/x?t=1", "http://b.example/y")
+    assert settings.alert_secret == "k"
+    assert "t=1" not in repr(settings) and "'k'" not in repr(settings)
+    assert Settings.from_env({}).alert_webhooks == ()
+
+
+@pytest.mark.parametrize("value", ["ftp://a.example/x", "hooks.example.com/x", "https://"])
+def test_webhook_settings_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="^COSTLOG_ALERT_WEBHOOKS: use comma-separated"
+                                            " http:// or https:// URLs$"):
+        Settings.from_env({"COSTLOG_ALERT_WEBHOOKS": value})
