@@ -218,7 +218,7 @@ def list_alerts(db: sqlite_utils.Database, *, project: str | None,
             params.append(value)
     rows = db.execute(
         "SELECT id, type, project_id, month, fired_at, percent_used, spent_usd, limit_usd"
-        f" FROM cost_alerts WHERE {' AND '.join(where)} ORDER BY fired_at DESC, id DESC",
+        f" FROM cost_alerts WHERE {' AND '.join(where)} ORDER BY fired_at DESC, rowid DESC",
         params).fetchall()
     deliveries: dict[str, list[dict[str, Any]]] = {row[0]: [] for row in rows}
     if rows:

@@ -78,8 +78,8 @@ def test_alerts_list(client: TestClient, seeded: sqlite_utils.Database) -> None:
         "budget.threshold:beta:2026-11"]
     beta = client.get("/api/cost/alerts", params={"project": "beta", "month": "2026-11"}).json()
     assert [(a["type"], a["spent_usd"], a["limit_usd"], a["deliveries"])
-            for a in beta["alerts"]] == [("budget.threshold", 2.1, 2.0, []),
-                                         ("budget.exceeded", 2.1, 2.0, [])]
+            for a in beta["alerts"]] == [("budget.exceeded", 2.1, 2.0, []),
+                                         ("budget.threshold", 2.1, 2.0, [])]
     assert [a["id"] for a in client.get("/api/cost/alerts",
                                         params={"project": "*"}).json()["alerts"]] == [
         "budget.threshold:*:2026-11"]

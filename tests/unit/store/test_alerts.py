@@ -133,9 +133,10 @@ def test_states_and_listing(db: sqlite_utils.Database) -> None:
     assert alerts.all_states(db, NOW) == [domain.BudgetState("alpha", "2026-11", "UTC", 12.0,
                                                              10.0, True)]
     listed = alerts.list_alerts(db, project="alpha", month="2026-11")
+    # Newest first: both fired in one write, the exceeded one after the threshold.
     assert [(a["id"], a["spent_usd"], a["deliveries"]) for a in listed] == [
-        ("budget.threshold:alpha:2026-11", 12.0, []),
-        ("budget.exceeded:alpha:2026-11", 12.0, [])]
+        ("budget.exceeded:alpha:2026-11", 12.0, []),
+        ("budget.threshold:alpha:2026-11", 12.0, [])]
     assert alerts.list_alerts(db, project="beta", month=None) == []
     assert alerts.counts(db) == {"fired": 2, "pending": 0, "failed": 0, "unqueued": 2}
 
