@@ -99,11 +99,11 @@ def budget_check(request: Request) -> Response:
     apply to it."""
     res = resources(request)
     project = params.project(request, res.settings) or ALL_PROJECTS
-    default = params.load_zone(res.settings.tz)
+    tz, default = _status_zone(request, res)
     allowed, reason = Gate(res.redis, res.settings.queue_name).allows(project)
     with res.read_db() as db:
         budgets = [queries.budget_status(db, project=None if name == ALL_PROJECTS else name,
-                                         tz=None, now=clock.now(), default_tz=default)
+                                         tz=tz, now=clock.now(), default_tz=default)
                    for name in dict.fromkeys((project, ALL_PROJECTS))
                    if queries.get_budget(db, name) is not None]
     return JSON({"allowed": allowed, "reason": reason, "budgets": budgets})
@@ -114,6 +114,7 @@ def cost_alerts(request: Request) -> Response:
     raw = request.query_params.get("project", res.settings.project)
     if raw == "":
         raise ApiError(400, errors.INVALID_PROJECT)
+    params.zone(request, res.settings)  # validated on every read endpoint
     month = request.query_params.get("month")
     if month is not None and not MONTH_RE.fullmatch(month):
         raise ApiError(400, errors.INVALID_MONTH)

@@ -122,7 +122,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/api/cost/budget/check", endpoints.budget_check, "checkCostBudget",
         "The budget gate: may a task of this project start? Fails open with a reason.",
-        parameters=(PROJECT,),
+        parameters=(PROJECT, Param("tz", "query", TZ.schema,
+                                   "IANA zone of the budgets' statuses; default each budget's"
+                                   " own zone (the gate always uses it).")),
         response={"type": "object", "required": ["allowed", "reason", "budgets"],
                   "properties": {
                       "allowed": {"type": "boolean"},
@@ -140,6 +142,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                   " COSTLOG_PROJECT, else every budget."),
             Param("month", "query", {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
                   "Only alerts of this month (YYYY-MM, in the budget's zone)."),
+            Param("tz", "query", TZ.schema,
+                  "Validated like every read's; an alert's month is its budget's own."),
         ),
         response={"type": "object", "required": ["alerts"], "properties": {
             "alerts": {"type": "array", "items": {"type": "object", "properties": {

@@ -90,6 +90,7 @@ def test_alerts_list(client: TestClient, seeded: sqlite_utils.Database) -> None:
     ({"month": "2026-13"}, "invalid 'month' parameter: use YYYY-MM"),
     ({"month": "November"}, "invalid 'month' parameter: use YYYY-MM"),
     ({"project": ""}, "invalid 'project' parameter"),
+    ({"tz": "Mars/Olympus"}, "invalid 'tz' parameter: unknown time zone"),
 ])
 def test_alerts_list_errors(client: TestClient, query: dict[str, str], message: str) -> None:
     response = client.get("/api/cost/alerts", params=query)
