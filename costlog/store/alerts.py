@@ -234,6 +234,3 @@ def list_alerts(db: sqlite_utils.Database, *, project: str | None,
              "limit_usd": limit, "deliveries": deliveries[ident]}
             for ident, kind, project_id, month_text, fired_at, percent, spent, limit in rows]
 
-
-#: Alerts whose deliveries were not enqueued are left this long to the writer that fired them.
-UNQUEUED_GRACE = timedelta(seconds=10)

@@ -4,7 +4,7 @@ import json
 import shutil
 import tempfile
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -160,6 +160,30 @@ def test_delivery_bookkeeping(db: sqlite_utils.Database) -> None:
         {"url": "https://a.example/hook", "status": "delivered", "attempts": 2,
          "last_error": None, "delivered_at": "2026-11-20T12:00:11+00:00"}]
     assert alerts.counts(db) == {"fired": 1, "pending": 0, "failed": 1, "unqueued": 0}
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu",
+                                  "Pacific/Chatham"])
+@pytest.mark.parametrize("project", ["alpha", "*"])
+def test_month_spend_matches_cost_log(db: sqlite_utils.Database, zone: str,
+                                      project: str) -> None:
+    # Rows every 37 minutes from mid-October to mid-December: on and around every month edge.
+    clock.set_clock(clock.fixed(datetime(2026, 12, 20, tzinfo=UTC)))
+    start = datetime(2026, 10, 15, tzinfo=UTC)
+    record_events(db, [event(f"e{i}", (i % 97) / 10, ("alpha", "beta")[i % 2],
+                             (start + timedelta(minutes=37 * i)).isoformat())
+                       for i in range(2400)], PRICES)
+    quarter = NOW.replace(minute=0)
+    window = alerts.month_window(zone, quarter)
+    tz = ZoneInfo(zone)
+    first, last = datetime(2026, 11, 1, tzinfo=tz), datetime(2026, 12, 1, tzinfo=tz)
+    (expected,) = db.execute(
+        "SELECT COALESCE(SUM(CAST(ROUND(cost_usd * 1e9) AS INTEGER)), 0) FROM cost_log"
+        " WHERE timestamp >= ? AND timestamp < ? AND (? = '*' OR project_id = ?)",
+        [first.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+         last.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), project, project]).fetchone()
+    assert window.month == "2026-11"
+    assert alerts.month_spend(db, project, window) == expected > 0
 
 
 # -- property: random streams, budgets and worker interleavings ----------------------------------
