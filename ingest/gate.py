@@ -71,6 +71,8 @@ class Gate:
 
     def allows(self, project_id: str) -> tuple[bool, str | None]:
         try:
+            if not isinstance(project_id, str) or not project_id:
+                return True, "budget gate error: project_id must be a non-empty string"
             if self.connection is None:
                 return True, NO_REDIS
             if time.monotonic() < self._open_until:

@@ -118,6 +118,9 @@ def test_gate_never_raises() -> None:
 
     assert gate.Gate(Broken(), "q").allows("p") == (True, "budget gate error: RuntimeError")  # type: ignore[arg-type]
     assert gate.Gate(None, "q").allows("p") == (True, gate.NO_REDIS)
+    for bad in (None, "", 5):
+        assert gate.Gate(fakeredis.FakeRedis(), "q").allows(bad) == (  # type: ignore[arg-type]
+            True, "budget gate error: project_id must be a non-empty string")
 
 
 # -- settings ------------------------------------------------------------------------------------
