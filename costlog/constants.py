@@ -3,8 +3,10 @@
 from typing import Final
 
 QUEUE_NAME: Final = "costlog"
-#: The one job function the worker will run; any other name is refused.
+#: The job function that records events; with DELIVER_FUNCTION the only ones the worker runs.
 JOB_FUNCTION: Final = "ingest.job.record_events"
+#: The job function that sends one budget alert to one webhook.
+DELIVER_FUNCTION: Final = "ingest.job.deliver_alert"
 
 # Event bounds: keep every sum finite.
 MAX_TOKENS: Final = 10**12
@@ -124,3 +126,19 @@ SPOOL_REPLAY_BATCH: Final = 500
 WRITE_ERRORS_KEY_PREFIX: Final = "costlog:write-errors:"
 #: A worker's write error older than this is no longer shown (the worker may be gone).
 WRITE_ERROR_STALE_SECONDS: Final = 900
+
+# Budget alerts (ingest/alerts.py) and the budget gate (ingest/gate.py).
+#: Each webhook request's timeout.
+ALERT_TIMEOUT_SECONDS: Final = 5.0
+#: Waits between delivery attempts: the first retry after 10 s, 7 attempts over ~15.7 minutes.
+ALERT_RETRY_INTERVALS: Final = (10, 30, 60, 120, 240, 480)
+#: A worker re-enqueues alerts whose deliveries never reached the queue, and rewrites the gate's
+#: budget state, this often.
+ALERT_SWEEP_SECONDS: Final = 30
+#: An alert fired this recently is left to the writer that fired it (it enqueues right after
+#: its commit) before a sweep takes it over.
+ALERT_ENQUEUE_GRACE_SECONDS: Final = 10
+#: Redis hash of each budget's month spend, per queue (the gate reads it).
+BUDGET_STATE_KEY_PREFIX: Final = "costlog:budget-state:"
+#: Field of that hash set once a worker has written every budget's state ('' is no project id).
+BUDGET_STATE_READY_FIELD: Final = ""
