@@ -60,6 +60,8 @@ IMPORT_CHUNK: Final = 20_000
 #: waited for new windows ~8 s of a 1M import's ~60).
 IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
 IMPORT_MESSAGE_LINES: Final = 2_000
+#: How many malformed lines `costlog import --format claude-code` prints before "and N more".
+IMPORT_MALFORMED_SHOWN: Final = 20
 IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
 #: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/cli/importer.py.
 IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
