@@ -229,12 +229,6 @@ class Responses:
         if kept is None or _rank(response) > _rank(kept):
             self._best[key] = response
 
-    def merge(self, other: "Responses") -> None:
-        """Add every response ``other`` kept (``other`` read files after this one's)."""
-        self._main_chain |= other._main_chain
-        for response in other._best.values():
-            self.add(response)
-
     def kept(self) -> Iterator[Response]:
         """One response per event, in the order their first copies were added."""
         for response in self._best.values():
