@@ -5,6 +5,10 @@ Every file is read before anything is written: a response's copies can sit in di
 The mapping and the copy rules are pure, in :mod:`costlog.domain.claude_code`.
 """
 
+import functools
+import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,13 +22,13 @@ from costlog import clock, constants
 from costlog.cli.importer import import_database
 from costlog.domain.claude_code import (
     Malformed,
+    Response,
     Responses,
     default_roots,
     parse_line,
     project_folder,
 )
-from costlog.domain.event import CostEvent
-from costlog.domain.pricing import PriceFileError, load_prices
+from costlog.domain.pricing import PriceFileError, PriceTable, load_prices
 from costlog.settings import Settings
 from costlog.store.write import COLUMNS, event_row, record_rows
 
@@ -58,20 +62,35 @@ def find_logs(paths: Iterable[Path]) -> Found:
     return found
 
 
-@dataclass
-class Read:
-    """What reading the logs gave."""
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """A kept response as its cost_log row (``store.write.event_row``), with what the copy
+    rules look at, to be merged with the responses of the other files."""
 
-    responses: Responses = field(default_factory=Responses)
+    message_id: str
+    request_id: str
+    sidechain: bool
+    total: int
+    row: tuple
+
+
+@dataclass
+class Part:
+    """What reading some of the files gave."""
+
+    kept: list[Priced] = field(default_factory=list)
+    main_chain: set[str] = field(default_factory=set)  # see Responses.main_chain
     files: int = 0  # files read to the end
     malformed: list[tuple[Path, int, str]] = field(default_factory=list)  # (file, line, reason)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
 
 
-def read_logs(files: Sequence[Path], *,
-              progress: Callable[[int], None] = lambda size: None) -> Read:
-    """Every response in ``files``; ``progress`` is told the bytes of each file read."""
-    read = Read()
+def read_part(files: Sequence[Path], now: datetime, prices: PriceTable,
+              progress: Callable[[int], None] = lambda size: None) -> Part:
+    """The responses of ``files`` (copies merged), priced; ``progress`` is told the bytes of
+    each file read. A kept copy that breaks the event contract (a timestamp in the future, a
+    project path too long) is one more malformed line."""
+    part, responses = Part(), Responses[Response]()
     for path in files:
         folder, session = project_folder(path), path.stem
         size = 0
@@ -87,30 +106,73 @@ def read_logs(files: Sequence[Path], *,
                         response = parse_line(line, folder=folder, session=session,
                                               origin=(path, number))
                     except Malformed as error:
-                        read.malformed.append((path, number, str(error)))
+                        part.malformed.append((path, number, str(error)))
                         continue
                     if response is not None:
-                        read.responses.add(response)
+                        responses.add(response)
         except OSError as error:
-            read.unreadable.append((path, error.strerror or str(error)))
+            part.unreadable.append((path, error.strerror or str(error)))
             continue
         finally:
             progress(size)
-        read.files += 1
-    return read
-
-
-def kept_events(read: Read, now: datetime) -> list[CostEvent]:
-    """The event of each response kept; a kept copy that breaks the event contract (a
-    timestamp in the future, a project path too long) is one more malformed line."""
-    events = []
-    for response in read.responses.kept():
+        part.files += 1
+    for response in responses.kept():
         try:
-            events.append(response.event(now))
+            event = response.event(now)
         except Malformed as error:
-            path, number = response.origin
-            read.malformed.append((path, number, str(error)))
-    return events
+            part.malformed.append((*response.origin, str(error)))
+            continue
+        part.kept.append(Priced(response.message_id, response.request_id, response.sidechain,
+                                response.total, event_row(event, prices)))
+    part.main_chain = responses.main_chain
+    return part
+
+
+def split(files: Sequence[Path], sizes: Sequence[int], count: int) -> list[list[Path]]:
+    """``files`` cut into at most ``count`` runs of consecutive files of about equal bytes:
+    merged in order, the first of equal copies is still the first read."""
+    total = sum(sizes) or 1
+    runs: list[list[Path]] = [[] for _ in range(count)]
+    done = 0
+    for path, size in zip(files, sizes, strict=True):
+        # By the file's middle: a large file goes with the run it mostly falls in.
+        runs[min(count - 1, (2 * done + size) * count // (2 * total))].append(path)
+        done += size
+    return [run for run in runs if run]
+
+
+def read_all(files: Sequence[Path], now: datetime, prices: PriceTable,
+             progress: Callable[[int], None] = lambda size: None) -> Part:
+    """The responses of all ``files``, one per event. Large trees are read by one process per
+    core, each a run of files at a time, and merged in file order."""
+    sizes = [_size(path) for path in files]
+    readers = os.cpu_count() or 1
+    pool = None
+    if readers == 1 or sum(sizes) < constants.IMPORT_PARALLEL_BYTES:
+        parts: Iterable[Part] = [read_part(files, now, prices, progress)]
+        runs = [list(files)]
+    else:
+        runs = split(files, sizes, readers * constants.IMPORT_RUNS_PER_READER)
+        # Forked: the readers inherit the prices; Ctrl-C is the importer's to handle.
+        pool = multiprocessing.get_context("fork").Pool(
+            readers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+        parts = pool.imap(functools.partial(read_part, now=now, prices=prices), runs)
+    merged, responses = Part(), Responses[Priced]()
+    size_of = dict(zip(files, sizes, strict=True))
+    try:
+        for run, part in zip(runs, parts, strict=True):
+            responses.add_part(part.kept, part.main_chain)
+            merged.files += part.files
+            merged.malformed += part.malformed
+            merged.unreadable += part.unreadable
+            if pool is not None:
+                progress(sum(size_of[path] for path in run))
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    merged.kept = list(responses.kept())
+    return merged
 
 
 def _report_malformed(malformed: list[tuple[Path, int, str]]) -> None:
@@ -145,16 +207,15 @@ def run_import(settings: Settings, paths: Sequence[Path], *, chunk: int,
             f"no Claude Code logs (*{LOG_SUFFIX}) in {', '.join(map(str, roots))}")
     with click.progressbar(length=sum(_size(path) for path in found.files),
                            label="reading Claude Code logs", file=sys.stderr) as bar:
-        read = read_logs(found.files, progress=bar.update)
+        read = read_all(found.files, clock.now(), prices, bar.update)
     for path, reason in read.unreadable:
         click.echo(f"{path}: cannot read: {reason}", err=True)
     if not read.files:
         raise click.ClickException(f"none of the {len(found.files)} log files could be read")
-    events = kept_events(read, clock.now())
     _report_malformed(read.malformed)
     # In timestamp order, as `costlog import` writes any back-fill: each chunk then falls in a
     # narrow slice of every time-keyed index and rollup.
-    rows = sorted((event_row(event, prices) for event in events), key=itemgetter(_TIMESTAMP))
+    rows = sorted((priced.row for priced in read.kept), key=itemgetter(_TIMESTAMP))
     new = 0
     with click.progressbar(length=len(rows), label="recording", file=sys.stderr) as bar, \
             import_database(settings.db_path) as db:

@@ -10,11 +10,11 @@ one per event, whatever the number of copies the logs hold of it.
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -208,7 +208,23 @@ def parse_line(line: str | bytes, *, folder: str, session: str,
     return Response(message_id, request_id, sidechain, sum(tokens), fields, origin)
 
 
-class Responses:
+class Copy(Protocol):
+    """What the copy rules look at: a :class:`Response`, or what a caller made of one."""
+
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def sidechain(self) -> bool: ...
+    @property
+    def total(self) -> int: ...
+
+
+C = TypeVar("C", bound=Copy)
+
+
+class Responses(Generic[C]):
     """The responses of one import, one per event, as they are added in any order.
 
     Lines sharing a ``message.id`` and ``requestId`` are copies of one response: Claude Code
@@ -218,23 +234,30 @@ class Responses:
     """
 
     def __init__(self) -> None:
-        self._best: dict[tuple[str, str], Response] = {}
-        self._main_chain: set[str] = set()
+        self._best: dict[tuple[str, str], C] = {}
+        self.main_chain: set[str] = set()  # the message ids seen on main-chain lines
 
-    def add(self, response: Response) -> None:
+    def add(self, response: C) -> None:
         if not response.sidechain:
-            self._main_chain.add(response.message_id)
+            self.main_chain.add(response.message_id)
         key = (response.message_id, response.request_id)
         kept = self._best.get(key)
         if kept is None or _rank(response) > _rank(kept):
             self._best[key] = response
 
-    def kept(self) -> Iterator[Response]:
+    def add_part(self, kept: Iterable[C], main_chain: set[str]) -> None:
+        """Add what another collection kept (of lines read after this one's), and the message
+        ids of its main chain: their replays elsewhere are dropped too."""
+        for response in kept:
+            self.add(response)
+        self.main_chain |= main_chain
+
+    def kept(self) -> Iterator[C]:
         """One response per event, in the order their first copies were added."""
         for response in self._best.values():
-            if not (response.sidechain and response.message_id in self._main_chain):
+            if not (response.sidechain and response.message_id in self.main_chain):
                 yield response
 
 
-def _rank(response: Response) -> tuple[bool, int]:
+def _rank(response: Copy) -> tuple[bool, int]:
     return (not response.sidechain, response.total)

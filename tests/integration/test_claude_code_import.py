@@ -4,6 +4,7 @@ and through the API."""
 
 import json
 import math
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from costlog import constants
 from costlog.cli import main
 from costlog.store.connection import connect
 from tests.support.api import client_for, settings_for
@@ -210,8 +212,13 @@ def summary(events: int, new: int, files: int, malformed: int) -> str:
             f" {files} files; {malformed} malformed lines skipped")
 
 
-def test_import_twice_records_each_response_once(env: dict[str, str | None],
-                                                 tmp_path: Path) -> None:
+@pytest.mark.parametrize("readers", ["one process", "a process per core"])
+def test_import_twice_records_each_response_once(env: dict[str, str | None], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 readers: str) -> None:
+    if readers == "a process per core":
+        monkeypatch.setattr(constants, "IMPORT_PARALLEL_BYTES", 0)
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
     root = tmp_path / "projects"
     files = write_tree(root)
     first = run(env, str(root), "--chunk", "4")
