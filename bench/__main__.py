@@ -1,7 +1,7 @@
 """Run every benchmark in turn: ``python -m bench [--quick]`` (what ``make bench`` runs).
 
 Each part can also run alone: ``python -m bench.bench_ingest``, ``bench.bench_import``,
-``bench.bench_queries`` (``--help`` on each). Figures are printed, not asserted: these are
+``bench.bench_queries``, ``bench.bench_claude_code`` (``--help`` on each). Figures are printed, not asserted: these are
 benchmarks, not tests, and CI does not run them. Results: docs/benchmarks.md.
 """
 
@@ -17,7 +17,8 @@ def main() -> None:
     args = parser.parse_args()
     quick = ["--quick"] if args.quick else []
     failed = 0
-    for module in ("bench.bench_ingest", "bench.bench_import", "bench.bench_queries"):
+    for module in ("bench.bench_ingest", "bench.bench_import", "bench.bench_queries",
+                   "bench.bench_claude_code"):
         print(f"\n#### python -m {module} {' '.join(quick)}", flush=True)
         failed |= subprocess.run([sys.executable, "-m", module, *quick]).returncode
     sys.exit(failed)
