@@ -1,8 +1,9 @@
 """Run every benchmark in turn: ``python -m bench [--quick]`` (what ``make bench`` runs).
 
 Each part can also run alone: ``python -m bench.bench_ingest``, ``bench.bench_import``,
-``bench.bench_queries``, ``bench.bench_claude_code`` (``--help`` on each). Figures are printed, not asserted: these are
-benchmarks, not tests, and CI does not run them. Results: docs/benchmarks.md.
+``bench.bench_queries``, ``bench.bench_claude_code`` (``--help`` on each). Figures are printed,
+not asserted: these are benchmarks, not tests, and CI does not run them. Results:
+docs/benchmarks.md.
 """
 
 import argparse
