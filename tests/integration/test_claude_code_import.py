@@ -123,6 +123,19 @@ def test_the_figures_show_in_the_api(env: dict[str, str | None], tmp_path: Path)
         phases = client.get("/api/cost/breakdown", params={"by": "phase", "project": SHOP}).json()
         assert phases["breakdown"]["subagent"]["cost"] == usd(R["a4"].cost)
         assert phases["breakdown"]["subagent"]["tokens"] == 900 + 310 + 1500 + 2500
+        # Per UTC day (d1's 08:00+02:00 is 06:00 UTC on the 19th).
+        days: dict[str, int] = defaultdict(int)
+        for truth in R.values():
+            day = "2026-11-19" if truth is R["d1"] else truth.timestamp[:10]
+            days[day] += round(truth.cost * 1e9)
+        series = client.get("/api/cost/timeseries", params={
+            "granularity": "day", "start": "2026-11-10", "end": "2026-11-19"}).json()["series"]
+        assert {point["date"]: round(point["cost"] * 1e9) for point in series
+                if point["cost"]} == days
+        # Month-to-date spend of a project, against its budget.
+        budget = client.get("/api/cost/budget", params={"project": SHOP}).json()
+        assert round(budget["current_spent_usd"] * 1e9) == sum(
+            round(t.cost * 1e9) for t in R.values() if t.project == SHOP)
         models = client.get("/api/cost/breakdown", params={"by": "model"}).json()
         assert {key: round(share["cost"] * 1e9) for key, share in models["breakdown"].items()} \
             == {family: sum(round(t.cost * 1e9) for t in R.values() if family in t.model)
