@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 import click
 
@@ -62,8 +63,7 @@ def find_logs(paths: Iterable[Path]) -> Found:
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class Priced:
+class Priced(NamedTuple):
     """A kept response as its cost_log row (``store.write.event_row``), with what the copy
     rules look at, to be merged with the responses of the other files."""
 
@@ -78,7 +78,9 @@ class Priced:
 class Part:
     """What reading some of the files gave."""
 
-    kept: list[Priced] = field(default_factory=list)
+    # Priced as plain tuples: a reader sends ~160,000 of them for a 500,000-line tree, and
+    # plain tuples pickle twice as fast as named ones (five times as fast as dataclasses).
+    kept: list[tuple] = field(default_factory=list)
     main_chain: set[str] = field(default_factory=set)  # see Responses.main_chain
     files: int = 0  # files read to the end
     malformed: list[tuple[Path, int, str]] = field(default_factory=list)  # (file, line, reason)
@@ -122,8 +124,8 @@ def read_part(files: Sequence[Path], now: datetime, prices: PriceTable,
         except Malformed as error:
             part.malformed.append((*response.origin, str(error)))
             continue
-        part.kept.append(Priced(response.message_id, response.request_id, response.sidechain,
-                                response.total, event_row(event, prices)))
+        part.kept.append((response.message_id, response.request_id, response.sidechain,
+                          response.total, event_row(event, prices)))
     part.main_chain = responses.main_chain
     return part
 
@@ -161,7 +163,7 @@ def read_all(files: Sequence[Path], now: datetime, prices: PriceTable,
     size_of = dict(zip(files, sizes, strict=True))
     try:
         for run, part in zip(runs, parts, strict=True):
-            responses.add_part(part.kept, part.main_chain)
+            responses.add_part(map(Priced._make, part.kept), part.main_chain)
             merged.files += part.files
             merged.malformed += part.malformed
             merged.unreadable += part.unreadable
