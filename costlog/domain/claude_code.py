@@ -41,7 +41,8 @@ SOURCE_FIELD = {
     "cost_usd": "costUSD",
     "timestamp": "timestamp",
 }
-_EPHEMERAL = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+_5M, _1H = "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"
+_5M_NAME, _1H_NAME = f"cache_creation.{_5M}", f"cache_creation.{_1H}"
 
 
 class Malformed(ValueError):
@@ -96,12 +97,12 @@ def project_folder(log: PurePath) -> str:
 
 def _tokens(value: Any, name: str) -> int:
     """A token count of the line (absent: 0); its upper bound is checked with the event's."""
+    # type(), not isinstance(): a bool would pass as 0 or 1 once added up.
+    if type(value) is int and value >= 0:
+        return value
     if value is None:
         return 0
-    # type(), not isinstance(): a bool would pass as 0 or 1 once added up.
-    if type(value) is not int or value < 0:
-        raise Malformed(f"message.usage.{name}: must be an integer >= 0, got {json.dumps(value)}")
-    return value
+    raise Malformed(f"message.usage.{name}: must be an integer >= 0, got {json.dumps(value)}")
 
 
 def _cache_creation(usage: Mapping[str, Any]) -> int:
@@ -109,7 +110,7 @@ def _cache_creation(usage: Mapping[str, Any]) -> int:
     the line has one, else ``cache_creation_input_tokens``."""
     creation = usage.get("cache_creation")
     if isinstance(creation, dict):
-        return sum(_tokens(creation.get(name), f"cache_creation.{name}") for name in _EPHEMERAL)
+        return (_tokens(creation.get(_5M), _5M_NAME) + _tokens(creation.get(_1H), _1H_NAME))
     return _tokens(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
 
 
@@ -189,10 +190,10 @@ def parse_line(line: str | bytes, *, folder: str, session: str,
     request_id = record.request_id if isinstance(record.request_id, str) else ""
     if record.timestamp is None:
         raise Malformed("timestamp: is required")
-    tokens = (_tokens(usage.get("input_tokens"), "input_tokens"),
-              _tokens(usage.get("output_tokens"), "output_tokens"),
-              _cache_creation(usage),
-              _tokens(usage.get("cache_read_input_tokens"), "cache_read_input_tokens"))
+    uncached = _tokens(usage.get("input_tokens"), "input_tokens")
+    output = _tokens(usage.get("output_tokens"), "output_tokens")
+    cache_write = _cache_creation(usage)
+    cache_read = _tokens(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
     sidechain = record.is_sidechain is True
     fields = (
         f"{EVENT_ID_PREFIX}:{message_id}:{request_id}" if request_id
@@ -201,11 +202,12 @@ def parse_line(line: str | bytes, *, folder: str, session: str,
         _shared(record.session_id, session),
         PHASE_SUBAGENT if sidechain else PHASE_SESSION,
         _shared(message.model, ""),
-        *tokens,
+        uncached, output, cache_write, cache_read,
         record.cost_usd,
         record.timestamp,
     )
-    return Response(message_id, request_id, sidechain, sum(tokens), fields, origin)
+    return Response(message_id, request_id, sidechain,
+                    uncached + output + cache_write + cache_read, fields, origin)
 
 
 class Copy(Protocol):
