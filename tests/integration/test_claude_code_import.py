@@ -2,6 +2,7 @@
 checked against a computation from the responses the tree was written from, in the database
 and through the API."""
 
+import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -189,3 +190,28 @@ def test_many_malformed_lines_are_counted_and_some_shown(env: dict[str, str | No
     assert err[1] == f"{log}:1: invalid JSON: Expecting property name enclosed in double quotes:" \
         " line 1 column 2 (char 1)"
     assert err[-3:] == ["... and 5 more malformed lines", "recording", summary(1, 1, 1, 25)]
+
+
+def test_prices_come_from_the_price_file_unless_the_log_has_costusd(
+        env: dict[str, str | None], tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"claude-haiku": {"input": 2, "output": 10, "cache_write": 4,
+                                                   "cache_read": 0.5}}))
+    log = tmp_path / "one.jsonl"
+    reported = Truth("msg_r", "req_r", SHOP, S1, HAIKU, 1, 1, 0, 0, 0, "2026-11-19T10:00:00Z",
+                     cost_usd=0.25)
+    unknown = Truth("msg_u", "req_u", SHOP, S1, "claude-next-1", 10, 10, 0, 0, 0,
+                    "2026-11-19T10:00:00Z")
+    log.write_text("\n".join([line(R["a4"]), line(reported), line(unknown)]) + "\n")
+    assert run(env | {"COSTLOG_PRICES": str(prices)}, str(log)).exit_code == 0
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT event_id, cost_usd, cost_source FROM cost_log ORDER BY 1")\
+        .fetchall() == [
+            ("cc:msg_a4:req_a4", (900 * 2 + 310 * 10 + 1500 * 4 + 2500 * 0.5) / 1e6, "computed"),
+            ("cc:msg_r:req_r", 0.25, "reported"),
+            ("cc:msg_u:req_u", 0.0, "unpriced")]
+    db.close()
+    broken = run(env | {"COSTLOG_PRICES": str(tmp_path / "missing.json")}, str(log))
+    assert (broken.exit_code, broken.stderr) == (
+        1, f"Error: {tmp_path / 'missing.json'}: cannot read price file: No such file or"
+           " directory\n")
