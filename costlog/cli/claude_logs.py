@@ -6,10 +6,12 @@ The mapping and the copy rules are pure, in :mod:`costlog.domain.claude_code`.
 """
 
 import functools
+import logging
 import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +34,8 @@ from costlog.domain.claude_code import (
 from costlog.domain.pricing import PriceFileError, PriceTable, load_prices
 from costlog.settings import Settings
 from costlog.store.write import COLUMNS, event_row, record_rows
+
+log = logging.getLogger("costlog.cli.claude_logs")
 
 LOG_SUFFIX = ".jsonl"
 _TIMESTAMP = COLUMNS.index("timestamp")
@@ -207,9 +211,11 @@ def run_import(settings: Settings, paths: Sequence[Path], *, chunk: int,
     if not found.files:
         raise click.ClickException(
             f"no Claude Code logs (*{LOG_SUFFIX}) in {', '.join(map(str, roots))}")
+    started = time.perf_counter()
     with click.progressbar(length=sum(_size(path) for path in found.files),
                            label="reading Claude Code logs", file=sys.stderr) as bar:
         read = read_all(found.files, clock.now(), prices, bar.update)
+    log.debug("read %d files in %.1f s", read.files, time.perf_counter() - started)
     for path, reason in read.unreadable:
         click.echo(f"{path}: cannot read: {reason}", err=True)
     if not read.files:
@@ -219,12 +225,14 @@ def run_import(settings: Settings, paths: Sequence[Path], *, chunk: int,
     # narrow slice of every time-keyed index and rollup.
     rows = sorted((priced.row for priced in read.kept), key=itemgetter(_TIMESTAMP))
     new = 0
+    started = time.perf_counter()
     with click.progressbar(length=len(rows), label="recording", file=sys.stderr) as bar, \
             import_database(settings.db_path) as db:
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
             new += record_rows(db, part).inserted
             bar.update(len(part))
+    log.debug("recorded %d events in %.1f s", len(rows), time.perf_counter() - started)
     click.echo(f"imported {len(rows)} events ({new} new, {len(rows) - new} already recorded)"
                f" from {read.files} files; {len(read.malformed)} malformed lines skipped",
                err=True)
