@@ -5,14 +5,16 @@ Every file is read before anything is written: a response's copies can sit in di
 The mapping and the copy rules are pure, in :mod:`costlog.domain.claude_code`.
 """
 
+import contextlib
 import functools
+import gc
 import logging
 import multiprocessing
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -91,6 +93,20 @@ class Part:
     unreadable: list[tuple[Path, str]] = field(default_factory=list)  # (file, reason)
 
 
+@contextlib.contextmanager
+def _without_gc() -> Iterator[None]:
+    """Reading makes millions of objects and no cycles: the cyclic collector, run every few
+    hundred allocations over ever more live objects, cost ~8 % of the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_without_gc()
 def read_part(files: Sequence[Path], now: datetime, prices: PriceTable,
               progress: Callable[[int], None] = lambda size: None) -> Part:
     """The responses of ``files`` (copies merged), priced; ``progress`` is told the bytes of
@@ -147,6 +163,7 @@ def split(files: Sequence[Path], sizes: Sequence[int], count: int) -> list[list[
     return [run for run in runs if run]
 
 
+@_without_gc()
 def read_all(files: Sequence[Path], now: datetime, prices: PriceTable,
              progress: Callable[[int], None] = lambda size: None) -> Part:
     """The responses of all ``files``, one per event. Large trees are read by one process per
