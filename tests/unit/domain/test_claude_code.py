@@ -222,6 +222,15 @@ def test_copies(added: list[Response], kept: list[str]) -> None:
     for item in added:
         responses.add(item)
     assert [r.origin for r in responses.kept()] == kept
+    # Cut anywhere, each part read apart and what each kept merged in order: the same.
+    for cut in range(1, len(added)):
+        merged = Responses()
+        for lines in (added[:cut], added[cut:]):
+            part = Responses()
+            for item in lines:
+                part.add(item)
+            merged.add_part(part.kept(), part.main_chain)
+        assert [r.origin for r in merged.kept()] == kept, cut
 
 
 def test_event_time_is_bounded_by_now() -> None:
