@@ -62,6 +62,13 @@ IMPORT_CHUNK: Final = 20_000
 #: waited for new windows ~8 s of a 1M import's ~60).
 IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
 IMPORT_MESSAGE_LINES: Final = 2_000
+#: How many malformed lines `costlog import --format claude-code` prints before "and N more".
+IMPORT_MALFORMED_SHOWN: Final = 20
+#: `costlog import --format claude-code` reads logs of at least this many bytes in one process
+#: per core (below, forking them costs more than it saves), each a run of files at a time:
+#: several runs a reader keep the progress bar moving and the readers equally busy.
+IMPORT_PARALLEL_BYTES: Final = 16 * 1024 * 1024
+IMPORT_RUNS_PER_READER: Final = 4
 IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
 #: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/cli/importer.py.
 IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
