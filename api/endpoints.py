@@ -8,9 +8,12 @@ read the body (bounded by size); their blocking work goes to the thread pool too
 import json
 import logging
 import math
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -29,13 +32,17 @@ from costlog.constants import (
 )
 from costlog.domain import export
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
+from costlog.store import alerts as store_alerts
 from costlog.store import orchestrator, queries
+from ingest import alerts as ingest_alerts
+from ingest.gate import Gate
 
 log = logging.getLogger("costlog.api")
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: The smallest positive monthly budget: one nano-USD, the precision spend is counted in.
 MIN_POSITIVE_LIMIT_USD = 1 / NANOS_PER_USD
+MONTH_RE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 def resources(request: Request) -> Resources:
@@ -113,13 +120,50 @@ def cost_export(request: Request) -> Response:
         "Content-Disposition": f'attachment; filename="costlog-export.{fmt}"'})
 
 
+def _status_zone(request: Request, res: Resources) -> tuple[ZoneInfo | None, ZoneInfo]:
+    """(``tz`` when given, else None: the budget's own zone), and the zone of no budget."""
+    default = params.load_zone(res.settings.tz)
+    return (params.zone(request, res.settings) if "tz" in request.query_params else None,
+            default)
+
+
 def cost_budget(request: Request) -> Response:
     res = resources(request)
     project = params.project(request, res.settings)
-    tz = params.zone(request, res.settings)
+    tz, default = _status_zone(request, res)
     with res.read_db() as db:
-        body = queries.budget_status(db, project=project, tz=tz, now=clock.now())
+        body = queries.budget_status(db, project=project, tz=tz, now=clock.now(),
+                                     default_tz=default)
     return JSON(body)
+
+
+def budget_check(request: Request) -> Response:
+    """The gate's answer for ``project`` (as ``ingest.budget_allows``), and the budgets that
+    apply to it."""
+    res = resources(request)
+    project = params.project(request, res.settings) or ALL_PROJECTS
+    tz, default = _status_zone(request, res)
+    allowed, reason = Gate(res.redis, res.settings.queue_name).allows(project)
+    with res.read_db() as db:
+        budgets = [queries.budget_status(db, project=None if name == ALL_PROJECTS else name,
+                                         tz=tz, now=clock.now(), default_tz=default)
+                   for name in dict.fromkeys((project, ALL_PROJECTS))
+                   if queries.get_budget(db, name) is not None]
+    return JSON({"allowed": allowed, "reason": reason, "budgets": budgets})
+
+
+def cost_alerts(request: Request) -> Response:
+    res = resources(request)
+    raw = request.query_params.get("project", res.settings.project)
+    if raw == "":
+        raise ApiError(400, errors.INVALID_PROJECT)
+    params.zone(request, res.settings)  # validated on every read endpoint
+    month = request.query_params.get("month")
+    if month is not None and not MONTH_RE.fullmatch(month):
+        raise ApiError(400, errors.INVALID_MONTH)
+    with res.read_db() as db:
+        body = store_alerts.list_alerts(db, project=raw, month=month)
+    return JSON({"alerts": body})
 
 
 def initiative_cost(request: Request) -> Response:
@@ -174,7 +218,7 @@ def decode_json(body: bytes) -> Any:
 
 def _limit_value(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError(400, errors.NEGATIVE_LIMIT)
+        raise ApiError(400, errors.LIMIT_NOT_A_NUMBER)
     try:
         number = float(value)
     except OverflowError:
@@ -196,32 +240,81 @@ def _threshold_value(value: Any) -> int:
     return value
 
 
-def budget_request(payload: Any) -> tuple[float, int]:
-    """(monthly_limit_usd, alert_threshold_percent) from a PUT body, or 400."""
+def _timezone_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, errors.BAD_TIMEZONE)
+    try:
+        return params.load_zone(value).key
+    except ApiError:
+        raise ApiError(400, errors.BAD_TIMEZONE) from None
+
+
+def _hard_limit_value(value: Any) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise ApiError(400, errors.BAD_HARD_LIMIT)
+    return value
+
+
+@dataclass(frozen=True)
+class BudgetRequest:
+    limit: float
+    threshold: int
+    timezone: str | None  # None: keep the budget's own (COSTLOG_TZ for a new one)
+    hard_limit: bool | None  # None: keep the budget's own (false for a new one)
+
+
+def budget_request(payload: Any) -> BudgetRequest:
+    """The fields of a PUT body, or 400 naming the field."""
     if not isinstance(payload, dict):
         raise ApiError(400, errors.INVALID_BODY.format("expected a JSON object"))
     if payload.get("monthly_limit_usd") is None:
         raise ApiError(400, errors.INVALID_BODY.format("monthly_limit_usd is required"))
-    return (_limit_value(payload["monthly_limit_usd"]),
-            _threshold_value(payload.get("alert_threshold_percent")))
+    return BudgetRequest(_limit_value(payload["monthly_limit_usd"]),
+                         _threshold_value(payload.get("alert_threshold_percent")),
+                         _timezone_value(payload.get("timezone")),
+                         _hard_limit_value(payload.get("hard_limit")))
 
 
 async def update_cost_budget(request: Request) -> Response:
     res = resources(request)
     require_write_access(request, res.settings)
     project = params.project(request, res.settings)
-    tz = params.zone(request, res.settings)
-    limit, threshold = budget_request(decode_json(await read_body(request)))
+    tz, default = _status_zone(request, res)
+    body = budget_request(decode_json(await read_body(request)))
+    name = project or ALL_PROJECTS
 
     def write() -> dict[str, Any]:
         with res.write_db() as db:
-            orchestrator.set_budget(db, project or ALL_PROJECTS, limit, threshold)
+            timezone = body.timezone
+            if timezone is None and queries.get_budget(db, project) is None:
+                timezone = default.key  # a new budget's months: COSTLOG_TZ, else UTC
+            decision = orchestrator.set_budget(db, name, body.limit, body.threshold,
+                                               timezone=timezone, hard_limit=body.hard_limit)
+            res.after_budget_change(db, decision)
             return queries.budget_status(db, project=project, tz=tz, now=clock.now())
 
-    body = await run_in_threadpool(write)
-    log.info("budget of %r set: limit %s, alert at %s%%", project or ALL_PROJECTS, limit,
-             threshold)
-    return JSON(body)
+    status = await run_in_threadpool(write)
+    log.info("budget of %r set: limit %s, alert at %s%%, zone %s, hard %s", name, body.limit,
+             body.threshold, status["timezone"], status["hard_limit"])
+    return JSON(status)
+
+
+async def test_alert(request: Request) -> Response:
+    """Send a ``budget.test`` alert about the project's budget to every webhook now."""
+    res = resources(request)
+    require_write_access(request, res.settings)
+    project = params.project(request, res.settings)
+    default = params.load_zone(res.settings.tz)
+
+    def send() -> list[dict[str, Any]]:
+        with res.read_db() as db:
+            status = queries.budget_status(db, project=project, tz=None, now=clock.now(),
+                                           default_tz=default)
+        return ingest_alerts.send_test(res.settings, status)
+
+    return JSON({"results": await run_in_threadpool(send)})
 
 
 def validate_events(payload: Any) -> tuple[list[CostEvent], list[dict[str, Any]]]:
@@ -274,7 +367,8 @@ async def post_cost_events(request: Request) -> Response:
 
 def healthz(request: Request) -> Response:
     res = resources(request)
-    database_ok = res.stored_counters() is not None
+    stored = res.stored_counters()
+    database_ok = stored is not None
     queue = res.queue_state()
     write_errors = [entry.to_json() for entry in queue.write_errors] if queue else []
     # Degraded: the queue cannot be reached, or workers cannot write (disk full, read-only).
@@ -291,6 +385,9 @@ def healthz(request: Request) -> Response:
             "failed_jobs": None if queue is None else queue.failed_jobs,
         },
         "spool": {"pending": _spool_pending(res)},
+        # Deliveries pending (queued or retrying) and failed (gave up); alerts not yet queued.
+        "alerts": None if stored is None or stored.alerts is None else {
+            key: stored.alerts[key] for key in ("fired", "pending", "failed", "unqueued")},
     }
     return JSON(body, status_code=200 if database_ok else 503)
 

@@ -38,6 +38,7 @@ class Scrape:
     """What the collector reads at scrape time from outside the process."""
 
     stored: dict[str, int] | None  # the database's counters; None when it cannot be read
+    alerts: dict[str, int] | None  # alerts fired, deliveries pending/failed, alerts unqueued
     queue: "QueueState | None"  # None when Redis cannot be reached
     database_up: bool
 
@@ -62,6 +63,19 @@ class StateCollector(Collector):
                  "Events refused because a stored sum would pass its exact range."),
             ):
                 yield CounterMetricFamily(name, text, value=state.stored.get(key, 0))
+        if state.alerts is not None:
+            yield CounterMetricFamily("costlog_alerts_fired", "Budget alerts fired.",
+                                      value=state.alerts["fired"])
+            deliveries = GaugeMetricFamily(
+                "costlog_alert_deliveries", "Alert deliveries (one per alert and webhook) by"
+                " status: pending (queued or retrying) or failed (gave up).", labels=["status"])
+            for status in ("pending", "failed"):
+                deliveries.add_metric([status], state.alerts[status])
+            yield deliveries
+            yield GaugeMetricFamily(
+                "costlog_alerts_unqueued",
+                "Alerts whose deliveries are not on the queue yet (a worker's sweep queues them).",
+                value=state.alerts["unqueued"])
         queue = state.queue
         if queue is not None:
             for name, value, text in (

@@ -20,7 +20,10 @@ from api.limits import QueryLimiter
 from api.metrics import Metrics, Scrape
 from costlog import clock
 from costlog.settings import Settings
+from costlog.store import alerts as store_alerts
 from costlog.store import connection, queries
+from costlog.store.alerts import Decision
+from ingest import alerts as ingest_alerts
 from ingest import health, redis_conn
 from ingest.client import Publisher
 from ingest.queue import make_queue
@@ -29,6 +32,13 @@ log = logging.getLogger("costlog.api")
 
 #: How long shutdown waits for a background spool replay the publisher started.
 SHUTDOWN_REPLAY_WAIT = 5.0
+
+
+@dataclass(frozen=True)
+class StoredCounts:
+    counters: dict[str, int]
+    #: Alerts fired, deliveries pending and failed, alerts unqueued; None before the migration.
+    alerts: dict[str, int] | None
 
 
 @dataclass(frozen=True)
@@ -122,17 +132,39 @@ class Resources:
 
     # -- queue ---------------------------------------------------------------------------------
 
-    def stored_counters(self) -> dict[str, int] | None:
-        """The database's monotonic counters; None when the database cannot be read."""
+    def stored_counters(self) -> StoredCounts | None:
+        """The database's monotonic counters and alert counts; None when it cannot be read."""
         try:
             with self.read_db() as db:
-                return queries.read_counters(db)
+                counters = queries.read_counters(db)
+                try:
+                    alerts = store_alerts.counts(db)
+                except sqlite3.OperationalError:
+                    alerts = None  # a database the worker has not migrated yet
+                return StoredCounts(counters, alerts)
         except errors.ApiError:
             return None
 
     def scrape(self) -> Scrape:
         stored = self.stored_counters()
-        return Scrape(stored=stored, queue=self.queue_state(), database_up=stored is not None)
+        return Scrape(stored=None if stored is None else stored.counters,
+                      alerts=None if stored is None else stored.alerts,
+                      queue=self.queue_state(), database_up=stored is not None)
+
+    def after_budget_change(self, db: sqlite_utils.Database, decision: Decision) -> None:
+        """After a budget's commit: enqueue the alerts it fired, update the gate's state. Without
+        Redis, a worker's sweep does both."""
+        client = self.redis
+        if client is None:
+            return
+        if decision.fired:
+            ingest_alerts.enqueue_deliveries(db, client, self.settings.queue_name,
+                                             self.settings, decision.fired)
+        try:
+            ingest_alerts.publish_states(client, self.settings.queue_name, decision.states)
+        except ingest_alerts.REDIS_ERRORS as error:
+            log.warning("budget state not updated (%s); a worker's sweep rewrites it",
+                        type(error).__name__)
 
     def queue_state(self) -> QueueState | None:
         """The queue's numbers and the workers' write errors; None when Redis cannot be asked."""

@@ -142,9 +142,70 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                                   "anyOf": [{"const": 0}, {"minimum": 1e-9}]},
             # null, like absent or 0, means the default.
             "alert_threshold_percent": {"type": ["integer", "null"], "minimum": 0,
-                                        "maximum": 100, "default": 80}}},
+                                        "maximum": 100, "default": 80},
+            "timezone": {"type": ["string", "null"], "example": "Europe/Berlin",
+                         "description": "IANA zone of the budget's months; omitted: kept"
+                                        " (a new budget: COSTLOG_TZ, else UTC)."},
+            "hard_limit": {"type": ["boolean", "null"],
+                           "description": "Close the budget gate once spent > limit;"
+                                          " omitted: kept (a new budget: false)."}}},
         response={"$ref": "#/components/schemas/BudgetStatus"},
         errors=(400, 401, 403, 413, 415, 503),
+        write=True,
+    ),
+    Endpoint(
+        "GET", "/api/cost/budget/check", endpoints.budget_check, "checkCostBudget",
+        "The budget gate: may a task of this project start? Fails open with a reason.",
+        parameters=(PROJECT, Param("tz", "query", TZ.schema,
+                                   "IANA zone of the budgets' statuses; default each budget's"
+                                   " own zone (the gate always uses it).")),
+        response={"type": "object", "required": ["allowed", "reason", "budgets"],
+                  "properties": {
+                      "allowed": {"type": "boolean"},
+                      "reason": {"type": ["string", "null"]},
+                      "budgets": {"type": "array",
+                                  "items": {"$ref": "#/components/schemas/BudgetStatus"}}}},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "GET", "/api/cost/alerts", endpoints.cost_alerts, "getCostAlerts",
+        "Budget alerts fired, newest first, with each webhook delivery's state.",
+        parameters=(
+            Param("project", "query", {"type": "string", "minLength": 1},
+                  "Only this budget's alerts ('*': the all-projects budget); default"
+                  " COSTLOG_PROJECT, else every budget."),
+            Param("month", "query", {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                  "Only alerts of this month (YYYY-MM, in the budget's zone)."),
+            Param("tz", "query", TZ.schema,
+                  "Validated like every read's; an alert's month is its budget's own."),
+        ),
+        response={"type": "object", "required": ["alerts"], "properties": {
+            "alerts": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string", "example": "budget.threshold:alpha:2026-12"},
+                "type": {"type": "string", "enum": ["budget.threshold", "budget.exceeded"]},
+                "project": {"type": "string"}, "month": {"type": "string"},
+                "fired_at": {"type": "string"}, "percent_used": {"type": "number"},
+                "spent_usd": _money, "limit_usd": _money,
+                "deliveries": {"type": "array", "items": {"type": "object", "properties": {
+                    "url": {"type": "string", "description": "Without credentials or query."},
+                    "status": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                    "attempts": {"type": "integer"},
+                    "last_error": {"type": ["string", "null"]},
+                    "delivered_at": {"type": ["string", "null"]}}}}}}}}},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "POST", "/api/cost/alerts/test", endpoints.test_alert, "testCostAlert",
+        "Send a budget.test alert about the project's budget to every webhook now.",
+        parameters=(PROJECT,),
+        # Like every write, it is sent as JSON (an empty object): browsers cannot send it
+        # cross-site without a CORS preflight.
+        request_body={"type": "object", "description": "Ignored; send {}."},
+        response={"type": "object", "required": ["results"], "properties": {
+            "results": {"type": "array", "items": {"type": "object", "properties": {
+                "url": {"type": "string"}, "delivered": {"type": "boolean"},
+                "error": {"type": ["string", "null"]}}}}}},
+        errors=(400, 401, 403, 415, 503),
         write=True,
     ),
     Endpoint(
@@ -228,7 +289,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
             "database": {"type": "object"}, "writes": {"type": "object"},
             "redis": {"type": "object"},
-            "queue": {"type": "object"}, "spool": {"type": "object"}}},
+            "queue": {"type": "object"}, "spool": {"type": "object"},
+            "alerts": {"type": ["object", "null"], "description":
+                       "Budget alerts fired, deliveries pending and failed, alerts whose"
+                       " deliveries are not queued yet.", "properties": {
+                           key: {"type": "integer"}
+                           for key in ("fired", "pending", "failed", "unqueued")}}}},
         errors=(503,),
     ),
     Endpoint(

@@ -1,8 +1,9 @@
 """Run every benchmark in turn: ``python -m bench [--quick]`` (what ``make bench`` runs).
 
 Each part can also run alone: ``python -m bench.bench_ingest``, ``bench.bench_import``,
-``bench.bench_queries`` (``--help`` on each). Figures are printed, not asserted: these are
-benchmarks, not tests, and CI does not run them. Results: docs/benchmarks.md.
+``bench.bench_queries``, ``bench.bench_claude_code`` (``--help`` on each). Figures are printed,
+not asserted: these are benchmarks, not tests, and CI does not run them. Results:
+docs/benchmarks.md.
 """
 
 import argparse
@@ -21,7 +22,8 @@ def main() -> None:
     # (≤ 200 ms); then the export's memory on the realistic one.
     runs = [("bench.bench_ingest",), ("bench.bench_import", "--spread", "task"),
             ("bench.bench_import", "--spread", "uniform"),
-            ("bench.bench_queries", "--spread", "both"), ("bench.bench_export",)]
+            ("bench.bench_queries", "--spread", "both"), ("bench.bench_export",),
+            ("bench.bench_claude_code",)]
     for module, *args in runs:
         print(f"\n#### python -m {module} {' '.join([*args, *quick])}", flush=True)
         failed |= subprocess.run([sys.executable, "-m", module, *args, *quick]).returncode

@@ -64,9 +64,9 @@ def tree_pss_mb(pid: int) -> float:
     return total
 
 
-def timed_import(db: Path, source: Path) -> tuple[float, float, float, str]:
+def timed_import(db: Path, source: Path, *options: str) -> tuple[float, float, float, str]:
     """(seconds, peak RSS of its largest process and peak PSS of all of them in MB, costlog's
-    summary line) of one ``costlog import``, which parses in a second process."""
+    summary line) of one ``costlog import [options] source``."""
     env = fresh_db(db)
     time_bin = shutil.which("time") or "/usr/bin/time"
     wrapper = [time_bin, "-v"] if Path(time_bin).exists() else []
@@ -74,7 +74,7 @@ def timed_import(db: Path, source: Path) -> tuple[float, float, float, str]:
     combined = 0.0
     with tempfile.TemporaryFile("w+") as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen([*wrapper, COSTLOG, "import", str(source)], env=env,
+        process = subprocess.Popen([*wrapper, COSTLOG, "import", *options, str(source)], env=env,
                                    stdout=subprocess.DEVNULL, stderr=stderr, text=True)
         while process.poll() is None:
             combined = max(combined, tree_pss_mb(process.pid))

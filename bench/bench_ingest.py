@@ -16,6 +16,9 @@ Sections (all against a private redis-server on loopback, AOF on as in `costlog 
 * ``latency`` ``publish()`` latency with Redis up, refusing connections, and not answering.
 * ``scaling`` 1, 2 and 4 ``costlog worker`` processes on one database, then
   ``costlog aggregates check``.
+* ``alerts``  one event per job again, drained without budgets and with a budget on every
+  project and on all projects (each write then decides alerts and updates the gate's state in
+  Redis), rounds alternating; then ``budget_allows`` latency against that state.
 """
 
 import argparse
@@ -58,7 +61,10 @@ from costlog import clock
 from costlog.cli.redis_server import RedisServer, free_port
 from costlog.domain.event import parse_event
 from costlog.settings import Settings
+from costlog.store.connection import connect as connect_db
+from costlog.store.orchestrator import set_budget
 from ingest.client import Publisher
+from ingest.gate import Gate
 from ingest.spool import Spool
 from ingest.worker import run_worker
 
@@ -124,11 +130,13 @@ def drain_noop(bench: Bench, count: int, kind: str = "costlog") -> float:
     return count / elapsed
 
 
-def drain_costlog(bench: Bench, count: int) -> float:
+def drain_costlog(bench: Bench, count: int, budgets: bool = False) -> float:
     queue, db = bench.fresh("drain")
     settings = Settings(db_path=db, redis_url=bench.url, queue_name=queue,
                         spool_dir=bench.workdir / f"spool-{queue}")
     bench.migrate(db, queue)
+    if budgets:
+        set_budgets(db)
     publisher = Publisher(bench.url, queue, settings.spool_dir)
     for payload in bench.wire(count, queue):
         publisher.publish(payload)
@@ -219,6 +227,46 @@ def section_single(bench: Bench, n: int, n_fork: int, rounds: int) -> None:
     RESULTS.add("costlog, one event per job, live (publish → committed), 1 worker process",
                 f"{result['rate']:,.0f} events/s (publishing {result['publish_rate']:,.0f}/s,"
                 f" last row {result['lag'] * 1000:.0f} ms after the last publish)")
+
+
+# -- 5. alerts and the gate ------------------------------------------------------------------
+
+
+def set_budgets(db: Path) -> None:
+    """A budget on each of the 50 projects of bench.common.events and on all projects, high
+    enough never to fire: the steady cost every write pays (budgets read, month spend summed)."""
+    database = connect_db(db)
+    for number in range(50):
+        set_budget(database, f"project-{number:02d}", 1e6, 80, hard_limit=True)
+    set_budget(database, None, 1e6, 80, hard_limit=True)
+    database.close()
+
+
+def section_alerts(bench: Bench, n: int, rounds: int, calls: int) -> None:
+    heading(f"5. alert decisions ({rounds} rounds of {n} one-event jobs), budget gate")
+    plain, budgeted = [], []
+    for number in range(1, rounds + 1):
+        plain.append(drain_costlog(bench, n))
+        budgeted.append(drain_costlog(bench, n, budgets=True))
+        print(f"  round {number}: no budgets {plain[-1]:,.0f} events/s, 51 budgets"
+              f" {budgeted[-1]:,.0f} events/s  [{load()}]", flush=True)
+    ratio = statistics.median(b / p for b, p in zip(budgeted, plain, strict=True))
+    RESULTS.add("one event per job with 51 budgets (alert decisions + gate state) vs none",
+                f"median {statistics.median(budgeted):,.0f} vs {statistics.median(plain):,.0f}"
+                f" events/s; with/without per round: median {ratio:.2f} of {rounds} rounds"
+                f" ({', '.join(f'{b / p:.2f}' for b, p in zip(budgeted, plain, strict=True))})",
+                "≥ 0.95 (≤ 5 % slower)", ratio >= 0.95)
+    # The gate: the state the last worker run left in Redis, read by a fresh executor client.
+    queue = f"drain-{bench.runs}"
+    gate = Gate.from_settings(Settings(redis_url=bench.url, queue_name=queue))
+    assert gate.allows("project-01") == (True, None), gate.allows("project-01")
+    samples = []
+    for index in range(calls):
+        started = time.perf_counter()
+        gate.allows(f"project-{index % 50:02d}")
+        samples.append((time.perf_counter() - started) * 1000)
+    RESULTS.add(f"budget_allows latency, {calls} calls", summary(samples), "p99 ≤ 5 ms",
+                percentile(samples, 99) <= 5)
 
 
 # -- 2. batched -------------------------------------------------------------------------------
@@ -416,7 +464,7 @@ def section_scaling(bench: Bench, n_single: int, n_batched: int) -> None:
         prefilled(bench, "scaleb", n_batched, BATCH, workers)
 
 
-SECTIONS = ("single", "batched", "latency", "scaling")
+SECTIONS = ("single", "batched", "latency", "scaling", "alerts")
 
 
 def main() -> None:
@@ -451,6 +499,8 @@ def main() -> None:
                 section_latency(bench, n_latency)
             if "scaling" in args.only:
                 section_scaling(bench, n_single, n_batched // 2)
+            if "alerts" in args.only:
+                section_alerts(bench, n_single, rounds, n_latency * 5)
         finally:
             server.stop()
     print("\n" + RESULTS.table())

@@ -1,9 +1,11 @@
 """The write path in this process, without Redis: the costs the queue benchmarks cannot isolate.
 
-    python -m bench.bench_write [--only single batched parse] [--events N] [--rounds R]
+    python -m bench.bench_write [--only single budgets batched parse] [--events N] [--rounds R]
 
 * ``single``  ms per ``ingest.job.record_events`` call of one event (what a one-event job
   costs besides RQ), on a fresh database, events of the last hour.
+* ``budgets`` the same with a budget on each of the events' 50 projects and on all projects:
+  what the alert decisions add to each write (two budgets apply to every event).
 * ``batched`` events/s and µs per event (wall and CPU) of 500-event calls, same events.
 * ``parse``   µs per line to read, ``json.loads``, validate and build the row (``costlog
   import``'s parser process), on a year-spread file.
@@ -24,6 +26,7 @@ from costlog import clock
 from costlog.cli.importer import read_lines
 from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
+from costlog.store.orchestrator import set_budget
 from costlog.store.write import event_row
 from ingest import job
 
@@ -39,10 +42,15 @@ def live_payloads(count: int) -> list[dict]:
             for e in events(count, id_prefix="w", seed=1, spread="live")]
 
 
-def timed_calls(payloads: list[dict], per_call: int) -> tuple[float, float]:
+def timed_calls(payloads: list[dict], per_call: int,
+                budgets: bool = False) -> tuple[float, float]:
     """(wall, CPU) seconds of ``job.record_events`` over ``payloads`` on a fresh database."""
     with tempfile.TemporaryDirectory(prefix="costlog-bench-write-") as tmp:
         context = job.open_context(Path(tmp) / "write.db", None)
+        if budgets:
+            for number in range(50):
+                set_budget(context.db, f"project-{number:02d}", 1e6, 80, hard_limit=True)
+            set_budget(context.db, None, 1e6, 80, hard_limit=True)
         previous = job.set_context(context)
         try:
             wall, cpu = time.perf_counter(), time.process_time()
@@ -57,6 +65,11 @@ def timed_calls(payloads: list[dict], per_call: int) -> tuple[float, float]:
 def single(count: int) -> str:
     wall, _ = timed_calls(live_payloads(count), 1)
     return f"single: {wall / count * 1000:.3f} ms per one-event call"
+
+
+def with_budgets(count: int) -> str:
+    wall, _ = timed_calls(live_payloads(count), 1, budgets=True)
+    return f"budgets: {wall / count * 1000:.3f} ms per one-event call, 51 budgets"
 
 
 def batched(count: int) -> str:
@@ -78,8 +91,8 @@ def parse(count: int) -> str:
     return f"parse: {(time.perf_counter() - started) / count * 1e6:.1f} µs/line"
 
 
-SECTIONS: dict[str, Callable[[int], str]] = {"single": single, "batched": batched,
-                                             "parse": parse}
+SECTIONS: dict[str, Callable[[int], str]] = {"single": single, "budgets": with_budgets,
+                                             "batched": batched, "parse": parse}
 
 
 def main() -> None:
@@ -91,7 +104,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     clock.set_clock(clock.fixed(NOW))
-    counts = {"single": 2_000, "batched": 100_000, "parse": 50_000}
+    counts = {"single": 2_000, "budgets": 2_000, "batched": 100_000, "parse": 50_000}
     for _ in range(args.rounds):
         for name in args.only:
             print(f"  {SECTIONS[name](args.events or counts[name])}  [{load()}]", flush=True)

@@ -3,8 +3,10 @@
 from typing import Final
 
 QUEUE_NAME: Final = "costlog"
-#: The one job function the worker will run; any other name is refused.
+#: The job function that records events; with DELIVER_FUNCTION the only ones the worker runs.
 JOB_FUNCTION: Final = "ingest.job.record_events"
+#: The job function that sends one budget alert to one webhook.
+DELIVER_FUNCTION: Final = "ingest.job.deliver_alert"
 
 # Event bounds: keep every sum finite.
 MAX_TOKENS: Final = 10**12
@@ -64,6 +66,13 @@ IMPORT_CHUNK: Final = 20_000
 #: waited for new windows ~8 s of a 1M import's ~60).
 IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
 IMPORT_MESSAGE_LINES: Final = 2_000
+#: How many malformed lines `costlog import --format claude-code` prints before "and N more".
+IMPORT_MALFORMED_SHOWN: Final = 20
+#: `costlog import --format claude-code` reads logs of at least this many bytes in one process
+#: per core (below, forking them costs more than it saves), each a run of files at a time:
+#: several runs a reader keep the progress bar moving and the readers equally busy.
+IMPORT_PARALLEL_BYTES: Final = 16 * 1024 * 1024
+IMPORT_RUNS_PER_READER: Final = 4
 IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
 #: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/cli/importer.py.
 IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
@@ -128,3 +137,19 @@ SPOOL_REPLAY_BATCH: Final = 500
 WRITE_ERRORS_KEY_PREFIX: Final = "costlog:write-errors:"
 #: A worker's write error older than this is no longer shown (the worker may be gone).
 WRITE_ERROR_STALE_SECONDS: Final = 900
+
+# Budget alerts (ingest/alerts.py) and the budget gate (ingest/gate.py).
+#: Each webhook request's timeout.
+ALERT_TIMEOUT_SECONDS: Final = 5.0
+#: Waits between delivery attempts: the first retry after 10 s, 7 attempts over ~15.7 minutes.
+ALERT_RETRY_INTERVALS: Final = (10, 30, 60, 120, 240, 480)
+#: A worker re-enqueues alerts whose deliveries never reached the queue, and rewrites the gate's
+#: budget state, this often.
+ALERT_SWEEP_SECONDS: Final = 30
+#: An alert fired this recently is left to the writer that fired it (it enqueues right after
+#: its commit) before a sweep takes it over.
+ALERT_ENQUEUE_GRACE_SECONDS: Final = 10
+#: Redis hash of each budget's month spend, per queue (the gate reads it).
+BUDGET_STATE_KEY_PREFIX: Final = "costlog:budget-state:"
+#: Field of that hash set once a worker has written every budget's state ('' is no project id).
+BUDGET_STATE_READY_FIELD: Final = ""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from costlog import constants
 
@@ -67,6 +68,15 @@ def _default_queries() -> int:
     return constants.QUERIES_PER_CORE * (os.cpu_count() or 1)
 
 
+def _webhooks(value: str) -> tuple[str, ...]:
+    urls = _csv(value)
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("use comma-separated http:// or https:// URLs")
+    return urls
+
+
 def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f"use {' or '.join(LOG_FORMATS)}")
@@ -90,6 +100,9 @@ class Settings:
     #: Heavy reads run at once; more wait (api/limits.py).
     max_concurrent_queries: int = field(default_factory=_default_queries)
     log_format: str = "text"
+    # Webhook URLs may hold a token: neither they nor the secret show in a repr.
+    alert_webhooks: tuple[str, ...] = field(default=(), repr=False)
+    alert_secret: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *,
@@ -145,6 +158,8 @@ VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "COSTLOG_ALLOWED_HOSTS": ("allowed_hosts", _csv),
     "COSTLOG_MAX_CONCURRENT_QUERIES": ("max_concurrent_queries", _positive),
     "COSTLOG_LOG_FORMAT": ("log_format", _log_format),
+    "COSTLOG_ALERT_WEBHOOKS": ("alert_webhooks", _webhooks),
+    "COSTLOG_ALERT_SECRET": ("alert_secret", str),
 }
 
 #: The variable of each field, for messages and ``--help`` ("[COSTLOG_DB]").

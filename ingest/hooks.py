@@ -1,7 +1,9 @@
-"""The executor hook kept from the seed: ``record_cost_to_global`` after each phase completes.
+"""The executor hooks: ``check_budget`` before a task starts, and (kept from the seed)
+``record_cost_to_global`` after each phase completes.
 
-It must never break the executor: an invalid event is logged (naming the field) and dropped,
-Redis trouble is absorbed by the client's spool, and anything else is logged too.
+They must never break the executor: an invalid event is logged (naming the field) and dropped,
+Redis trouble is absorbed by the client's spool (or, for the budget check, answered "allowed"),
+and anything else is logged too.
 """
 
 import logging
@@ -11,6 +13,7 @@ from typing import Any
 
 from costlog.domain.event import InvalidEvent
 from ingest.client import Publisher, default_publisher
+from ingest.gate import Gate, budget_allows
 
 log = logging.getLogger("costlog.client")
 
@@ -60,3 +63,19 @@ def record_cost_to_global(meta: CostMetadata, *, publisher: Publisher | None = N
         # Configuration or spool trouble (no Redis URL, disk full): report, keep the executor going.
         log.exception("costlog: cost of task %r phase %r not recorded", meta.task_id, meta.phase)
     return None
+
+
+def check_budget(project_id: str, *, ignore_budget: bool = False,
+                 gate: Gate | None = None) -> tuple[bool, str | None]:
+    """Before a task of ``project_id``: (may it run, why not). The orchestrator's check: a hard
+    budget whose month is overspent blocks the task, unless ``ignore_budget`` (its
+    ``--ignore-budget``), which runs it anyway and logs the reason. Never raises; fails open."""
+    allowed, reason = gate.allows(project_id) if gate else budget_allows(project_id)
+    if allowed:
+        return True, reason
+    if ignore_budget:
+        log.warning("costlog: %s; running project %r anyway (budget ignored)", reason,
+                    project_id)
+        return True, reason
+    log.warning("costlog: task of project %r blocked: %s", project_id, reason)
+    return False, reason

@@ -1,4 +1,7 @@
-"""The one job the costlog worker runs, and the job class that refuses every other one.
+"""The jobs the costlog worker runs, and the job class that refuses every other one.
+
+Two functions are allowed: :func:`record_events` (cost events into the store) and
+:func:`deliver_alert` (one budget alert to one configured webhook).
 
 RQ imports a job's function from the name stored in Redis, so anyone who can write to Redis could
 name ``os.system``. :class:`CostlogJob` checks the name before anything is
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rq.exceptions import DeserializationError
-from rq.job import Job
+from rq.job import Job, get_current_job
 from rq.utils import decode_redis_hash
 
 from costlog import clock, constants
@@ -38,7 +41,7 @@ log = logging.getLogger("costlog.worker")
 
 
 class JobRefused(Exception):
-    """The job names a function other than :data:`constants.JOB_FUNCTION`."""
+    """The job names a function that is not allowed (:data:`ALLOWED_FUNCTIONS`)."""
 
 
 class InvalidJob(ValueError):
@@ -90,7 +93,7 @@ def _salvage(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class CostlogJob(Job):
-    """An RQ job that only ever runs :data:`constants.JOB_FUNCTION`, read from any hash safely."""
+    """An RQ job that only ever runs an allowed function, read from any hash safely."""
 
     #: Why this job cannot run at all (unreadable hash or data); None for a well-formed job.
     defect: str | None = None
@@ -171,22 +174,21 @@ class CostlogJob(Job):
         super().save(pipeline=pipeline, include_meta=include_meta, include_result=include_result)
         connection.hset(self.key, DEFECT_FIELD, self.defect)
 
-    # -- running: only the one function, with one list of events ----------------------------
+    # -- running: only the allowed functions, with their arguments --------------------------
 
     @property
     def func(self) -> Callable[..., Any]:
         # Checked before RQ's import_attribute: a refused name is never imported.
         self._check_allowed()
-        return record_events
+        return ALLOWED_FUNCTIONS[self.func_name]
 
     def _check_allowed(self) -> None:
         name = self.func_name  # deserializes the data, which may find a defect
         if self.defect is not None:
             raise JobRefused(f"job refused: {self.defect}")
-        if name != constants.JOB_FUNCTION:
-            raise JobRefused(
-                f"job refused: function {_shorten(name)} is not {constants.JOB_FUNCTION!r}"
-            )
+        if name not in ALLOWED_FUNCTIONS:
+            allowed = " or ".join(repr(function) for function in ALLOWED_FUNCTIONS)
+            raise JobRefused(f"job refused: function {_shorten(name)} is not {allowed}")
         if self.instance is not None:
             raise JobRefused("job refused: jobs bound to an instance are not allowed")
         callbacks = (self._success_callback_name, self._failure_callback_name,
@@ -200,6 +202,12 @@ class CostlogJob(Job):
 
     def _check_arguments(self) -> None:
         args, kwargs = self.args, self.kwargs
+        if self.func_name == constants.DELIVER_FUNCTION:
+            if isinstance(args, list | tuple) and len(args) == 2 and not kwargs \
+                    and all(isinstance(arg, str) for arg in args):
+                return
+            raise InvalidJob("job arguments: deliver_alert takes two strings, an alert id and"
+                             " a webhook key")
         if isinstance(args, list | tuple) and len(args) == 1 and not kwargs:
             return
         if isinstance(args, list | tuple) and not args and isinstance(kwargs, dict) \
@@ -238,17 +246,20 @@ class CostlogJob(Job):
 
 @dataclass(frozen=True)
 class JobContext:
-    """What the job function writes with: one connection and price table per process."""
+    """What the job functions work with: one connection, price table and settings per process
+    (the settings name the alert webhooks and their secret)."""
 
     db: "sqlite_utils.Database"
     prices: PriceTable
+    settings: Settings = Settings()
 
 
 _context: JobContext | None = None
 _context_lock = threading.Lock()
 
 
-def open_context(db_path: Path, prices_path: Path | None) -> JobContext:
+def open_context(db_path: Path, prices_path: Path | None,
+                 settings: Settings | None = None) -> JobContext:
     """Connect to and migrate ``db_path``, load the prices."""
     # The store is imported here, not at the top: the executor's ``from ingest import publish``
     # reaches this module through the queue's job class and must not load SQLite.
@@ -257,7 +268,7 @@ def open_context(db_path: Path, prices_path: Path | None) -> JobContext:
 
     db = connect(db_path)
     migrate(db)
-    return JobContext(db=db, prices=load_prices(prices_path))
+    return JobContext(db=db, prices=load_prices(prices_path), settings=settings or Settings())
 
 
 def set_context(context: JobContext | None) -> JobContext | None:
@@ -274,7 +285,7 @@ def get_context() -> JobContext:
     with _context_lock:
         if _context is None:
             settings = Settings.from_env()
-            _context = open_context(settings.db_path, settings.prices_path)
+            _context = open_context(settings.db_path, settings.prices_path, settings)
         return _context
 
 
@@ -323,6 +334,10 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
     if valid:
         context = get_context()
         result = write.record_events(context.db, list(valid.values()), context.prices)
+        if result.decision.states:
+            from ingest import alerts
+
+            alerts.after_commit(context, result.decision, get_current_job())
     if result.refused:
         index_of = {event.event_id: index for index, event in valid.items()}
         errors += [f"event {index_of[refusal.event_id]}: {refusal.reason}"
@@ -331,3 +346,24 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
         raise InvalidJob(_failure_message(errors, len(events), result))
     log.debug("recorded %d events (%d duplicates)", result.inserted, result.duplicates)
     return {"inserted": result.inserted, "duplicates": result.duplicates}
+
+
+def deliver_alert(alert_id: str, url_key: str) -> str:
+    """POST alert ``alert_id`` to the configured webhook whose key is ``url_key``.
+
+    A failed attempt raises, so RQ retries it with backoff (``ingest.alerts.delivery_retry``);
+    the last one is recorded as failed.
+    """
+    from ingest import alerts
+
+    try:
+        return alerts.deliver(get_context(), alert_id, url_key, get_current_job())
+    except alerts.UnknownDelivery as error:
+        raise InvalidJob(str(error)) from None
+
+
+#: The functions a job may name, by the dotted name stored in Redis.
+ALLOWED_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    constants.JOB_FUNCTION: record_events,
+    constants.DELIVER_FUNCTION: deliver_alert,
+}

@@ -29,7 +29,7 @@ from rq.worker import SimpleWorker
 
 from costlog import clock, constants
 from costlog.settings import Settings
-from ingest import health, job
+from ingest import alerts, health, job
 from ingest.job import CostlogJob
 from ingest.queue import make_queue
 from ingest.redis_conn import connect, redact, scrub
@@ -52,10 +52,13 @@ class CostlogWorker(SimpleWorker):
     max_connection_wait_time = constants.WORKER_RECONNECT_MAX_SECONDS
 
     def __init__(self, *args: Any, stop: threading.Event,
-                 replay_spool: Callable[[], object] | None = None, **kwargs: Any) -> None:
+                 replay_spool: Callable[[], object] | None = None,
+                 settings: Settings | None = None, **kwargs: Any) -> None:
         # Set before RQ's __init__, which already reads dequeue_timeout.
         self.stop_event = stop
         self.replayer = _Replayer(replay_spool)
+        self.settings = settings
+        self.last_sweep: float | None = None
         self.write_failing = False
         super().__init__(*args, **kwargs)
         self.push_exc_handler(self._note_write_error)
@@ -142,10 +145,12 @@ class CostlogWorker(SimpleWorker):
 
     @property
     def dequeue_timeout(self) -> int:
-        # Wake at least every replay interval so the spool is replayed while idle.
+        # Wake at least every replay interval so the spool is replayed while idle, and every
+        # sweep interval for the alert sweep.
+        wait = min(super().dequeue_timeout, constants.ALERT_SWEEP_SECONDS)
         if self.replayer.enabled:
-            return max(1, min(super().dequeue_timeout, constants.SPOOL_REPLAY_SECONDS))
-        return super().dequeue_timeout
+            wait = min(wait, constants.SPOOL_REPLAY_SECONDS)
+        return max(1, wait)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         # Plain heartbeats come from the idle loop and after each job, never mid-job.
@@ -155,7 +160,22 @@ class CostlogWorker(SimpleWorker):
         super().heartbeat(timeout, pipeline=pipeline)
         if plain:
             self.replayer.maybe_run()
+            self.maybe_sweep()
             self._stop_if_asked()
+
+    def maybe_sweep(self) -> None:
+        """Every ALERT_SWEEP_SECONDS: enqueue alerts left unqueued, rewrite the budget state."""
+        due = self.last_sweep is None or (
+            time.monotonic() - self.last_sweep >= constants.ALERT_SWEEP_SECONDS)
+        if self.settings is None or not due:
+            return
+        self.last_sweep = time.monotonic()
+        try:
+            alerts.sweep(job.get_context().db, self.connection, self.queues[0].name,
+                         self.settings)
+        except Exception as error:  # noqa: BLE001 - a sweep problem must not stop the worker
+            log.warning("alert sweep failed: %s: %s", type(error).__name__,
+                        scrub(str(error), self.settings.redis_url))
 
     def _stop_if_asked(self) -> None:
         # ``stop`` set from another thread (signals raise StopRequested themselves).
@@ -212,6 +232,7 @@ def build_worker(settings: Settings, connection: redis.Redis, stop: threading.Ev
         default_result_ttl=constants.RESULT_TTL_SECONDS,
         stop=stop,
         replay_spool=replay_spool,
+        settings=settings,
     )
     worker.replayer.redis_url = settings.redis_url
     return worker
@@ -261,6 +282,7 @@ def _work_round(settings: Settings, stop: threading.Event, burst: bool,
         worker = build_worker(settings, connection, stop, replay_spool)
         if burst and replay_spool is not None:
             worker.replayer.run()  # one replay first, so spooled events are worked on too
+        worker.maybe_sweep()  # the gate's state is complete from the start
         try:
             worker.work(burst=burst, with_scheduler=True)
         finally:
@@ -288,7 +310,7 @@ def run_worker(settings: Settings, *, burst: bool = False,
     if not settings.redis_url:
         raise ValueError("no Redis URL: set COSTLOG_REDIS_URL")
     stop = stop or threading.Event()
-    context = job.open_context(settings.db_path, settings.prices_path)
+    context = job.open_context(settings.db_path, settings.prices_path, settings)
     previous_context = job.set_context(context)
     previous_handlers = _install_stop_handlers(stop)
     try:

@@ -5,6 +5,7 @@ them and are accepted before or after the command (``costlog --db X up`` = ``cos
 """
 
 import logging
+import os
 import sys
 from contextlib import nullcontext
 from pathlib import Path
@@ -174,24 +175,52 @@ def emit(ctx: click.Context, file: IO[str]) -> None:
     ctx.exit(1 if rejected else 0)
 
 
+IMPORT_FORMATS = ("jsonl", "claude-code")
+
+
 @main.command(name="import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(path_type=Path))
+@click.option("--format", "format_", type=click.Choice(IMPORT_FORMATS), default="jsonl",
+              show_default=True,
+              help="'jsonl': one FILE of cost events; 'claude-code': Claude Code's session logs.")
 @click.option("--chunk", default=constants.IMPORT_CHUNK, show_default=True, type=click.IntRange(1),
               help="Events per transaction.")
 @click.pass_context
-def import_(ctx: click.Context, file: Path, chunk: int) -> None:
-    """Back-fill events from FILE (JSON lines) straight into the database.
+def import_(ctx: click.Context, paths: tuple[Path, ...], format_: str, chunk: int) -> None:
+    """Back-fill events straight into the database, exactly once.
 
     Uses the same idempotent write path as the worker, one transaction per chunk, so importing
-    a file twice counts nothing twice. Rejected lines are printed as 'line N: <reason>' (events
-    refused because a stored sum would leave its exact range as 'event ID: <reason>') and make
-    the exit status 1. Shows a progress bar on a terminal.
+    the same events twice counts nothing twice. Shows a progress bar on a terminal.
+
+    --format jsonl (the default): one FILE of cost events, one JSON object a line. Rejected
+    lines are printed as 'line N: <reason>' (events refused because a stored sum would
+    leave its exact range as 'event ID: <reason>') and make the exit status 1.
+
+    --format claude-code: the cost of every response in Claude Code's session logs, the
+    *.jsonl files found in each PATH (folders searched recursively, subagent logs included);
+    without PATH, in <dir>/projects for each directory of CLAUDE_CONFIG_DIR (comma-separated),
+    else in ~/.config/claude/projects and ~/.claude/projects. The copies a log holds of one
+    response count once. Prints 'imported N events (M new, K already recorded) from F files;
+    S malformed lines skipped'; the exit status is 1 only when no file could be read.
     """
-    from costlog.cli.importer import ParserProcess
+    settings = _settings(ctx)
+    if format_ == "claude-code":
+        from costlog.cli.claude_logs import run_import
+
+        run_import(settings, paths, chunk=chunk, claude_config_dir=os.environ.get(
+            "CLAUDE_CONFIG_DIR"), home=Path.home())
+        return
+    if len(paths) != 1:
+        raise click.UsageError("--format jsonl imports one FILE", ctx)
+    file = click.Path(exists=True, dir_okay=False, path_type=Path).convert(paths[0], None, ctx)
+    _import_jsonl(ctx, settings, file, chunk)
+
+
+def _import_jsonl(ctx: click.Context, settings: Settings, file: Path, chunk: int) -> None:
+    from costlog.cli.importer import ParserProcess, import_database
     from costlog.domain.pricing import load_prices
     from costlog.store.write import record_rows
 
-    settings = _settings(ctx)
     prices = load_prices(settings.prices_path)
     inserted = duplicates = rejected = 0
     rows: list[tuple] = []
@@ -209,26 +238,17 @@ def import_(ctx: click.Context, file: Path, chunk: int) -> None:
     # The parser is forked before the database is opened: it must not inherit the connection.
     with ParserProcess(file, prices) as parser, click.progressbar(
         length=file.stat().st_size, label="importing", file=sys.stderr,
-    ) as bar:
-        db = _open_db(settings)
-        # A chunk writes ~17,000 pages: a checkpoint (and its two fsyncs) after every chunk
-        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (CHANGELOG.md).
-        db.conn.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
-        try:
-            for message in parser:
-                for number, reason in message.rejected:
-                    _reject(number, reason)
-                rejected += len(message.rejected)
-                rows += message.rows()
-                while len(rows) >= chunk:
-                    write(chunk)
-                bar.update(message.size)
-            if rows:
-                write(len(rows))
-            # Into the database file now, rather than in the first commit of a worker.
-            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            db.close()
+    ) as bar, import_database(settings.db_path) as db:
+        for message in parser:
+            for number, reason in message.rejected:
+                _reject(number, reason)
+            rejected += len(message.rejected)
+            rows += message.rows()
+            while len(rows) >= chunk:
+                write(chunk)
+            bar.update(message.size)
+        if rows:
+            write(len(rows))
     click.echo(f"imported {plural(inserted, 'event')}, {duplicates} duplicates ignored,"
                f" {rejected} rejected", err=True)
     ctx.exit(1 if rejected else 0)

@@ -16,7 +16,7 @@ from costlog.constants import ALL_PROJECTS
 from costlog.domain.event import parse_event
 from costlog.domain.models import detect_model
 from costlog.domain.pricing import PriceTable
-from costlog.store import queries
+from costlog.store import alerts, queries
 from costlog.store.connection import immediate
 from costlog.store.write import WriteResult, record_events
 
@@ -98,28 +98,44 @@ def get_budget(db: sqlite_utils.Database, project_id: str | None = None) -> dict
 
 
 def set_budget(db: sqlite_utils.Database, project_id: str | None, monthly_limit_usd: float,
-               alert_threshold_percent: int = queries.DEFAULT_ALERT_THRESHOLD) -> None:
-    """Create or replace a monthly budget; a threshold of 0 means the default 80."""
+               alert_threshold_percent: int = queries.DEFAULT_ALERT_THRESHOLD, *,
+               timezone: str | None = None, hard_limit: bool | None = None,
+               now: datetime | None = None) -> alerts.Decision:
+    """Create or replace a monthly budget; a threshold of 0 means the default 80.
+
+    ``timezone`` (IANA) and ``hard_limit`` left None keep the budget's own (UTC and False for
+    a new one). The alerts the new budget makes due fire in the same transaction: a limit
+    lowered below this month's spend fires at once.
+    """
     if not math.isfinite(monthly_limit_usd) or monthly_limit_usd < 0:
         raise ValueError("monthly_limit_usd must be non-negative")
     if not 0 <= alert_threshold_percent <= 100:
         raise ValueError("alert_threshold_percent must be between 0 and 100")
+    if timezone is not None:
+        ZoneInfo(timezone)  # raises on an unknown zone
     threshold = alert_threshold_percent or queries.DEFAULT_ALERT_THRESHOLD
+    project = project_id or ALL_PROJECTS
     with immediate(db):
         db.execute(
             "INSERT INTO cost_budgets(project_id, monthly_limit_usd, alert_threshold_percent,"
-            " created_at, updated_at) VALUES (?, ?, ?, datetime('now'), datetime('now'))"
+            " timezone, hard_limit, created_at, updated_at)"
+            " VALUES (:project, :limit, :threshold, COALESCE(:tz, ''), COALESCE(:hard, 0),"
+            " datetime('now'), datetime('now'))"
             " ON CONFLICT(project_id) DO UPDATE SET monthly_limit_usd = excluded.monthly_limit_usd,"
             " alert_threshold_percent = excluded.alert_threshold_percent,"
+            " timezone = COALESCE(:tz, timezone), hard_limit = COALESCE(:hard, hard_limit),"
             " updated_at = excluded.updated_at",
-            [project_id or ALL_PROJECTS, float(monthly_limit_usd), threshold],
+            {"project": project, "limit": float(monthly_limit_usd), "threshold": threshold,
+             "tz": timezone, "hard": None if hard_limit is None else int(hard_limit)},
         )
+        return alerts.decide(db, [project], now or clock.now())
 
 
 def get_budget_status(db: sqlite_utils.Database, project_id: str | None = None,
-                      tz: str = "UTC", now: datetime | None = None) -> dict[str, Any]:
-    """Live month-to-date spend against the budget (calendar month in ``tz``)."""
-    return queries.budget_status(db, project=project_id, tz=ZoneInfo(tz),
+                      tz: str | None = "UTC", now: datetime | None = None) -> dict[str, Any]:
+    """Live month-to-date spend against the budget (calendar month in ``tz``; None: in the
+    budget's own zone)."""
+    return queries.budget_status(db, project=project_id, tz=None if tz is None else ZoneInfo(tz),
                                  now=now or clock.now())
 
 

@@ -535,25 +535,62 @@ def spent_between(db: sqlite_utils.Database, project: str | None, start: datetim
                _bucket_sums(db, [start, end], project=project, model=None)[0].values())
 
 
+BUDGET_COLUMNS = ("project_id, monthly_limit_usd, alert_threshold_percent, timezone,"
+                  " hard_limit")
+
+
+def budget_of(row: tuple) -> dict[str, Any]:
+    """A cost_budgets row of BUDGET_COLUMNS as a budget."""
+    project, limit, threshold, zone, hard = row
+    return {"project_id": project, "monthly_limit_usd": limit or 0.0,
+            "alert_threshold_percent": threshold or DEFAULT_ALERT_THRESHOLD,
+            "timezone": zone or "UTC", "hard_limit": bool(hard)}
+
+
+def get_budgets(db: sqlite_utils.Database,
+                project: str | None = None) -> list[dict[str, Any]]:
+    """The budget of ``project`` (``*``: all projects), or (None) every budget by project."""
+    where, params = ("project_id = ?", [project]) if project is not None else ("1", [])
+    return [budget_of(row) for row in db.execute(
+        f"SELECT {BUDGET_COLUMNS} FROM cost_budgets WHERE {where} ORDER BY project_id", params)]
+
+
 def get_budget(db: sqlite_utils.Database, project: str | None) -> dict[str, Any] | None:
-    row = db.execute(
-        "SELECT monthly_limit_usd, alert_threshold_percent FROM cost_budgets WHERE project_id = ?",
-        [project or ALL_PROJECTS],
-    ).fetchone()
-    if row is None:
-        return None
-    return {"project_id": project or ALL_PROJECTS, "monthly_limit_usd": row[0] or 0.0,
-            "alert_threshold_percent": row[1] or DEFAULT_ALERT_THRESHOLD}
+    found = get_budgets(db, project or ALL_PROJECTS)
+    return found[0] if found else None
 
 
-def budget_status(db: sqlite_utils.Database, *, project: str | None, tz: ZoneInfo,
-                  now: datetime) -> dict[str, Any]:
-    """Month-to-date spend in ``tz`` against the budget, with a linear projection."""
-    budget = get_budget(db, project) or {}
+def budget_zone(budget: dict[str, Any] | None, default: ZoneInfo) -> ZoneInfo:
+    """The zone of ``budget``'s months; ``default`` without a budget (or with an unknown zone,
+    which the API never stores)."""
+    if budget is None:
+        return default
+    try:
+        return ZoneInfo(budget["timezone"])
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return default
+
+
+def budget_status(db: sqlite_utils.Database, *, project: str | None, tz: ZoneInfo | None,
+                  now: datetime, default_tz: ZoneInfo | None = None) -> dict[str, Any]:
+    """Month-to-date spend against the budget, with a linear projection: months in ``tz``, or
+    (``tz`` None) in the budget's own zone, ``default_tz`` (else UTC) when there is none."""
+    budget = get_budget(db, project)
+    if tz is None:
+        tz = budget_zone(budget, default_tz or ZoneInfo("UTC"))
+    month_start, month_end = buckets.month_bounds(now, tz)
+    spent = spent_between(db, project, month_start, month_end)
+    return status_of(budget, project, spent, tz, now)
+
+
+def status_of(budget: dict[str, Any] | None, project: str | None, spent_nanos: int,
+              tz: ZoneInfo, now: datetime) -> dict[str, Any]:
+    """The budget status (GET /api/cost/budget) for a month's spend already summed."""
+    budget = budget or {}
     limit = float(budget.get("monthly_limit_usd") or 0.0)
     threshold = int(budget.get("alert_threshold_percent") or DEFAULT_ALERT_THRESHOLD)
     month_start, month_end = buckets.month_bounds(now, tz)
-    spent = usd(spent_between(db, project, month_start, month_end))
+    spent = usd(spent_nanos)
     month_seconds = (month_end - month_start).total_seconds()
     elapsed = max((now - month_start).total_seconds(), 86400.0)
     projected = spent / min(elapsed / month_seconds, 1.0)
@@ -567,6 +604,8 @@ def budget_status(db: sqlite_utils.Database, *, project: str | None, tz: ZoneInf
         "month": month_start.strftime("%Y-%m"),
         "monthly_limit_usd": limit,
         "alert_threshold_percent": threshold,
+        "timezone": str(budget.get("timezone") or tz),
+        "hard_limit": bool(budget.get("hard_limit", False)),
         "current_spent_usd": spent,
         "remaining_usd": limit - spent if has_budget else 0.0,
         "percent_used": percent,

@@ -4,23 +4,27 @@
 :func:`record_cost_extended` reach it through :func:`record_events`, ``costlog import`` with the
 rows its parser process built by :func:`event_row`. In one ``BEGIN IMMEDIATE`` transaction it
 inserts the rows keyed by ``event_id`` (a duplicate is ignored) and adds only the new rows into
-every rollup by additive upsert in SQL. New rows that would take a sum past the exact range of
-a 64-bit integer are refused instead (:mod:`costlog.store.bounds`), the others still recorded.
+every rollup by additive upsert in SQL, and decides the budget alerts its new rows make due
+(``costlog.store.alerts``) in the same transaction. New rows that would take a sum past the
+exact range of a 64-bit integer are refused instead (:mod:`costlog.store.bounds`), the others
+still recorded.
 """
 
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
+from costlog import clock
 from costlog.constants import COST_UNPRICED
 from costlog.domain import buckets
 from costlog.domain.event import CostEvent
 from costlog.domain.models import detect_model
 from costlog.domain.pricing import PriceTable, cost_of
-from costlog.store import bounds, migrations, rollups
+from costlog.store import alerts, bounds, migrations, rollups
 from costlog.store.bounds import Refusal
 from costlog.store.connection import immediate
 
@@ -42,6 +46,8 @@ class WriteResult:
     duplicates: int
     #: New rows that no exact sum could hold: not recorded (see costlog.store.bounds).
     refused: tuple[Refusal, ...] = ()
+    #: The alerts this write fired and its budgets' month spend (nothing without new rows).
+    decision: alerts.Decision = alerts.Decision()
 
 
 def event_row(event: CostEvent, prices: PriceTable) -> tuple:
@@ -66,9 +72,15 @@ def record_events(
     return record_rows(db, [event_row(event, prices) for event in events])
 
 
-def record_rows(db: sqlite_utils.Database, rows: list[tuple]) -> WriteResult:
-    """Insert ``rows`` (built by :func:`event_row`) and add the new ones into every rollup, all
-    in one transaction. ``costlog import`` builds the rows in another process."""
+_PROJECT = COLUMNS.index("project_id")
+
+
+def record_rows(db: sqlite_utils.Database, rows: list[tuple],
+                now: datetime | None = None) -> WriteResult:
+    """Insert ``rows`` (built by :func:`event_row`), add the new ones into every rollup and fire
+    the budget alerts they make due at ``now`` (default: the clock), all in one transaction.
+    ``costlog import`` builds the rows in another process."""
+    decision = alerts.Decision()
     with immediate(db):
         (lo,) = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
         inserted = db.conn.executemany(_INSERT, rows).rowcount
@@ -86,8 +98,11 @@ def record_rows(db: sqlite_utils.Database, rows: list[tuple]) -> WriteResult:
             for statement in rollups.ADD_STATEMENTS:
                 db.conn.execute(statement, ids)
             db.conn.execute(rollups.CLEAR_STAGED_ROWS)
+            # Duplicates' projects too: deciding for a budget twice changes nothing.
+            decision = alerts.decide(db, {row[_PROJECT] for row in rows}, now or clock.now())
         _bump_counters(db, rows, inserted, duplicates, len(refused), ids)
-    return WriteResult(inserted=inserted, duplicates=duplicates, refused=tuple(refused))
+    return WriteResult(inserted=inserted, duplicates=duplicates, refused=tuple(refused),
+                       decision=decision)
 
 
 def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,

@@ -59,6 +59,7 @@ def test_healthz_ok(client: TestClient, redis_url: str, queue_name: str) -> None
         "redis": {"ok": True, "configured": True},
         "queue": {"name": queue_name, "depth": 2, "retrying": 0, "failed_jobs": 2},
         "spool": {"pending": False},
+        "alerts": {"fired": 0, "pending": 0, "failed": 0, "unqueued": 0},
     }
 
 
@@ -297,8 +298,8 @@ def test_openapi_matches_the_routes(client: TestClient) -> None:
     app_routes = [r for r in create_app(settings_for(Path("x"), Path("y"))).routes
                   if isinstance(r, Route)]
     assert route_operations(app_routes) == route_operations(api.routes)
-    assert len(api.ENDPOINTS) == 12
-    assert len(api.routes) == 11  # one route per path: GET and PUT /api/cost/budget share one
+    assert len(api.ENDPOINTS) == 15
+    assert len(api.routes) == 14  # one route per path: GET and PUT /api/cost/budget share one
 
 
 def test_openapi_operations_are_complete(client: TestClient) -> None:
@@ -311,6 +312,7 @@ def test_openapi_operations_are_complete(client: TestClient) -> None:
         operation = document["paths"][path][endpoint.method.lower()]
         assert operation["operationId"] == endpoint.operation_id
         assert str(endpoint.success) in operation["responses"]
+        # Every PUT and POST has a JSON body.
         assert ("requestBody" in operation) == (endpoint.method in ("PUT", "POST"))
         assert ("security" in operation) == endpoint.write == (endpoint.method != "GET")
         # A receipt names its event: no project or zone applies.

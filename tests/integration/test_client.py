@@ -441,9 +441,13 @@ def test_ingest_package_stays_light() -> None:
         "assert 'rq' not in sys.modules and 'ingest.client' not in sys.modules\n"
         "from ingest import publish\n"
         "assert 'rq' in sys.modules\n"
+        "from ingest import budget_allows\n"
+        "assert budget_allows('p')[0] is True\n"
+        "assert not [m for m in sys.modules if m.startswith(('sqlite', '_sqlite',"
+        " 'costlog.store', 'api'))], 'the store was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30,
                    cwd=Path(__file__).parents[2])
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = ingest.nope  # type: ignore[attr-defined]
-    assert set(ingest.__all__) == {"publish", "publish_many"}
+    assert set(ingest.__all__) == {"publish", "publish_many", "budget_allows"}

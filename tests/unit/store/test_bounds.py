@@ -195,7 +195,7 @@ def test_the_migration_sets_aside_what_an_older_version_stored(db_path: Path) ->
     from costlog.store.connection import connect
 
     db = connect(db_path)
-    migrations.migrate(db, target=9)
+    migrations.migrate(db, target=10)
     overflowed(db, 4_650)
     with db.conn:
         migrations.backfill(db)

@@ -9,6 +9,7 @@ import sqlite_utils
 
 from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
+from costlog.store import migrations
 from costlog.store.connection import connect
 from costlog.store.migrations import available, migrate
 from costlog.store.write import check_aggregates, rebuild_aggregates, record_events
@@ -42,8 +43,21 @@ def test_migration_files_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in available()] == [
         (1, "cost_log"), (2, "model_tracking"), (3, "duration"), (4, "costlog_events"),
         (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
-        (8, "drop_task_search_index"), (9, "token_kinds"), (11, "exact_sums"),
+        (8, "drop_task_search_index"), (9, "token_kinds"), (10, "budget_alerts"),
+        (11, "exact_sums"),
     ]
+
+
+def test_a_gap_in_the_numbers_is_filled_later(fresh: sqlite_utils.Database,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration numbered below one already applied (merged later) still applies, once."""
+    every = available()
+    monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m.version != 10])
+    assert migrate(fresh)[-2:] == [9, 11]
+    monkeypatch.setattr(migrations, "available", lambda: every)
+    assert migrate(fresh) == [10]
+    assert migrate(fresh) == []
+    assert fresh["cost_alerts"].exists()
 
 
 def test_migration_002_applies_cleanly(fresh: sqlite_utils.Database) -> None:
@@ -93,7 +107,7 @@ def test_migration_003_adds_duration_ms(fresh: sqlite_utils.Database) -> None:
 
 
 def test_migrate_all_twice_is_a_no_op(fresh: sqlite_utils.Database) -> None:
-    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+    assert migrate(fresh) == [m.version for m in available()]
     before = schema(fresh)
     assert migrate(fresh) == []
     assert schema(fresh) == before
@@ -116,7 +130,7 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     assert len(rows_before) == 400
 
     db = connect(orchestrator_copy)
-    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 11]
+    assert migrate(db) == [m.version for m in available()]
     assert migrate(db) == []
 
     # Every old row and value survives; the new columns hold their defaults.
@@ -255,7 +269,7 @@ def test_migration_008_drops_only_the_task_search_index(fresh: sqlite_utils.Data
     migrate(fresh, target=7)
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
                                                                "idx_cost_project_task"}
-    assert migrate(fresh) == [8, 9, 11]
+    assert migrate(fresh) == [8, 9, 10, 11]
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
 
 
@@ -265,7 +279,7 @@ def test_migration_008_preserves_data_and_is_idempotent(fresh: sqlite_utils.Data
     before = tables(fresh)
     fresh.execute("DELETE FROM costlog_migrations WHERE version = 8")
     fresh.conn.commit()
-    assert migrate(fresh) == [8]
+    assert migrate(fresh, target=8) == [8]
     assert tables(fresh) == before
     assert list(check_aggregates(fresh)) == []
 

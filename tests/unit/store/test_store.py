@@ -183,7 +183,14 @@ def test_budget_crud(db: sqlite_utils.Database) -> None:
     assert get_budget(db, "proj") is None
     set_budget(db, "proj", 100.0, 75)
     assert get_budget(db, "proj") == {"project_id": "proj", "monthly_limit_usd": 100.0,
-                                      "alert_threshold_percent": 75}
+                                      "alert_threshold_percent": 75, "timezone": "UTC",
+                                      "hard_limit": False}
+    set_budget(db, "proj", 100.0, 75, timezone="Asia/Kolkata", hard_limit=True)
+    # Left out, the zone and the hard limit stay as they were.
+    set_budget(db, "proj", 100.0, 75)
+    assert get_budget(db, "proj") == {"project_id": "proj", "monthly_limit_usd": 100.0,
+                                      "alert_threshold_percent": 75,
+                                      "timezone": "Asia/Kolkata", "hard_limit": True}
     set_budget(db, "proj", 250.0, 0)
     assert get_budget(db, "proj")["alert_threshold_percent"] == 80
     set_budget(db, None, 1000.0)
@@ -206,7 +213,8 @@ def test_budget_status(db: sqlite_utils.Database) -> None:
     status = get_budget_status(db, "proj")
     assert status == {
         "project": "proj", "month": "2026-11", "monthly_limit_usd": 60.0,
-        "alert_threshold_percent": 50, "current_spent_usd": 40.5, "remaining_usd": 19.5,
+        "alert_threshold_percent": 50, "timezone": "UTC", "hard_limit": False,
+        "current_spent_usd": 40.5, "remaining_usd": 19.5,
         "percent_used": 67.5, "projected_monthly": 40.5 / (19.5 / 30),
         "days_remaining": 10, "on_track": False, "at_alert_threshold": True,
         "over_budget": False,
@@ -217,7 +225,8 @@ def test_budget_status(db: sqlite_utils.Database) -> None:
     # No budget: limit 0, defaults, the live spend and its projection.
     assert get_budget_status(db) | {"projected_monthly": None} == {
         "project": "*", "month": "2026-11", "monthly_limit_usd": 0.0,
-        "alert_threshold_percent": 80, "current_spent_usd": 45.5, "remaining_usd": 0.0,
+        "alert_threshold_percent": 80, "timezone": "UTC", "hard_limit": False,
+        "current_spent_usd": 45.5, "remaining_usd": 0.0,
         "percent_used": 0.0, "projected_monthly": None, "days_remaining": 10, "on_track": True,
         "at_alert_threshold": False, "over_budget": False}
 

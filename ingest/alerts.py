@@ -1,0 +1,224 @@
+"""The queue side of budget alerts, after the commit that decided them.
+
+* :func:`after_commit` puts each fired alert's deliveries on the queue (one RQ job per alert and
+  webhook, ``ingest.job.deliver_alert``) and the touched budgets' month spend into Redis, where
+  the budget gate reads it (``ingest.gate``).
+* :func:`deliver` is that job: one signed POST, retried with backoff by RQ, the outcome of each
+  attempt recorded in ``cost_alert_deliveries``.
+* :func:`sweep` (every worker, every ALERT_SWEEP_SECONDS) enqueues what could not be enqueued
+  after its commit (Redis was down, the writer was ``costlog import``) and rewrites the whole
+  budget state.
+
+Delivery is at least once: a receiver de-duplicates on the body's ``id``.
+"""
+
+import base64
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import redis
+import rq
+
+from costlog import clock, constants
+from costlog.domain import alerts
+from costlog.settings import Settings
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from costlog.store.alerts import Decision
+    from ingest.job import JobContext
+
+log = logging.getLogger("costlog.alerts")
+
+REDIS_ERRORS = (redis.RedisError, OSError)
+
+
+class UnknownDelivery(ValueError):
+    """A delivery job names an alert or webhook that does not exist (any more)."""
+
+
+class DeliveryFailed(RuntimeError):
+    """One attempt did not get a 2xx; RQ retries the job."""
+
+
+def delivery_retry() -> rq.Retry:
+    return rq.Retry(max=len(constants.ALERT_RETRY_INTERVALS),
+                    interval=list(constants.ALERT_RETRY_INTERVALS))
+
+
+# -- the gate's state ---------------------------------------------------------------------------
+
+
+def state_key(queue_name: str) -> str:
+    return f"{constants.BUDGET_STATE_KEY_PREFIX}{queue_name}"
+
+
+def publish_states(connection: redis.Redis, queue_name: str,
+                   states: Iterable[alerts.BudgetState], *, complete: bool = False) -> None:
+    """Write budgets' month spend for the gate; ``complete``: these are all the budgets (the
+    hash is replaced and marked ready)."""
+    mapping = {state.project: json.dumps(state.to_json()) for state in states}
+    pipe = connection.pipeline(transaction=True)
+    if complete:
+        pipe.delete(state_key(queue_name))
+        mapping[constants.BUDGET_STATE_READY_FIELD] = "1"
+    if mapping:
+        pipe.hset(state_key(queue_name), mapping=mapping)
+    pipe.execute()
+
+
+# -- after a commit -----------------------------------------------------------------------------
+
+
+def enqueue_deliveries(db: "sqlite_utils.Database", connection: redis.Redis, queue_name: str,
+                       settings: Settings, alert_ids: Iterable[str]) -> int:
+    """Put each alert's deliveries on the queue and mark it enqueued; the number of alerts
+    enqueued. Redis errors are logged: the sweep tries again."""
+    from costlog.store import alerts as store
+    from ingest.queue import make_queue
+
+    queue = make_queue(queue_name, connection)
+    done = 0
+    for alert_id in alert_ids:
+        try:
+            for url in settings.alert_webhooks:
+                queue.enqueue(
+                    constants.DELIVER_FUNCTION, args=(alert_id, alerts.url_key(url)),
+                    description=f"deliver {alert_id} to {alerts.redact_url(url)}",
+                    job_timeout=constants.JOB_TIMEOUT_SECONDS,
+                    result_ttl=constants.RESULT_TTL_SECONDS,
+                    failure_ttl=constants.FAILED_JOB_TTL_SECONDS,
+                    retry=delivery_retry(),
+                )
+        except REDIS_ERRORS as error:
+            log.warning("alert %s not enqueued (%s); a worker's sweep retries",
+                        alert_id, type(error).__name__)
+            continue
+        store.mark_enqueued(db, alert_id, settings.alert_webhooks, clock.now())
+        done += 1
+    return done
+
+
+def after_commit(context: "JobContext", decision: "Decision", job: rq.job.Job | None) -> None:
+    """In a record job, after its commit: enqueue the fired alerts' deliveries and update the
+    gate's state. Outside a job (no queue to use) the sweep does both."""
+    if job is None:
+        return
+    for alert_id in decision.fired:
+        log.info("budget alert fired: %s", alert_id)
+    if decision.fired:
+        enqueue_deliveries(context.db, job.connection, job.origin, context.settings,
+                           decision.fired)
+    try:
+        publish_states(job.connection, job.origin, decision.states)
+    except REDIS_ERRORS as error:
+        log.warning("budget state not updated (%s); the next sweep rewrites it",
+                    type(error).__name__)
+
+
+def sweep(db: "sqlite_utils.Database", connection: redis.Redis, queue_name: str,
+          settings: Settings) -> None:
+    """Enqueue alerts left unqueued, then rewrite every budget's state (a worker, periodically)."""
+    from costlog.store import alerts as store
+
+    now = clock.now()
+    late = store.unqueued(db, now - timedelta(seconds=constants.ALERT_ENQUEUE_GRACE_SECONDS))
+    if late:
+        log.info("sweep: enqueuing %d alert(s) left unqueued", len(late))
+        enqueue_deliveries(db, connection, queue_name, settings, late)
+    publish_states(connection, queue_name, store.all_states(db, now), complete=True)
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A redirect is not a 2xx: it is retried, and the body never goes to another address.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its user:password, and those as HTTP Basic credentials (urllib would
+    take them for part of the host name)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+    return (urllib.parse.urlunsplit(parts._replace(netloc=host)),
+            base64.b64encode(pair.encode()).decode())
+
+
+def post(url: str, body: bytes, kind: str, delivery_id: str, secret: str | None) -> str | None:
+    """POST ``body`` to ``url`` once; None on a 2xx, else why not (never naming the URL)."""
+    headers = {"Content-Type": "application/json", "User-Agent": "costlog",
+               "X-Costlog-Event": kind, "X-Costlog-Delivery": delivery_id}
+    if secret:
+        headers["X-Costlog-Signature"] = alerts.signature(secret, body)
+    target, credentials = _split_credentials(url)
+    if credentials:
+        headers["Authorization"] = f"Basic {credentials}"
+    request = urllib.request.Request(target, data=body, headers=headers, method="POST")
+    try:
+        with _OPENER.open(request, timeout=constants.ALERT_TIMEOUT_SECONDS) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError):
+            return f"timed out after {constants.ALERT_TIMEOUT_SECONDS:g} s"
+        text = f"{type(error).__name__}: {reason}"
+        return text.replace(url, alerts.redact_url(url))[:200]
+    return None if 200 <= status < 300 else f"HTTP {status}"
+
+
+def deliver(context: "JobContext", alert_id: str, key: str, job: rq.job.Job | None) -> str:
+    """One attempt of one delivery (the ``deliver_alert`` job)."""
+    from costlog.store import alerts as store
+
+    url = {alerts.url_key(url): url for url in context.settings.alert_webhooks}.get(key)
+    if url is None:
+        raise UnknownDelivery(f"webhook {key} is not configured (COSTLOG_ALERT_WEBHOOKS)")
+    body = store.payload(context.db, alert_id)
+    if body is None:
+        raise UnknownDelivery(f"no alert {alert_id!r}")
+    shown = alerts.redact_url(url)
+    if store.delivery_status(context.db, alert_id, key) == store.DELIVERED:
+        return f"already delivered to {shown}"  # a second job for it (a sweep raced a writer)
+    error = post(url, body.encode(), json.loads(body)["type"], alert_id,
+                 context.settings.alert_secret)
+    final = job is None or not job.retries_left
+    store.record_attempt(context.db, alert_id, url, error=error, final=final, now=clock.now())
+    if error is not None:
+        log.warning("alert %s to %s: %s%s", alert_id, shown, error,
+                    "; giving up" if final else "; will retry")
+        raise DeliveryFailed(f"{shown}: {error}")
+    log.info("alert %s delivered to %s", alert_id, shown)
+    return f"delivered to {shown}"
+
+
+def send_test(settings: Settings, status: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST a ``budget.test`` alert about ``status`` (a budget status) to every webhook now;
+    each URL's outcome."""
+    now = clock.now()
+    fired_at = now.isoformat(timespec="seconds")
+    ident = alerts.alert_id(alerts.TEST, status["project"], fired_at)
+    body = alerts.encode(alerts.payload(alerts.TEST, status, fired_at, ident))
+    results = []
+    for url in settings.alert_webhooks:
+        error = post(url, body, alerts.TEST, ident, settings.alert_secret)
+        results.append({"url": alerts.redact_url(url), "delivered": error is None,
+                        "error": error})
+    return results
