@@ -33,7 +33,7 @@ from costlog.constants import (
 from costlog.domain import export
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.store import alerts as store_alerts
-from costlog.store import orchestrator, queries
+from costlog.store import connection, orchestrator, queries
 from ingest import alerts as ingest_alerts
 from ingest.gate import Gate
 
@@ -114,7 +114,7 @@ def cost_export(request: Request) -> Response:
 
     def stream() -> Iterator[bytes]:
         with stack:
-            yield from export.chunks(db.execute(sql, bound), fmt)
+            yield from export.chunks(connection.stream(db, sql, bound), fmt)
 
     return StreamingResponse(stream(), media_type=export.MEDIA_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="costlog-export.{fmt}"'})

@@ -12,16 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg_pool
 import redis
-import sqlite_utils
 
 from api import errors
 from api.limits import QueryLimiter
 from api.metrics import Metrics, Scrape
-from costlog import clock
+from costlog import clock, constants
 from costlog.settings import Settings
 from costlog.store import alerts as store_alerts
-from costlog.store import connection, queries
+from costlog.store import connection, postgres, queries
 from costlog.store.alerts import Decision
 from ingest import alerts as ingest_alerts
 from ingest import health, redis_conn
@@ -60,6 +60,7 @@ class Resources:
         self._lock = threading.Lock()
         self._publisher: Publisher | None = None
         self._redis: redis.Redis | None = None
+        self._pool: psycopg_pool.ConnectionPool | None = None
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -71,6 +72,9 @@ class Resources:
         with self._lock:
             publisher, self._publisher = self._publisher, None
             client, self._redis = self._redis, None
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
         if publisher is not None and not publisher.wait_for_replay(SHUTDOWN_REPLAY_WAIT):
             log.warning("spool replay still running at shutdown; the rest is replayed later")
         if client is not None:
@@ -101,19 +105,23 @@ class Resources:
     # -- database ----------------------------------------------------------------------------
 
     @contextmanager
-    def read_db(self) -> Iterator[sqlite_utils.Database]:
+    def read_db(self) -> Iterator[connection.Database]:
         """A read-only connection for one request; unreadable database → 503."""
         with self._db(readonly=True) as db:
             yield db
 
     @contextmanager
-    def write_db(self) -> Iterator[sqlite_utils.Database]:
+    def write_db(self) -> Iterator[connection.Database]:
         """A read-write connection; the database must already exist (never created here)."""
         with self._db(readonly=False) as db:
             yield db
 
     @contextmanager
-    def _db(self, *, readonly: bool) -> Iterator[sqlite_utils.Database]:
+    def _db(self, *, readonly: bool) -> Iterator[connection.Database]:
+        if postgres.is_url(self.settings.db_path):
+            with self._pooled() as db:
+                yield db
+            return
         path = self.settings.db_path
         try:
             if not path.is_file():
@@ -130,6 +138,26 @@ class Resources:
         finally:
             db.close()
 
+    @contextmanager
+    def _pooled(self) -> Iterator[connection.Database]:
+        """A PostgreSQL connection of the pool for one request."""
+        with self._lock:
+            if self._pool is None:
+                # Opened without waiting: a server that is down answers 503, not a hang.
+                self._pool = psycopg_pool.ConnectionPool(
+                    str(self.settings.db_path), min_size=1,
+                    max_size=constants.PG_POOL_MAX_SIZE, open=False,
+                    kwargs={"autocommit": True}, configure=postgres.configure)
+                self._pool.open(wait=False)
+            pool = self._pool
+        try:
+            with pool.connection(timeout=constants.PG_POOL_WAIT_SECONDS) as conn:
+                yield postgres.PgDatabase(conn)
+        except (psycopg_pool.PoolTimeout, postgres.Error) as error:
+            # The message can name the host, never the URL (which may hold a password).
+            log.warning("database error: %s", type(error).__name__)
+            raise errors.ApiError(503, errors.UNAVAILABLE) from None
+
     # -- queue ---------------------------------------------------------------------------------
 
     def stored_counters(self) -> StoredCounts | None:
@@ -139,7 +167,7 @@ class Resources:
                 counters = queries.read_counters(db)
                 try:
                     alerts = store_alerts.counts(db)
-                except sqlite3.OperationalError:
+                except connection.MISSING_TABLE:
                     alerts = None  # a database the worker has not migrated yet
                 return StoredCounts(counters, alerts)
         except errors.ApiError:
@@ -151,7 +179,7 @@ class Resources:
                       alerts=None if stored is None else stored.alerts,
                       queue=self.queue_state(), database_up=stored is not None)
 
-    def after_budget_change(self, db: sqlite_utils.Database, decision: Decision) -> None:
+    def after_budget_change(self, db: connection.Database, decision: Decision) -> None:
         """After a budget's commit: enqueue the alerts it fired, update the gate's state. Without
         Redis, a worker's sweep does both."""
         client = self.redis

@@ -23,7 +23,9 @@ def main() -> None:
     runs = [("bench.bench_ingest",), ("bench.bench_import", "--spread", "task"),
             ("bench.bench_import", "--spread", "uniform"),
             ("bench.bench_queries", "--spread", "both"), ("bench.bench_export",),
-            ("bench.bench_claude_code",)]
+            ("bench.bench_claude_code",),
+            # Import and reads on PostgreSQL beside SQLite (a private server, started here).
+            ("bench.bench_postgres",)]
     for module, *args in runs:
         print(f"\n#### python -m {module} {' '.join([*args, *quick])}", flush=True)
         failed |= subprocess.run([sys.executable, "-m", module, *args, *quick]).returncode

@@ -64,10 +64,12 @@ def tree_pss_mb(pid: int) -> float:
     return total
 
 
-def timed_import(db: Path, source: Path, *options: str) -> tuple[float, float, float, str]:
+def timed_import(db: Path | str, source: Path, *options: str,
+                 env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
     """(seconds, peak RSS of its largest process and peak PSS of all of them in MB, costlog's
-    summary line) of one ``costlog import [options] source``."""
-    env = fresh_db(db)
+    summary line) of one ``costlog import [options] source``: into a fresh SQLite file ``db``,
+    or into the migrated database of ``env``."""
+    env = env or fresh_db(db)
     time_bin = shutil.which("time") or "/usr/bin/time"
     wrapper = [time_bin, "-v"] if Path(time_bin).exists() else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -37,7 +37,7 @@ def import_both(server: PostgresServer, workdir: Path, count: int,
     env = env_for(url, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
     for name, target, target_env in (("SQLite", sqlite, None), ("PostgreSQL", url, env)):
-        elapsed, _, combined, summary = timed_import(target, source, target_env)
+        elapsed, _, combined, summary = timed_import(target, source, env=target_env)
         rate = count / elapsed
         RESULTS.add(f"{name}: import {count:,} events", f"{rate:,.0f} events/s"
                     f" ({elapsed:.1f} s; {summary}; {combined:.0f} MB PSS)", "≥ 20,000/s",

@@ -1,7 +1,7 @@
 """Read latency over real HTTP against `costlog api` on the imported database.
 
     python -m bench.bench_queries [--quick] [--events N] [--spread task|uniform|both]
-                                  [--rounds 40] [--workdir DIR] [--db PATH] [--only TEXT]
+                                  [--rounds 40] [--workdir DIR] [--db PATH|URL] [--only TEXT]
                                   [--profile OUT] [--baseline DIR]
 
 Reads ``db-<N>-<spread>.db`` left by ``bench.bench_import`` (``--db`` for another one), runs
@@ -40,6 +40,8 @@ from bench.common import (
     wait_until,
 )
 from costlog.cli.redis_server import free_port
+from costlog.settings import database as database_target
+from costlog.settings import database_label as label
 
 RESULTS = Results()
 END = "2026-11-20"
@@ -110,9 +112,9 @@ def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, http.client.
     return api, conn
 
 
-def bench_queries(db: Path, rounds: int, only: str = "", profile: Path | None = None,
+def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | None = None,
                   baseline: Path | None = None, target: float = 50) -> None:
-    heading(f"5. query latency over HTTP, {db.name}, {rounds} rounds")
+    heading(f"5. query latency over HTTP, {label(db)}, {rounds} rounds")
     env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
     # With a baseline, a second API runs the code under ``baseline`` (first on PYTHONPATH) on
@@ -123,7 +125,7 @@ def bench_queries(db: Path, rounds: int, only: str = "", profile: Path | None = 
     apis: dict[str, tuple[subprocess.Popen, http.client.HTTPConnection]] = {}
     try:
         for side, side_env in sides.items():
-            apis[side] = _api(side_env, db.with_suffix(f".api{'-baseline' if side else ''}.log"))
+            apis[side] = _api(side_env, DEFAULT_WORKDIR / f"api{'-baseline' if side else ''}.log")
         _, conn = apis[""]
         status, body = request(conn, "PUT", "/api/cost/budget",
                                json.dumps({"monthly_limit_usd": 20_000}).encode())
@@ -190,7 +192,7 @@ def main() -> None:
                         " stress spread (≤ 200 ms), or both in turn")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
-    parser.add_argument("--db", type=Path)
+    parser.add_argument("--db", type=database_target, help="a SQLite file or a postgresql:// URL")
     parser.add_argument("--only", default="", help="only the queries containing this text")
     parser.add_argument("--profile", type=Path,
                         help="py-spy raw profile of the API process to this file")
@@ -202,13 +204,13 @@ def main() -> None:
     spreads = ("task", "uniform") if args.spread == "both" else (args.spread,)
     dbs = [args.db] if args.db else [database(args.workdir, count, spread) for spread in spreads]
     for db in dbs:
-        if not db.exists():
+        if isinstance(db, Path) and not db.exists():
             parser.error(f"{db} does not exist: run python -m bench.bench_import first")
     print(machine())
     for db in dbs:
         # The uniform spread is the stress case: its target is 200 ms.
         bench_queries(db, args.rounds or (10 if args.quick else 40), args.only, args.profile,
-                      args.baseline, target=200 if "uniform" in db.name else 50)
+                      args.baseline, target=200 if "uniform" in str(db) else 50)
     print("\n" + RESULTS.table())
 
 

@@ -22,6 +22,8 @@ class DatabaseUnavailable(RuntimeError):
 Database = sqlite_utils.Database | postgres.PgDatabase
 #: What a database error is, on either back end.
 ERRORS = (sqlite3.Error, postgres.Error)
+#: A table a later migration adds is not there yet.
+MISSING_TABLE = (sqlite3.OperationalError, postgres.UndefinedTable)
 
 
 def is_sqlite(db: Database) -> bool:

@@ -117,7 +117,8 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False,
 def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int]:
     """Apply pending migrations up to ``target`` (all by default); returns the versions applied."""
     done: list[int] = []
-    for migration in available(_dialect(db)):
+    dialect = _dialect(db)
+    for migration in available() if dialect == "sqlite" else available(dialect):
         if target is not None and migration.version > target:
             break
         if migration.version in applied_versions(db):

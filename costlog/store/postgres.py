@@ -55,6 +55,7 @@ _BULK_INSERT_RE = re.compile(
     r" ON CONFLICT\((?P<keys>[\w, ]+)\) DO NOTHING$")
 
 Error = psycopg.Error
+UndefinedTable = psycopg.errors.UndefinedTable
 
 
 def is_url(target: object) -> bool:
@@ -88,6 +89,8 @@ _FRAGMENTS = (
 _REWRITES = (
     (re.compile(r"^INSERT OR IGNORE INTO (.*)$", re.S), r"INSERT INTO \1 ON CONFLICT DO NOTHING"),
     (re.compile(r"\b(WHERE|AND) 1\b(?!\s*[=<>])"), r"\1 TRUE"),
+    # SQLite's INTEGER is 64 bits; PostgreSQL's is 32.
+    (re.compile(r"\bAS INTEGER\)"), "AS BIGINT)"),
     (re.compile(r"AND \(1\)"), "AND (TRUE)"),
     # Upserts take their row locks in key order: even writers that skipped the advisory lock
     # could never deadlock on each other.
@@ -112,16 +115,32 @@ _PLACEHOLDER_RE = re.compile(r"\?|(?<![:\w]):(\w+)")
 
 
 _UPSERT_RE = re.compile(r"^INSERT INTO ([\w.]+).* DO UPDATE SET ", re.S)
-_OLD_VALUE_RE = re.compile(r"\b(\w+) = \1\b")
+
+
+def _top_level_split(text: str) -> list[str]:
+    """``text`` split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    return [*parts, text[start:]]
 
 
 def _qualify_upsert(sql: str) -> str:
-    """``SET x = x + excluded.x``: PostgreSQL wants the old value named by its table."""
+    """``DO UPDATE SET x = x + excluded.x, y = COALESCE(:y, y)``: where SQLite reads a bare
+    column as the row's old value, PostgreSQL wants it named by its table."""
     match = _UPSERT_RE.match(sql)
     if not match:
         return sql
-    head, tail = sql[:match.end()], sql[match.end():]
-    return head + _OLD_VALUE_RE.sub(lambda m: f"{m[1]} = {match[1]}.{m[1]}", tail)
+    table, head, tail = match[1], sql[:match.end()], sql[match.end():]
+    assignments = [part.split("=", 1) for part in _top_level_split(tail)]
+    columns = "|".join(re.escape(name.strip()) for name, _ in assignments)
+    old_value = re.compile(rf"(?<![.:\w])({columns})\b")
+    qualified = rf"{table}.\1"
+    return head + ",".join(f"{name}={old_value.sub(qualified, value)}"
+                           for name, value in assignments)
 
 
 #: SQLite aggregates PostgreSQL spells otherwise, by what they are called with: TOTAL(x) is a
@@ -214,6 +233,12 @@ def _without_nul(params: Sequence | dict) -> Sequence | dict:
     return [_nul_free(value) for value in params]
 
 
+_INSERT_TABLE_RE = re.compile(r"^INSERT INTO (\w+)")
+#: A table's primary key columns, in order.
+_PRIMARY_KEY = (
+    "SELECT a.attname FROM pg_index AS i JOIN pg_attribute AS a ON a.attrelid = i.indrelid"
+    " AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(%s AS regclass) AND i.indisprimary"
+    " ORDER BY array_position(i.indkey, a.attnum)")
 #: SQLite's ``PRAGMA table_info(t)`` rows: (cid, name, type, notnull, dflt_value, pk).
 _TABLE_INFO_RE = re.compile(r"^PRAGMA table_info\((\w+)\)$")
 _TABLE_INFO = (
@@ -269,6 +294,16 @@ class PgDatabase:
     def in_transaction(self) -> bool:
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
+    def _sql(self, sql: str) -> str:
+        """``translate(sql)``, and an upsert without a conflict target given its table's
+        primary key (SQLite infers it; PostgreSQL wants it named)."""
+        sql = translate(sql)
+        if " ON CONFLICT DO UPDATE " in sql:
+            table = _INSERT_TABLE_RE.match(sql)[1]
+            key = ", ".join(row[0] for row in self._live().execute(_PRIMARY_KEY, [table]))
+            sql = sql.replace(" ON CONFLICT DO UPDATE ", f" ON CONFLICT({key}) DO UPDATE ")
+        return sql
+
     def execute(self, sql: str, params: Sequence | dict | None = None) -> psycopg.Cursor:
         table_info = _TABLE_INFO_RE.match(sql)
         if table_info:
@@ -276,14 +311,14 @@ class PgDatabase:
         if sql.startswith("PRAGMA"):
             # SQLite's tuning of its own file (WAL checkpoints): nothing to do here.
             return self._live().execute("SELECT NULL WHERE FALSE")
-        return self._live().execute(translate(sql), _without_nul(params or ()))
+        return self._live().execute(self._sql(sql), _without_nul(params or ()))
 
     def executemany(self, sql: str, rows: Sequence[Sequence]) -> psycopg.Cursor:
         bulk = _BULK_INSERT_RE.match(sql)
         if bulk and len(rows) >= COPY_MIN_ROWS:
             return self._copy_insert(bulk["table"], bulk["columns"], bulk["keys"], rows)
         cursor = self._live().cursor()
-        cursor.executemany(translate(sql), rows)
+        cursor.executemany(self._sql(sql), rows)
         return cursor
 
     def _copy_insert(self, table: str, columns: str, keys: str,
@@ -307,7 +342,7 @@ class PgDatabase:
     def stream(self, sql: str, params: Sequence | dict | None = None) -> Iterator[tuple]:
         """The rows of ``sql`` one at a time as the server sends them (a client-side cursor
         would hold them all: an export of every row)."""
-        return self._live().cursor().stream(translate(sql), _without_nul(params or ()))
+        return self._live().cursor().stream(self._sql(sql), _without_nul(params or ()))
 
     def query(self, sql: str, params: Sequence | dict | None = None) -> Iterator[dict]:
         cursor = self.execute(sql, params)

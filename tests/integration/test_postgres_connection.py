@@ -57,8 +57,8 @@ def test_table_info_as_sqlite_gives_it(store_target: str) -> None:
     info = db.execute("PRAGMA table_info(costlog_counters)").fetchall()
     assert [(cid, name, notnull) for cid, name, _, notnull, *_ in info] == [
         (0, "name", 1), (1, "value", 1)]
-    assert [column.name for column in db["rollup_task"].columns] == [
-        "project_id", "task_id", "cost_nanos", "tokens", "events"]
+    assert [column.name for column in db["costlog_totals"].columns] == [
+        "scope", "cost_nanos", "tokens", "input_tokens", "output_tokens", "cache_tokens", "events"]
     assert db["missing"].columns == [] and not db["missing"].exists()
     db.close()
 

@@ -36,6 +36,10 @@ from costlog.store.postgres import translate
      "INSERT INTO r (k, v) SELECT r.k, SUM(r.v) FROM s AS r WHERE TRUE GROUP BY 1 ORDER BY 1"
      " ON CONFLICT(k) DO NOTHING"),
     ("SELECT last_insert_rowid()", "SELECT lastval()"),
+    ("INSERT INTO b(p, tz) VALUES (:p, :tz) ON CONFLICT(p) DO UPDATE SET"
+     " tz = COALESCE(:tz, tz), n = n + 1, m = excluded.m",
+     "INSERT INTO b(p, tz) VALUES (%(p)s, %(tz)s) ON CONFLICT(p) DO UPDATE SET"
+     " tz = COALESCE(%(tz)s, b.tz), n = b.n + 1, m = excluded.m"),
     ("SELECT p FROM b WHERE p IN (SELECT value FROM json_each(?))",
      "SELECT p FROM b WHERE p IN (SELECT value FROM jsonb_array_elements_text(CAST(%s AS jsonb))"
      " AS json_each(value))"),
