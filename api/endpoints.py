@@ -305,6 +305,10 @@ async def test_alert(request: Request) -> Response:
     """Send a ``budget.test`` alert about the project's budget to every webhook now."""
     res = resources(request)
     require_write_access(request, res.settings)
+    body = await read_body(request)
+    # Sent as JSON like every write; the body, if any, is an empty object.
+    if body.strip() and decode_json(body) != {}:
+        raise ApiError(400, errors.INVALID_BODY.format("expected an empty JSON object"))
     project = params.project(request, res.settings)
     default = params.load_zone(res.settings.tz)
 

@@ -200,7 +200,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         parameters=(PROJECT,),
         # Like every write, it is sent as JSON (an empty object): browsers cannot send it
         # cross-site without a CORS preflight.
-        request_body={"type": "object", "description": "Ignored; send {}."},
+        request_body={"type": "object", "properties": {}, "additionalProperties": False},
         response={"type": "object", "required": ["results"], "properties": {
             "results": {"type": "array", "items": {"type": "object", "properties": {
                 "url": {"type": "string"}, "delivered": {"type": "boolean"},
