@@ -76,6 +76,10 @@ def read_paths() -> list[str]:
             paths.append(f"/api/initiatives/{initiative}/cost?x=1{project}")
     paths += [f"/api/cost/events/v-{number}" for number in (0, 7, 1499, 1500)]
     paths += ["/api/cost/export?format=csv", "/api/cost/export?format=jsonl"]
+    # The budgets set below fire alerts (alpha's in Asia/Kolkata, the all-projects one).
+    paths += ["/api/cost/alerts", "/api/cost/alerts?project=alpha",
+              "/api/cost/alerts?month=2026-11", "/api/cost/budget/check?project=alpha",
+              "/api/cost/budget/check?project=beta"]
     return paths
 
 
