@@ -5,9 +5,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from api import endpoints
+from api import endpoints, pages
 from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
 
 
@@ -169,8 +170,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )
 
-routes: list[Route] = [
+routes: list[BaseRoute] = [
     Route(endpoint.path, endpoint.handler, methods=[endpoint.method],
           name=endpoint.operation_id)
     for endpoint in ENDPOINTS
+]
+
+#: The dashboard: its pages, the favicon and /static/ (served beside the API, not part of the
+#: OpenAPI document).
+routes += [
+    *(Route(page.path, pages.handler(page), methods=["GET"], name=page.template)
+      for page in pages.PAGES),
+    Route("/favicon.ico", pages.favicon, methods=["GET"], name="favicon"),
+    Mount("/static", app=StaticFiles(directory=pages.STATIC), name="static"),
 ]
