@@ -32,7 +32,7 @@
   const query = new URLSearchParams(location.search);
   const state = {
     project: query.get("project") || "",
-    period: query.get("period") || "30d",
+    period: query.get("period") || "30d", // DEFAULT_PERIOD
     tz: query.get("tz") || browserZone,
     start: query.get("start") || "",
     end: query.get("end") || "",
@@ -44,12 +44,19 @@
     return q.toString();
   };
   const withQuery = (path, keys) => { const q = viewQuery(keys); return q ? `${path}?${q}` : path; };
-  const saveState = () => {
-    const keys = ["project", "period", "tz"];
+  const DEFAULT_PERIOD = "30d";
+  // The query of this view: non-default choices, and always the zone (a link shared with
+  // someone elsewhere shows the same buckets).
+  const viewKeys = () => {
+    if (isInitiative) return ["project", "tz"];
+    const keys = ["project"];
+    if (state.period !== DEFAULT_PERIOD) keys.push("period");
     if (state.period === "custom") keys.push("start", "end");
-    keys.push("granularity");
-    history.replaceState(null, "", withQuery(location.pathname, keys));
-    for (const a of $$("a[data-keep-query]")) a.href = withQuery("/", keys);
+    return [...keys, "tz", "granularity"];
+  };
+  const saveState = () => {
+    history.replaceState(null, "", withQuery(location.pathname, viewKeys()));
+    for (const a of $$("a[data-keep-query]")) a.href = withQuery("/", ["project", "tz"]);
   };
 
   // -- the API ---------------------------------------------------------------------------------
@@ -163,7 +170,7 @@
     return el("td", {}, el("div", { class: "share" }, el("div", { class: "track" }, fill),
       el("span", { text: pct(percent) })));
   };
-  const tokenCell = (value) => el("td", { class: "num", title: num(value) ? int.format(value) : "not reported",
+  const tokenCell = (value) => el("td", { class: "num tok", title: num(value) ? int.format(value) : "not reported",
     "data-value": num(value) ? value : "" }, num(value) ? compact.format(value) : "—");
   const costCell = (value) => el("td", { class: "num", "data-value": value }, money(value));
 

@@ -50,8 +50,7 @@ def rows(page: Page, table: str, selector: str = "tr[data-key]") -> list[list[st
     """[key, cell texts…] of each row; token cells give their exact value (data-value)."""
     return page.locator(f'[data-table="{table}"] tbody {selector}').evaluate_all(
         "trs => trs.map(tr => [tr.dataset.key ?? '', ...Array.from(tr.cells).slice(1).map("
-        "c => c.dataset.value !== undefined && c.classList.contains('num') && c.title !== ''"
-        " && !c.textContent.startsWith('$') && !c.textContent.startsWith('<') ? c.dataset.value"
+        "c => c.classList.contains('tok') && c.dataset.value ? c.dataset.value"
         " : c.textContent.trim())])")
 
 
