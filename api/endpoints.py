@@ -231,8 +231,7 @@ async def post_cost_events(request: Request) -> Response:
 
 def healthz(request: Request) -> Response:
     res = resources(request)
-    counters = res.stored_counters()
-    database_ok = counters is not None
+    database_ok = res.stored_counters() is not None
     queue = res.queue_state()
     write_errors = [entry.to_json() for entry in queue.write_errors] if queue else []
     # Degraded: the queue cannot be reached, or workers cannot write (disk full, read-only).
@@ -249,8 +248,6 @@ def healthz(request: Request) -> Response:
             "failed_jobs": None if queue is None else queue.failed_jobs,
         },
         "spool": {"pending": _spool_pending(res)},
-        # Recorded at 0 USD for want of a price: the dashboard shows them beside the queue.
-        "events": {"unpriced": None if counters is None else counters["events_unpriced"]},
     }
     return JSON(body, status_code=200 if database_ok else 503)
 
