@@ -2,7 +2,6 @@
 
 import json
 import sqlite3
-import urllib.error
 import urllib.request
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -259,12 +258,3 @@ def test_the_form_asks_for_the_token_when_the_api_answers_401(browser: Browser,
     assert watched.errors and all("401" in error for error in watched.errors), watched.errors
     assert watched.foreign == []
 
-
-def test_the_favicon_and_assets_are_served(stack: Stack) -> None:
-    for path, kind in (("/favicon.ico", "image/svg+xml"), ("/static/app.js", "javascript"),
-                       ("/static/app.css", "text/css")):
-        with urllib.request.urlopen(stack.url + path, timeout=10) as response:
-            assert response.status == 200 and kind in response.headers["content-type"]
-    with pytest.raises(urllib.error.HTTPError) as missing:
-        urllib.request.urlopen(stack.url + "/static/nope.js", timeout=10)
-    assert missing.value.code == 404
