@@ -465,7 +465,8 @@
         .then((b) => fillTable($('[data-table="top-initiatives"]'), breakdownRows(b, false, initiativeLink), "No initiatives in this period"),
           (error) => failTable($('[data-table="top-initiatives"]'), error)),
       Promise.resolve(chartStart).then((start) => api("/api/cost/timeseries", readParams({
-        granularity, by: "model", start: rfc3339(start), end: rfc3339(win ? win.end : now()) })))
+        granularity, by: "model", ...(state.period === "custom" ? periodParams()
+          : { start: rfc3339(start), end: rfc3339(win ? win.end : now()) }) })))
         .then((s) => renderChart(s, granularity), (error) => {
           lastSeries = null;
           $('[data-chart="timeseries"] .chart-box').replaceChildren(el("p", { class: "empty", text: `Not available: ${error.message}` }));

@@ -143,6 +143,13 @@ def test_period_and_project_switches_update_the_figures(dashboard: Watched,
         assert page.locator(f'[data-period="{period}"]').get_attribute("aria-pressed") == "true"
         assert f"period={period}" in page.url
         assert_period(page, stack, period)
+    page.get_by_role("button", name="Custom", exact=True).click()  # the last 7 days in tz
+    loads += 1
+    wait_loaded(page, loads)
+    assert "period=custom&start=2026-11-14&end=2026-11-20" in page.url
+    custom = get(stack, "/api/cost/breakdown", start="2026-11-14", end="2026-11-20", tz=TZ)
+    assert metric(page, "period-total") == money(custom["total_cost_usd"])
+    assert page.locator('[data-chart="timeseries"] g.bar').count() == 7
     hours = get(stack, "/api/cost/timeseries", granularity="hour", tz=TZ,
                 start=rfc3339(timedelta(hours=24)), end=rfc3339(timedelta(0)))["series"]
     assert len(hours) == 25  # NOW is on the hour: both end buckets are whole hours
