@@ -265,3 +265,18 @@ def test_the_form_asks_for_the_token_when_the_api_answers_401(browser: Browser,
     assert watched.errors and all("401" in error for error in watched.errors), watched.errors
     assert watched.foreign == []
 
+
+
+def test_the_controls_work_from_the_keyboard(dashboard: Watched) -> None:
+    page = dashboard.open("/")
+    focused = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"
+                                     " || document.activeElement.name || ''"))
+        if focused[-1] == "7 days":
+            break
+    assert focused[:4] == ["Skip to content", "costlog", "project", "tz"]
+    page.keyboard.press("Enter")
+    wait_loaded(page, 2)
+    assert page.locator('[data-period="7d"]').get_attribute("aria-pressed") == "true"
