@@ -272,8 +272,8 @@ def test_the_controls_work_from_the_keyboard(dashboard: Watched) -> None:
     focused = []
     for _ in range(12):
         page.keyboard.press("Tab")
-        focused.append(page.evaluate("document.activeElement.textContent.trim()"
-                                     " || document.activeElement.name || ''"))
+        focused.append(page.evaluate("document.activeElement.getAttribute('name')"
+                                     " || document.activeElement.textContent.trim()"))
         if focused[-1] == "7 days":
             break
     assert focused[:4] == ["Skip to content", "costlog", "project", "tz"]
