@@ -61,7 +61,7 @@
 
   // -- the API ---------------------------------------------------------------------------------
   class ApiError extends Error {
-    constructor(status, message, body) { super(message); this.status = status; this.body = body; }
+    constructor(status, message) { super(message); this.status = status; }
   }
   let token = sessionStorage.getItem("costlog-token") || "";
   async function api(path, params = {}, init = {}) {
@@ -73,7 +73,7 @@
     let body = null;
     try { body = await response.json(); } catch { body = null; }
     if (!response.ok) {
-      throw new ApiError(response.status, (body && body.error) || `HTTP ${response.status}`, body);
+      throw new ApiError(response.status, (body && body.error) || `HTTP ${response.status}`);
     }
     return body;
   }
