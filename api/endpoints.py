@@ -8,11 +8,13 @@ read the body (bounded by size); their blocking work goes to the thread pool too
 import json
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from api import errors, params
 from api.errors import JSON, ApiError
@@ -25,6 +27,7 @@ from costlog.constants import (
     MAX_EVENTS_PER_REQUEST,
     NANOS_PER_USD,
 )
+from costlog.domain import export
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.store import orchestrator, queries
 
@@ -45,13 +48,13 @@ def resources(request: Request) -> Resources:
 def cost_breakdown(request: Request) -> Response:
     res = resources(request)
     project = params.project(request, res.settings)
-    params.zone(request, res.settings)  # validated on every read endpoint; windows are rolling
+    tz = params.zone(request, res.settings)  # calendar months and date-only start/end
     limit = params.limit(request)
     with res.read_db() as db:
         body = queries.breakdown(
-            db, by=params.text(request, "by", "model"),
-            period=params.text(request, "period", "all"),
-            project=project, limit=limit, now=clock.now(),
+            db, by=params.text(request, "by", "model"), period=params.text(request, "period"),
+            start=params.text(request, "start"), end=params.text(request, "end"),
+            project=project, limit=limit, now=clock.now(), tz=tz,
         )
     return JSON(body)
 
@@ -64,10 +67,50 @@ def cost_timeseries(request: Request) -> Response:
         body = queries.timeseries(
             db, granularity=params.text(request, "granularity", "day"),
             start=params.text(request, "start"), end=params.text(request, "end"),
-            model=params.text(request, "model") or None,
+            model=params.text(request, "model") or None, by=params.text(request, "by"),
             project=project, tz=tz, now=clock.now(),
         )
     return JSON(body)
+
+
+def cost_projects(request: Request) -> Response:
+    res = resources(request)
+    project = params.project(request, res.settings)
+    tz = params.zone(request, res.settings)
+    with res.read_db() as db:
+        body = queries.projects(db, tz=tz, now=clock.now(), project=project)
+    return JSON(body)
+
+
+def cost_event(request: Request) -> Response:
+    res = resources(request)
+    with res.read_db() as db:
+        body = queries.event(db, request.path_params["event_id"])
+    if body is None:
+        raise ApiError(404, errors.EVENT_NOT_FOUND)
+    return JSON(body)
+
+
+def cost_export(request: Request) -> Response:
+    """Raw rows as CSV or JSON lines, streamed from the cursor a chunk at a time."""
+    res = resources(request)
+    project = params.project(request, res.settings)
+    tz = params.zone(request, res.settings)
+    fmt = params.text(request, "format", "csv")
+    if fmt not in export.FORMATS:
+        raise ApiError(400, errors.INVALID_FORMAT)
+    sql, bound = queries.export_query(start=params.text(request, "start"),
+                                      end=params.text(request, "end"), project=project, tz=tz)
+    # The connection is opened now (503 before any byte is sent) and closed by the stream.
+    stack = ExitStack()
+    db = stack.enter_context(res.read_db())
+
+    def stream() -> Iterator[bytes]:
+        with stack:
+            yield from export.chunks(db.execute(sql, bound), fmt)
+
+    return StreamingResponse(stream(), media_type=export.MEDIA_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="costlog-export.{fmt}"'})
 
 
 def cost_budget(request: Request) -> Response:

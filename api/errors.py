@@ -16,6 +16,8 @@ log = logging.getLogger("costlog.api")
 # Exact client messages.
 UNAVAILABLE = "cost analytics not available"
 INITIATIVE_NOT_FOUND = "initiative not found"
+EVENT_NOT_FOUND = "event not found"
+INVALID_FORMAT = "invalid 'format' parameter: use csv or jsonl"
 INVALID_PROJECT = "invalid 'project' parameter"
 INVALID_TZ = "invalid 'tz' parameter: unknown time zone"
 INVALID_LIMIT = "invalid 'limit' parameter: use an integer from 1 to 1000"

@@ -36,7 +36,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "responses": {
             str(endpoint.success): {
                 "description": HTTPStatus(endpoint.success).phrase,
-                "content": {endpoint.media_type: {"schema": endpoint.response}},
+                "content": {media_type: {"schema": endpoint.response}
+                            for media_type in endpoint.media_types},
             },
             **{
                 str(status): {"description": HTTPStatus(status).phrase,

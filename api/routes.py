@@ -10,6 +10,9 @@ from starlette.staticfiles import StaticFiles
 
 from api import endpoints, pages
 from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+from costlog.domain import export
+from costlog.store import queries
+from costlog.store.rollups import TOKEN_KINDS
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class Endpoint:
     success: int = 200
     errors: tuple[int, ...] = ()
     write: bool = False  # needs the bearer token / a loopback client
-    media_type: str = "application/json"
+    #: The success body's media types (one unless the client picks a format).
+    media_types: tuple[str, ...] = ("application/json",)
 
 
 PROJECT = Param("project", "query", {"type": "string", "minLength": 1},
@@ -44,26 +48,40 @@ TZ = Param("tz", "query", {"type": "string", "example": "America/New_York"},
 READ = (PROJECT, TZ)
 
 _money = {"type": "number"}
-_share = {"type": "object", "properties": {
-    "cost": _money, "tokens": {"type": "integer"}, "percent": {"type": "number"}}}
+_count = {"type": "integer"}
+#: The four token kinds every breakdown entry, series point and initiative entry carries.
+_kinds = {kind: _count for kind in TOKEN_KINDS}
+_amounts = {"cost": _money, "tokens": _count, **_kinds}
+_share = {"type": "object", "properties": {**_amounts, "percent": {"type": "number"}}}
+_instant = {"type": "string", "format": "date-time"}
+START = Param("start", "query", {"type": "string", "example": "2026-11-01"},
+              "RFC 3339 with an offset, or YYYY-MM-DD (midnight in tz).")
+END = Param("end", "query", {"type": "string", "example": "2026-11-20"},
+            "RFC 3339 with an offset, or YYYY-MM-DD (the whole of that day in tz).")
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/api/cost/breakdown", endpoints.cost_breakdown, "getCostBreakdown",
-        "Cost, tokens and share per model, phase, task or initiative over a rolling window.",
+        "Cost, tokens and share per model, phase, task, initiative, raw model id, provider or"
+        " project over a rolling window, a calendar month or any range.",
         parameters=(
-            Param("by", "query", {"type": "string", "enum": ["model", "phase", "task",
-                                                             "initiative"], "default": "model"},
+            Param("by", "query", {"type": "string", "enum": list(queries.BREAKDOWN_DIMENSIONS),
+                                  "default": "model"},
                   "Dimension; by=task across all projects keys are '<project_id>/<task_id>'."),
-            Param("period", "query", {"type": "string", "enum": ["24h", "7d", "30d", "all"],
-                                      "default": "all"}, "Rolling window ending now."),
+            Param("period", "query", {"type": "string",
+                                      "enum": [*queries.PERIODS, *queries.CALENDAR_PERIODS],
+                                      "default": "all"},
+                  "Rolling window ending now (24h, 7d, 30d), this calendar month in tz to date"
+                  " (month), the previous one (last-month), or all time. Not with start/end."),
+            START, END,
             Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
                   "Keep the top keys by cost; the rest are summed in 'other'."),
             *READ,
         ),
         response={"type": "object", "required": ["period", "total_cost_usd", "breakdown"],
                   "properties": {
-                      "period": {"type": "string"}, "total_cost_usd": _money,
+                      "period": {"type": "string"}, "start": _instant, "end": _instant,
+                      "total_cost_usd": _money,
                       "breakdown": {"type": "object", "additionalProperties": _share},
                       "other": {"type": "object", "properties": {
                           **_share["properties"], "count": {"type": "integer"}}}}},
@@ -76,11 +94,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Param("granularity", "query", {"type": "string", "enum": ["hour", "day", "week",
                                                                       "month"],
                                            "default": "day"}, "Bucket size."),
-            Param("start", "query", {"type": "string"},
-                  "RFC 3339 or YYYY-MM-DD (a date in tz); default 30 days before end."),
-            Param("end", "query", {"type": "string"},
-                  "RFC 3339 or YYYY-MM-DD (the whole day in tz); default now."),
-            Param("model", "query", {"type": "string"}, "Only this model family."),
+            START, END,
+            Param("model", "query", {"type": "string"},
+                  "Only this model family (an unknown one gives zeros)."),
+            Param("by", "query", {"type": "string", "enum": list(queries.SERIES_DIMENSIONS)},
+                  "Split each point's cost by model family, phase or project ('breakdown')."),
             *READ,
         ),
         response={"type": "object", "required": ["start", "end", "granularity", "series"],
@@ -88,9 +106,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                       "start": {"type": "string"}, "end": {"type": "string"},
                       "granularity": {"type": "string"},
                       "series": {"type": "array", "items": {"type": "object", "properties": {
-                          "date": {"type": "string"}, "start": {"type": "string"},
-                          "cost": _money, "tokens": {"type": "integer"},
-                          "model": {"type": "string"}}}}}},
+                          "date": {"type": "string"}, "start": _instant, **_amounts,
+                          "model": {"type": "string"},
+                          "breakdown": {"type": "object",
+                                        "additionalProperties": _money}}}}}},
         errors=(400, 503),
     ),
     Endpoint(
@@ -122,13 +141,52 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                     *READ),
         response={"type": "object", "properties": {
             "initiative_id": {"type": "string"}, "total_cost_usd": _money,
-            "total_tokens": {"type": "integer"},
+            "total_tokens": _count, **_kinds,
             "by_task": {"type": "array", "items": {"type": "object", "properties": {
                 "task_id": {"type": "string"}, "project_id": {"type": "string"},
-                "cost": _money, "tokens": {"type": "integer"}}}},
+                **_amounts}}},
             "by_model": {"type": "object", "additionalProperties": _money},
             "by_phase": {"type": "object", "additionalProperties": _money}}},
         errors=(400, 404, 503),
+    ),
+    Endpoint(
+        "GET", "/api/cost/projects", endpoints.cost_projects, "getCostProjects",
+        "Every project (or the one named) with its totals, first and last event and"
+        " month-to-date spend in tz, by total cost descending.",
+        parameters=READ,
+        response={"type": "object", "required": ["projects"], "properties": {
+            "projects": {"type": "array", "items": {"type": "object", "properties": {
+                "project_id": {"type": "string"}, "total_cost_usd": _money,
+                "total_tokens": _count, **_kinds, "events": _count,
+                "first_event": _instant, "last_event": _instant,
+                "month_to_date_usd": _money}}}}},
+        errors=(400, 503),
+    ),
+    Endpoint(
+        "GET", "/api/cost/events/{event_id}", endpoints.cost_event, "getCostEvent",
+        "One recorded event as stored (its receipt): every field, the model family, the raw"
+        " model id and the cost source; timestamp in UTC.",
+        parameters=(Param("event_id", "path", {"type": "string"}, "The event's id.",
+                          required=True),),
+        response={"type": "object", "properties": {
+            column: ({"type": "integer"} if column not in export.TEXT_COLUMNS else
+                     _instant if column == "timestamp" else {"type": "string"})
+            for column in export.COLUMNS} | {"cost_usd": _money}},
+        errors=(404, 503),
+    ),
+    Endpoint(
+        "GET", "/api/cost/export", endpoints.cost_export, "getCostExport",
+        "Raw rows as CSV or JSON lines, streamed, ordered by timestamp then event_id (default:"
+        " all time, all projects). CSV header: " + export.CSV_HEADER + "; text cells starting"
+        " with = + - @ tab or CR get a leading ' (spreadsheet formulas).",
+        parameters=(
+            Param("format", "query", {"type": "string", "enum": list(export.FORMATS),
+                                      "default": "csv"}, "csv or jsonl (one event per line)."),
+            START, END, *READ,
+        ),
+        response={"type": "string"},
+        errors=(400, 503),
+        media_types=tuple(media.split(";")[0] for media in export.MEDIA_TYPES.values()),
     ),
     Endpoint(
         "POST", "/api/cost/events", endpoints.post_cost_events, "postCostEvents",
@@ -161,7 +219,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "GET", "/metrics", endpoints.metrics, "getMetrics",
         "Prometheus text exposition.",
         response={"type": "string"},
-        media_type="text/plain",
+        media_types=("text/plain",),
     ),
     Endpoint(
         "GET", "/openapi.json", endpoints.openapi, "getOpenApi",

@@ -6,14 +6,18 @@ them and are accepted before or after the command (``costlog --db X up`` = ``cos
 
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from costlog import constants, logs
 from costlog.domain.event import CostEvent
 from costlog.settings import LOG_FORMATS, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 log = logging.getLogger("costlog")
 
@@ -337,3 +341,101 @@ def aggregates_rebuild(ctx: click.Context) -> None:
     click.echo("rollups rebuilt")
 
 
+
+
+def _zone(settings: Settings, tz: str | None) -> "ZoneInfo":
+    from zoneinfo import ZoneInfo
+
+    key = tz or settings.tz
+    try:
+        return ZoneInfo(key)
+    except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, OSError, ...
+        raise click.BadParameter(f"unknown time zone {key!r}", param_hint="--tz") from None
+
+
+def _project(settings: Settings, project: str | None) -> str | None:
+    chosen = project or settings.project
+    return None if chosen in (None, constants.ALL_PROJECTS) else chosen
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["daily", "weekly", "monthly", "models", "phases",
+                                           "tasks", "initiatives", "projects"]),
+                default="daily")
+@click.option("--since", type=_DAY, help="First day (YYYY-MM-DD, in --tz).")
+@click.option("--until", type=_DAY, help="Last day, included (YYYY-MM-DD, in --tz).")
+@click.option("--project", help="One project [COSTLOG_PROJECT]; default all projects.")
+@click.option("--tz", help="IANA time zone of days, weeks and months [COSTLOG_TZ]; default UTC.")
+@click.option("--limit", type=click.IntRange(1, 1000),
+              help="Top N keys by cost (models … projects); the rest in one row.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def report(ctx: click.Context, kind: str, since: Any, until: Any, project: str | None,
+           tz: str | None, limit: int | None, as_json: bool) -> None:
+    """Print spend per day, week or month (with the models used), or per model, phase, task,
+    initiative or project: input, output, cache write, cache read and total tokens and cost,
+    with a Total row. Reads the database directly; the figures are the API's for the same range.
+
+    Time reports default to the last 30 days (daily), 12 weeks (weekly) or 365 days (monthly)
+    up to --until (default today); the others to all time. Honours NO_COLOR and fits the
+    terminal's width.
+    """
+    import json
+
+    from rich.console import Console
+
+    from costlog import clock
+    from costlog.cli.report import build, render
+    from costlog.store.queries import QueryError
+
+    settings = _settings(ctx)
+    zone = _zone(settings, tz)
+    db = _open_db(settings)
+    try:
+        result = build(db, kind, since=since and since.date(), until=until and until.date(),
+                       project=_project(settings, project), tz=zone, limit=limit,
+                       now=clock.now())
+    except QueryError as error:
+        raise click.UsageError(str(error)) from None
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        render(kind, result, Console(), tz=zone.key)
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
+              show_default=True, help="CSV (with a header) or JSON lines.")
+@click.option("--start", help="RFC 3339, or YYYY-MM-DD (midnight in --tz); default all time.")
+@click.option("--end", help="RFC 3339, or YYYY-MM-DD (the whole day in --tz).")
+@click.option("--project", help="One project [COSTLOG_PROJECT]; default all projects.")
+@click.option("--tz", help="IANA time zone of date-only --start/--end [COSTLOG_TZ].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, start: str | None, end: str | None,
+           project: str | None, tz: str | None, output: Path | None) -> None:
+    """Write the recorded events, ordered by timestamp then event_id: the same bytes as
+    GET /api/cost/export. Streams: memory stays flat at any size."""
+    from costlog.domain import export as formats
+    from costlog.store.queries import QueryError, export_query
+
+    settings = _settings(ctx)
+    zone = _zone(settings, tz)
+    try:
+        sql, params = export_query(start=start, end=end, project=_project(settings, project),
+                                   tz=zone)
+    except QueryError as error:
+        raise click.UsageError(str(error)) from None
+    db = _open_db(settings)
+    try:
+        with (open(output, "wb") if output else nullcontext(sys.stdout.buffer)) as out:
+            for chunk in formats.chunks(db.execute(sql, params), fmt):
+                out.write(chunk)
+    finally:
+        db.close()

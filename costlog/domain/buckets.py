@@ -162,3 +162,14 @@ def month_bounds(instant: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
 def rfc3339(instant: datetime) -> str:
     """Seconds precision with the zone's offset (``Z`` is not used: the offset is the point)."""
     return instant.isoformat(timespec="seconds")
+
+
+def floor_quarter(instant: datetime) -> datetime:
+    """The last UTC quarter-hour boundary at or before ``instant``."""
+    utc = instant.astimezone(UTC)
+    return utc.replace(minute=utc.minute // 15 * 15, second=0, microsecond=0)
+
+
+def floor_day(instant: datetime) -> datetime:
+    """The last UTC midnight at or before ``instant``."""
+    return instant.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -20,6 +20,10 @@ ORCHESTRATOR_TABLE = "_migrations"
 ORCHESTRATOR_VERSIONS = {1, 2, 3}
 #: Migrations after which the rollups they add are back-filled from the rows in cost_log.
 BACKFILL_AFTER = {4, 6, 7}
+#: Migrations that add value columns to existing rollups: those rollups (all of costlog's own
+#: that sum the token kinds) are recomputed from cost_log. cost_aggregates, which an
+#: orchestrator database brings with its own rows, is left as it is.
+REBUILD_AFTER = {9: tuple(r.table for r in rollups.ROLLUPS if r.values == rollups.STANDARD_VALUES)}
 
 ADD_COLUMN_RE = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
 FILE_RE = re.compile(r"^(\d{3})_(\w+)\.sql$")
@@ -61,16 +65,26 @@ def _run_statement(db: sqlite_utils.Database, statement: str) -> None:
     db.execute(statement)
 
 
-def backfill(db: sqlite_utils.Database, *, only_empty: bool = False) -> None:
-    """Recompute the rollups from cost_log (inside the caller's transaction).
+def has_columns(db: sqlite_utils.Database, rollup: rollups.Rollup) -> bool:
+    """Whether the migrations applied so far made every table and column ``rollup`` needs."""
+    return all(db[table].exists() for table in (rollup.table, *rollup.reads)) and set(
+        rollup.value_columns) <= {column.name for column in db[rollup.table].columns}
+
+
+def backfill(db: sqlite_utils.Database, *, only_empty: bool = False,
+             tables: tuple[str, ...] | None = None) -> None:
+    """Recompute the rollups (those of ``tables``, default all) from cost_log (inside the
+    caller's transaction).
 
     With ``only_empty``, rollups that already hold rows are left as they are: after a migration
     that adds rollups, and for an orchestrator database's own cost_aggregates.
     """
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
     for rollup in rollups.ROLLUPS:
-        if not all(db[table].exists() for table in (rollup.table, *rollup.reads)):
-            continue  # added by a later migration, which back-fills it
+        if tables is not None and rollup.table not in tables:
+            continue
+        if not has_columns(db, rollup):
+            continue  # added (or given its values) by a later migration, which back-fills it
         if only_empty and db.execute(f"SELECT 1 FROM {rollup.table} LIMIT 1").fetchone():
             continue
         db.execute(f"DELETE FROM {rollup.table}")
@@ -100,6 +114,8 @@ def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int
                 # Fill the rollups this migration added; an orchestrator database's own
                 # cost_aggregates rows are kept.
                 backfill(db, only_empty=True)
+            if migration.version in REBUILD_AFTER:
+                backfill(db, tables=REBUILD_AFTER[migration.version])
             db.execute(
                 f"INSERT INTO {RECORD_TABLE}(version, name, applied_at)"
                 " VALUES (?, ?, datetime('now'))",

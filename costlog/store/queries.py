@@ -1,8 +1,10 @@
-"""The read side: breakdowns, time series, budget status and initiative rollups.
+"""The read side: breakdowns, time series, projects, budget status, initiative rollups,
+single events and the raw rows of an export.
 
-Every query reads the rollups; raw cost_log rows are read only for the partial rollup bucket at
-the leading edge of a rolling window (at most one quarter hour, or one UTC day for tasks and
-initiatives), so no dashboard request scans cost_log. Costs are summed as integer nano-USD.
+Every figure is read from the rollups; raw cost_log rows are read only for the partial rollup
+buckets at the edges of a range (at most one quarter hour, or one UTC day for tasks,
+initiatives, model ids and providers, at each edge), so no dashboard request scans cost_log.
+Costs are summed as integer nano-USD. A receipt and an export read cost_log itself, by index.
 """
 
 import json
@@ -18,17 +20,36 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from costlog.constants import ALL_PROJECTS, MAX_SERIES_POINTS, NANOS_PER_USD
-from costlog.domain import buckets
+from costlog.domain import buckets, export
 from costlog.store import rollups
 
-BREAKDOWN_DIMENSIONS = ("model", "phase", "task", "initiative")
+BREAKDOWN_DIMENSIONS = ("model", "phase", "task", "initiative", "model_id", "provider",
+                        "project")
 PERIODS: dict[str, timedelta | None] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
     "all": None,
 }
+#: Calendar periods in ``tz``: this month to date, and the whole previous month.
+CALENDAR_PERIODS = ("month", "last-month")
+SERIES_DIMENSIONS = ("model", "phase", "project")
+INVALID_BY = ("invalid 'by' parameter: use model, phase, task, initiative, model_id, provider,"
+              " or project")
+INVALID_PERIOD = "invalid 'period' parameter: use 24h, 7d, 30d, month, last-month, or all"
+INVALID_SERIES_BY = "invalid 'by' parameter: use model, phase, or project"
+PHASE_WITH_MODEL = "invalid 'by' parameter: by=phase cannot be combined with model"
+PERIOD_AND_RANGE = "invalid range: use either period or start/end"
+#: The sums every rollup keeps, in this order everywhere below (``Sums``).
+VALUE_COLUMNS = ("cost_nanos", "tokens", *rollups.TOKEN_KINDS)
+#: The same sums over raw cost_log rows (alias n).
+RAW_VALUES = (rollups.COST_NANOS, rollups.TOKENS,
+              *(f"COALESCE(n.{kind}, 0)" for kind in rollups.TOKEN_KINDS))
+#: (nano-USD, tokens, input, output, cache write, cache read)
+Sums = tuple[int, int, int, int, int, int]
+ZERO: Sums = (0, 0, 0, 0, 0, 0)
 DEFAULT_SERIES_SPAN = timedelta(days=30)
+UTC_ZONE = ZoneInfo("UTC")
 DEFAULT_ALERT_THRESHOLD = 80
 DATES_OUT_OF_RANGE = "invalid range: dates out of range"
 
@@ -41,6 +62,24 @@ def usd(nanos: int) -> float:
     return nanos / NANOS_PER_USD
 
 
+def _sum_sql(prefix: str = "") -> str:
+    return ", ".join(f"SUM({prefix}{column})" for column in VALUE_COLUMNS)
+
+
+def token_kinds(sums: Sums) -> dict[str, int]:
+    """The four token kinds of ``sums`` by name."""
+    return dict(zip(rollups.TOKEN_KINDS, sums[2:], strict=True))
+
+
+def amounts(sums: Sums) -> dict[str, Any]:
+    """``{"cost", "tokens", <the four token kinds>}``: one entry of any breakdown."""
+    return {"cost": usd(sums[0]), "tokens": sums[1], **token_kinds(sums)}
+
+
+def _add(into: list[int], sums: Any, sign: int = 1) -> None:
+    into[:] = [a + sign * b for a, b in zip(into, sums, strict=True)]
+
+
 @dataclass(frozen=True)
 class Grain:
     """A rollup time key: its column, its text for an instant, and its boundaries."""
@@ -48,11 +87,11 @@ class Grain:
     column: str
     key: Callable[[datetime], str]  # the key of the period holding an instant
     ceil: Callable[[datetime], datetime]  # the first boundary at or after an instant
+    floor: Callable[[datetime], datetime]  # the last boundary at or before an instant
 
 
-DAY = Grain("day", buckets.day_key, buckets.ceil_day)
-HOUR = Grain("hour", buckets.hour_key, buckets.ceil_hour)
-QUARTER = Grain("bucket", buckets.quarter_key, buckets.ceil_quarter)
+DAY = Grain("day", buckets.day_key, buckets.ceil_day, buckets.floor_day)
+QUARTER = Grain("bucket", buckets.quarter_key, buckets.ceil_quarter, buckets.floor_quarter)
 
 
 @dataclass(frozen=True)
@@ -81,26 +120,32 @@ _LAST_QUARTER = (datetime(9999, 12, 31, 23, 45, tzinfo=UTC) - _EPOCH) // _QUARTE
 MODEL_LEVELS = (Level("rollup_model_d", "day", 96, "%Y-%m-%d"),
                 Level("rollup_model_h", "hour", 4, "%Y-%m-%d %H"),
                 Level("rollup_model_q", "bucket", 1, "%Y-%m-%d %H:%M"))
+PHASE_LEVELS = (Level("rollup_phase_d", "day", 96, "%Y-%m-%d"),
+                Level("rollup_phase_q", "bucket", 1, "%Y-%m-%d %H:%M"))
+#: Every project with a row (the all-time rollup by project): a by-project read scans each
+#: project's own primary-key range instead of every project's rows.
+EACH_PROJECT = "project_id IN (SELECT project_id FROM rollup_project)"
 
 
 def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: str | None,
-                 model: str | None, coarsest: int) -> list[tuple[int, int]]:
-    """(nano-USD, tokens) of each ``[edges[i], edges[i + 1])``, summed in SQL.
+                 model: str | None, levels: tuple[Level, ...] = MODEL_LEVELS,
+                 key: str | None = None) -> list[dict[str, list[int]]]:
+    """The sums (``Sums``, as lists) of each ``[edges[i], edges[i + 1])`` by ``key`` (a column
+    of the rollups in ``levels``; without one, all under the key ''), summed in SQL.
 
-    Each edge gets an anchor on every level from ``MODEL_LEVELS[coarsest]`` down: the nearest
-    period boundary of that level (the finest level's anchor is the edge itself). Then, exactly,
-    in signed interval sums:
+    Each edge gets an anchor on every level: the nearest period boundary of that level (the
+    finest level's anchor is the edge itself). Then, exactly, in signed interval sums:
 
         [e_i, e_i+1) = [A_i, A_i+1) on the coarsest level
                        + per finer level: [a_i+1, b_i+1) - [a_i, b_i)
 
     where a, b are an edge's anchors on the coarser level and on this level. So a year of New
     York days reads 365 day ranges and one ≤ 12-hour range per edge instead of 8,760 hours, and
-    one row per range comes back. An edge off the quarter-hour grid counts from its own
-    quarter, as its rollup key does. One statement: a single read snapshot, so the levels
-    always agree with each other.
+    one row per range (and key) comes back. An edge off the quarter-hour grid counts from its
+    own quarter, as its rollup key does. One statement: a single read snapshot, so the levels
+    always agree with each other. ``key='project_id'`` without a ``project`` reads every
+    project's rows (not the all-projects ones).
     """
-    levels = MODEL_LEVELS[coarsest:]
     quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
     # Per level, the ranges to read as [lo, hi, i, j] (quarter indexes; buckets): the range's
     # sums go into bucket i and out of bucket j; -1 and len(edges) - 1 are no bucket.
@@ -115,10 +160,14 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
                           for index, (lo, hi) in enumerate(zip(above, here, strict=True))
                           if lo != hi]
         above = here
-    params: dict[str, Any] = {"project": project or ALL_PROJECTS, "q": _QUARTER_SECONDS}
-    model_filter = ""
+    params: dict[str, Any] = {"q": _QUARTER_SECONDS}
+    if key == "project_id" and not project:
+        where = f"r.{EACH_PROJECT}"
+    else:
+        where, params["project"] = "r.project_id = :project", project or ALL_PROJECTS
     if model:
-        model_filter, params["model"] = " AND r.model = :model", model
+        where, params["model"] = where + " AND r.model = :model", model
+    key_expr = f"r.{key}" if key else "''"
     parts = []
     for number, level in enumerate(levels):
         if not ranges[number]:
@@ -127,26 +176,41 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
         # json_extract, not ->> (SQLite 3.38+): JSON1 alone is enough.
         bounds = [f"strftime('{level.key_format}', json_extract(p.value, '$[{i}]') * :q,"
                   " 'unixepoch')" for i in (0, 1)]
-        # One primary-key range scan per range, as a correlated subquery: no GROUP BY, so no
-        # sorter over every rollup row read. Both sums come back as one 'nanos tokens' text.
+        # One primary-key range scan per range (and project), as a correlated subquery: the
+        # range's sums by key come back as one JSON array. Without a key there is no GROUP BY,
+        # so no sorter over every rollup row read.
         parts.append(
             "SELECT json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
-            " (SELECT SUM(r.cost_nanos) || ' ' || SUM(r.tokens)"
-            f" FROM {level.table} AS r WHERE r.project_id = :project"
+            f" (SELECT json_group_array(json_array(k, {_names()})) FROM"
+            f" (SELECT {key_expr} AS k, {_named_sums()}"
+            f" FROM {level.table} AS r WHERE {where}"
             f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
-            f"{model_filter}) FROM json_each(:r{number}) AS p")
-    # Slot 0 and the last slot take the sums that belong to no bucket.
-    sums = [[0, 0] for _ in range(len(edges) + 1)]
+            f"{' GROUP BY 1' if key else ''}) WHERE c0 IS NOT NULL)"
+            f" FROM json_each(:r{number}) AS p")
+    # Bucket -1 and the last one are no bucket: what goes there is dropped.
+    width, last = len(VALUE_COLUMNS), len(edges) - 1
+    sums: list[dict[str, list[int]]] = [{} for _ in range(last)]
     if parts:
-        for into, out, both in db.execute(" UNION ALL ".join(parts), params):
-            if both is None:  # no rollup row in the range
-                continue
-            nanos, tokens = map(int, both.split())
-            sums[into + 1][0] += nanos
-            sums[into + 1][1] += tokens
-            sums[out + 1][0] -= nanos
-            sums[out + 1][1] -= tokens
-    return [(nanos, tokens) for nanos, tokens in sums[1:-1]]
+        for into, out, found in db.execute(" UNION ALL ".join(parts), params):
+            for name, *values in json.loads(found):
+                if 0 <= into < last:
+                    _add(sums[into].setdefault(name, [0] * width), values)
+                if 0 <= out < last:
+                    _add(sums[out].setdefault(name, [0] * width), values, -1)
+    return sums
+
+
+def _names() -> str:
+    return ", ".join(f"c{index}" for index in range(len(VALUE_COLUMNS)))
+
+
+def _named_sums() -> str:
+    return ", ".join(f"SUM(r.{column}) AS c{index}" for index, column in enumerate(VALUE_COLUMNS))
+
+
+def _levels_for(granularity: str, levels: tuple[Level, ...]) -> tuple[Level, ...]:
+    """Hour buckets gain nothing from day rows: each would need hours on both sides."""
+    return tuple(level for level in levels if granularity != "hour" or level.quarters <= 4)
 
 
 @dataclass(frozen=True)
@@ -158,7 +222,9 @@ class Dimension:
     raw_key: str  # the same key over raw cost_log rows (alias n)
     group: str  # GROUP BY of the all-time table: its key columns, so no sort is needed
     all_time_table: str
-    has_all_projects_rows: bool  # the tables carry project_id '*' totals
+    #: Which rows of the tables to read without a project: "all" ('*' totals), "each" (every
+    #: project's own rows, by project) or "any" (no '*' rows: every row).
+    projects: str
     raw_where: str = "1"
     #: The all-time table holds one row per key: ``period=all`` ranks its rows directly.
     one_row_per_key: bool = False
@@ -170,60 +236,94 @@ def _dimension(by: str, project: str | None) -> Dimension:
     if by in ("model", "phase"):
         return Dimension(((f"rollup_{by}_d", DAY), (f"rollup_{by}_q", QUARTER)), by,
                          rollups.MODEL if by == "model" else rollups.PHASE, by,
-                         f"rollup_{by}_d", True)
+                         f"rollup_{by}_d", "all")
     if by == "task":
         # Task ids repeat between projects: across all projects the key names both.
         if project:
             return Dimension((("rollup_task_d", DAY),), "task_id", rollups.TASK, "task_id",
-                             "rollup_task", False, one_row_per_key=True)
+                             "rollup_task", "any", one_row_per_key=True)
         # 'p/q' + '/' + 't' = 'p' + '/' + 'q/t': only a task id holding '/' can share a key.
         return Dimension((("rollup_task_d", DAY),), "project_id || '/' || task_id",
                          f"{rollups.PROJECT} || '/' || {rollups.TASK}", "project_id, task_id",
-                         "rollup_task", False, one_row_per_key=True,
+                         "rollup_task", "any", one_row_per_key=True,
                          shared_keys="MAX(instr(task_id, '/'))")
+    if by in ("model_id", "provider"):
+        return Dimension((("rollup_model_id_d", DAY),), by,
+                         rollups.MODEL_ID if by == "model_id" else rollups.PROVIDER, by,
+                         "rollup_model_id_d", "all")
+    if by == "project":
+        # The model rollups hold every project's rows beside the '*' totals.
+        return Dimension((("rollup_model_d", DAY), ("rollup_model_q", QUARTER)), "project_id",
+                         rollups.PROJECT, "project_id", "rollup_project", "each",
+                         one_row_per_key=True)
     return Dimension((("rollup_initiative_d", DAY),), "initiative_id", rollups.INITIATIVE,
-                     "initiative_id", "rollup_initiative_d", True,
+                     "initiative_id", "rollup_initiative_d", "all",
                      raw_where=f"{rollups.INITIATIVE} <> ''")
 
 
-def _project_filter(project: str | None, has_all_rows: bool) -> tuple[str, dict[str, str]]:
+def _project_filter(project: str | None, dim: Dimension, *,
+                    all_time: bool = False) -> tuple[str, dict[str, str]]:
     if project:
         return "project_id = :project", {"project": project}
-    if has_all_rows:
+    if dim.projects == "all":
         return "project_id = :project", {"project": ALL_PROJECTS}
+    if dim.projects == "each" and not all_time:
+        return EACH_PROJECT, {}
     return "1", {}
 
 
-def _parts(by: str, project: str | None,
-           since: datetime | None) -> tuple[str, dict[str, Any]]:
-    """SQL yielding (k, c, t) = (key, cost_nanos, tokens) parts for rows at or after ``since``
-    (all rows when None), and its parameters.
+def _parts(by: str, project: str | None, since: datetime | None,
+           until: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    """SQL yielding (k, c0…c5) = (key, ``Sums``) parts for rows in ``[since, until)`` (all rows
+    when ``since`` is None; no upper bound when ``until`` is None), and its parameters.
 
-    A window reads whole periods of the coarsest rollup, finer rollups for the partial period at
-    its leading edge, and raw rows only for the last partial quarter hour (or day).
+    A range reads whole periods of the coarsest rollup inside it, finer rollups for the partial
+    periods at its edges, and raw rows only for what is left: at most a quarter hour (or a
+    day, for rollups by day) at each edge.
     """
     dim = _dimension(by, project)
-    where, params = _project_filter(project, dim.has_all_projects_rows)
-    select = f"SELECT {dim.key} AS k, SUM(cost_nanos) AS c, SUM(tokens) AS t FROM"
+    where, params = _project_filter(project, dim, all_time=since is None)
+    select = f"SELECT {dim.key} AS k, {_sum_sql()} FROM"
     if since is None:
         return f"{select} {dim.all_time_table} WHERE {where} GROUP BY {dim.group}", params
-    parts, upper = [], None
-    for index, (table, grain) in enumerate(dim.levels):
-        edge = grain.ceil(since)
-        params[f"lo{index}"] = grain.key(edge)
-        below = ""
-        if upper is not None:
-            params[f"hi{index}"] = grain.key(upper)
-            below = f" AND {grain.column} < :hi{index}"
-        parts.append(f"{select} {table} WHERE {where} AND {grain.column} >= :lo{index}{below}"
-                     " GROUP BY 1")
-        upper = edge
+    parts: list[str] = []
     raw_project = "n.project_id = :project" if project else "1"
-    parts.append(
-        f"SELECT {dim.raw_key}, SUM({rollups.COST_NANOS}), SUM({rollups.TOKENS})"
-        f" FROM cost_log AS n WHERE n.timestamp >= :since AND n.timestamp < :edge"
-        f" AND {raw_project} AND ({dim.raw_where}) GROUP BY 1")
-    params |= {"since": buckets.storage_text(since), "edge": buckets.storage_text(upper)}
+
+    def cover(lo: datetime, hi: datetime | None, level: int) -> None:
+        if hi is not None and lo >= hi:
+            return
+        name = f"p{len(parts)}"
+        if level == len(dim.levels):
+            below = ""
+            if hi is not None:
+                below, params[f"{name}hi"] = f" AND n.timestamp < :{name}hi", \
+                    buckets.storage_text(hi)
+            params[f"{name}lo"] = buckets.storage_text(lo)
+            parts.append(
+                f"SELECT {dim.raw_key}, {', '.join(f'SUM({value})' for value in RAW_VALUES)}"
+                f" FROM cost_log AS n WHERE n.timestamp >= :{name}lo{below}"
+                f" AND {raw_project} AND ({dim.raw_where}) GROUP BY 1")
+            return
+        table, grain = dim.levels[level]
+        first = grain.ceil(lo)
+        last = None if hi is None else grain.floor(hi)
+        if last is not None and first >= last:
+            cover(lo, hi, level + 1)  # no whole period of this level inside
+            return
+        params[f"{name}lo"] = grain.key(first)
+        below = ""
+        if last is not None:
+            params[f"{name}hi"] = grain.key(last)
+            below = f" AND {grain.column} < :{name}hi"
+        parts.append(f"{select} {table} WHERE {where} AND {grain.column} >= :{name}lo{below}"
+                     " GROUP BY 1")
+        cover(lo, first, level + 1)
+        if last is not None:
+            cover(last, hi, level + 1)
+
+    cover(since, until, 0)
+    if not parts:  # an empty range
+        return f"{select} {dim.all_time_table} WHERE 0 GROUP BY 1", params
     return " UNION ALL ".join(parts), params
 
 
@@ -231,8 +331,8 @@ def _share(nanos: int, total: int) -> float:
     return nanos / total * 100 if total else 0.0
 
 
-#: (key, nano-USD, tokens) rows in rank order, and (nano-USD, tokens, number of keys) of all.
-Ranked = tuple[list[tuple[str, int, int]], tuple[int, int, int]]
+#: (key, ``Sums``) rows in rank order, the ``Sums`` of all, and the number of keys.
+Ranked = tuple[list[tuple[str, Sums]], Sums, int]
 
 
 def _ranked_rows(db: sqlite_utils.Database, dim: Dimension, project: str | None,
@@ -244,70 +344,110 @@ def _ranked_rows(db: sqlite_utils.Database, dim: Dimension, project: str | None,
     statement, so the top rows and the totals come from one snapshot. None when two rows may
     share a key: those must be grouped first.
     """
-    where, params = _project_filter(project, dim.has_all_projects_rows)
+    where, params = _project_filter(project, dim, all_time=True)
     rows = db.execute(
-        f"SELECT * FROM (SELECT 0, {dim.key} AS k, cost_nanos AS c, tokens, 0"
-        f" FROM {dim.all_time_table} WHERE {where} ORDER BY c DESC, k LIMIT :limit)"
-        f" UNION ALL SELECT 1, COUNT(*), COALESCE(SUM(cost_nanos), 0),"
-        f" COALESCE(SUM(tokens), 0), COALESCE({dim.shared_keys}, 0)"
-        f" FROM {dim.all_time_table} WHERE {where}",
+        f"SELECT * FROM (SELECT 0, {dim.key} AS k, {', '.join(VALUE_COLUMNS)}, 0"
+        f" FROM {dim.all_time_table} WHERE {where} ORDER BY cost_nanos DESC, k LIMIT :limit)"
+        " UNION ALL SELECT 1, COUNT(*), "
+        + ", ".join(f"COALESCE(SUM({column}), 0)" for column in VALUE_COLUMNS)
+        + f", COALESCE({dim.shared_keys}, 0) FROM {dim.all_time_table} WHERE {where}",
         params | {"limit": -1 if limit is None else limit},
     ).fetchall()
-    _, keys, total, total_tokens, shared = next(row for row in rows if row[0])
-    if shared:
+    totals = next(row for row in rows if row[0])
+    if totals[-1]:
         return None
     # UNION ALL promises no order: sort the (at most ``limit``) rows again as SQL did. Python
     # compares str by code point, which is SQLite's byte order on UTF-8 text.
-    ranked = sorted(((key, nanos, tokens) for top, key, nanos, tokens, _ in rows if not top),
-                    key=lambda row: (-row[1], row[0]))
-    return ranked, (total, total_tokens, keys)
+    ranked = sorted(((row[1], tuple(row[2:-1])) for row in rows if not row[0]),
+                    key=lambda row: (-row[1][0], row[0]))
+    return ranked, tuple(totals[2:-1]), totals[1]  # type: ignore[return-value]
 
 
-def breakdown(db: sqlite_utils.Database, *, by: str, period: str, project: str | None,
-              limit: int | None, now: datetime) -> dict[str, Any]:
-    """Cost and tokens per model/phase/task/initiative over a rolling window.
+def _grouped_rows(db: sqlite_utils.Database, parts: str, params: dict[str, Any],
+                  limit: int | None) -> Ranked:
+    """Keys spread over several rows (parts of a range, days, projects): grouped, then ranked
+    with the totals alongside (window functions)."""
+    sums = ", ".join(f"SUM(c{index}) AS c{index}" for index in range(len(VALUE_COLUMNS)))
+    totals = ", ".join(f"SUM(c{index}) OVER ()" for index in range(len(VALUE_COLUMNS)))
+    names = ", ".join(f"c{index}" for index in range(len(VALUE_COLUMNS)))
+    result_rows = db.execute(
+        f"WITH parts({', '.join(['k', *names.split(', ')])}) AS ({parts}),"
+        f" keyed AS (SELECT k, {sums} FROM parts GROUP BY k)"
+        f" SELECT k, {names}, {totals}, COUNT(*) OVER () FROM keyed ORDER BY c0 DESC, k"
+        " LIMIT :limit",
+        params | {"limit": -1 if limit is None else limit},
+    ).fetchall()
+    width = len(VALUE_COLUMNS)
+    if not result_rows:
+        return [], ZERO, 0
+    first = result_rows[0]
+    rows = [(row[0], tuple(row[1:1 + width])) for row in result_rows]
+    return rows, tuple(first[1 + width:1 + 2 * width]), first[-1]  # type: ignore[return-value]
+
+
+def breakdown_range(period: str | None, start: str | None, end: str | None, tz: ZoneInfo,
+                    now: datetime) -> tuple[str, datetime | None, datetime | None]:
+    """(period, first instant, instant after the last) of a breakdown's parameters; the first
+    is None for all time, the second None for no upper bound (the rolling windows)."""
+    if start is not None or end is not None:
+        if period is not None:
+            raise QueryError(PERIOD_AND_RANGE)
+        first, last = series_range(start, end, tz, now)
+        # end is inclusive to the second (a date-only end is its day's last second).
+        return "custom", first, last.replace(microsecond=0) + timedelta(seconds=1)
+    period = "all" if period is None else period
+    if period in CALENDAR_PERIODS:
+        month_start, month_end = buckets.month_bounds(now, tz)
+        if period == "month":
+            return period, month_start, month_end
+        return period, buckets.month_bounds(month_start - timedelta(days=1), tz)[0], month_start
+    if period not in PERIODS:
+        raise QueryError(INVALID_PERIOD)
+    span = PERIODS[period]
+    return period, None if span is None else now - span, None
+
+
+def breakdown(db: sqlite_utils.Database, *, by: str, period: str | None, project: str | None,
+              limit: int | None, now: datetime, start: str | None = None,
+              end: str | None = None, tz: ZoneInfo = UTC_ZONE) -> dict[str, Any]:
+    """Cost and tokens per key of ``by`` over a rolling window, a calendar month in ``tz`` or
+    ``[start, end]``.
 
     Ranking and the totals happen in SQL, so only the top ``limit`` keys reach Python however
     many tasks there are.
     """
     if by not in BREAKDOWN_DIMENSIONS:
-        raise QueryError("invalid 'by' parameter: use model, phase, task, or initiative")
-    if period not in PERIODS:
-        raise QueryError("invalid 'period' parameter: use 24h, 7d, 30d, or all")
-    span = PERIODS[period]
-    dim = _dimension(by, project)
-    ranked = _ranked_rows(db, dim, project, limit) if span is None and dim.one_row_per_key \
-        else None
-    if ranked is not None:
-        rows, (total, total_tokens, keys) = ranked
-    else:
-        # Keys spread over several rows (parts of a window, days, projects): group them, then
-        # rank with the totals alongside (window functions).
-        parts, params = _parts(by, project, None if span is None else now - span)
-        result_rows = db.execute(
-            f"WITH parts AS ({parts}), keyed AS (SELECT k, SUM(c) AS c, SUM(t) AS t FROM parts"
-            " GROUP BY k) SELECT k, c, t, SUM(c) OVER (), SUM(t) OVER (), COUNT(*) OVER ()"
-            " FROM keyed ORDER BY c DESC, k LIMIT :limit",
-            params | {"limit": -1 if limit is None else limit},
-        ).fetchall()
-        total, total_tokens, keys = result_rows[0][3:] if result_rows else (0, 0, 0)
-        rows = [(key, nanos, tokens) for key, nanos, tokens, *_ in result_rows]
-    result: dict[str, Any] = {
-        "period": period,
-        "total_cost_usd": usd(total),
-        "breakdown": {
-            key: {"cost": usd(nanos), "tokens": tokens, "percent": _share(nanos, total)}
-            for key, nanos, tokens in rows
-        },
+        raise QueryError(INVALID_BY)
+    try:
+        period, since, until = breakdown_range(period, start, end, tz, now)
+        dim = _dimension(by, project)
+        ranked = _ranked_rows(db, dim, project, limit) \
+            if since is None and dim.one_row_per_key else None
+        if ranked is None:
+            parts, params = _parts(by, project, since, until)
+            ranked = _grouped_rows(db, parts, params, limit)
+    except QueryError:
+        raise
+    except (OverflowError, ValueError):
+        raise QueryError(DATES_OUT_OF_RANGE) from None
+    rows, total, keys = ranked
+    result: dict[str, Any] = {"period": period}
+    if period not in PERIODS:  # a calendar month or a chosen range: say which (end inclusive)
+        assert since is not None and until is not None
+        result |= {"start": buckets.rfc3339(since.astimezone(tz)),
+                   "end": buckets.rfc3339((until - timedelta(seconds=1)).astimezone(tz))}
+    result |= {
+        "total_cost_usd": usd(total[0]),
+        "breakdown": {key: {**amounts(sums), "percent": _share(sums[0], total[0])}
+                      for key, sums in rows},
     }
     if limit is not None:
-        rest_nanos = total - sum(row[1] for row in rows)
-        result["other"] = {
-            "cost": usd(rest_nanos),
-            "tokens": total_tokens - sum(row[2] for row in rows),
-            "percent": _share(rest_nanos, total),
-            "count": keys - len(rows),
-        }
+        rest = [0] * len(VALUE_COLUMNS)
+        _add(rest, total)
+        for _, sums in rows:
+            _add(rest, sums, -1)
+        result["other"] = {**amounts(tuple(rest)),  # type: ignore[arg-type]
+                           "percent": _share(rest[0], total[0]), "count": keys - len(rows)}
     return result
 
 
@@ -354,10 +494,15 @@ def _points(first: datetime, last: datetime, granularity: str,
 
 def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None,
                end: str | None, model: str | None, project: str | None, tz: ZoneInfo,
-               now: datetime) -> dict[str, Any]:
-    """Gap-filled cost and tokens per bucket in ``tz``."""
+               now: datetime, by: str | None = None) -> dict[str, Any]:
+    """Gap-filled cost and tokens per bucket in ``tz``; with ``by``, each point's cost split by
+    model family, phase or project."""
     if granularity not in buckets.GRANULARITIES:
         raise QueryError("invalid granularity: use hour, day, week, or month")
+    if by is not None and by not in SERIES_DIMENSIONS:
+        raise QueryError(INVALID_SERIES_BY)
+    if by == "phase" and model:
+        raise QueryError(PHASE_WITH_MODEL)
     try:
         first, last = series_range(start, end, tz, now)
         points = _points(first, last, granularity, tz)
@@ -368,16 +513,24 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
     except (OverflowError, ValueError):
         # A bucket edge beyond year 1 or 9999: still the client's input, never a 500.
         raise QueryError(DATES_OUT_OF_RANGE) from None
-    # Hour points gain nothing from day rows: each would need hours on both sides.
+    levels = PHASE_LEVELS if by == "phase" else MODEL_LEVELS
+    family = model.lower() if model else None
     sums = _bucket_sums(db, [point.start for point in points] + [points[-1].end],
-                        project=project, model=model.lower() if model else None,
-                        coarsest=1 if granularity == "hour" else 0)
+                        project=project, model=family, levels=_levels_for(granularity, levels),
+                        key={"model": "model", "phase": "phase", "project": "project_id"}.get(
+                            by or ""))
     series = []
-    for point, (nanos, tokens) in zip(points, sums, strict=True):
+    for point, by_key in zip(points, sums, strict=True):
+        total = [0] * len(VALUE_COLUMNS)
+        for values in by_key.values():
+            _add(total, values)
         entry: dict[str, Any] = {"date": point.label, "start": buckets.rfc3339(point.start),
-                                 "cost": usd(nanos), "tokens": tokens}
+                                 **amounts(tuple(total))}  # type: ignore[arg-type]
         if model:
-            entry["model"] = model.lower()
+            entry["model"] = family
+        if by:
+            entry["breakdown"] = {key: usd(values[0]) for key, values in sorted(by_key.items())
+                                  if values[0]}
         series.append(entry)
     return {"start": buckets.rfc3339(first), "end": buckets.rfc3339(last),
             "granularity": granularity, "series": series}
@@ -386,7 +539,8 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
 def spent_between(db: sqlite_utils.Database, project: str | None, start: datetime,
                   end: datetime) -> int:
     """Nano-USD of every row timestamped in ``[start, end)`` (both on quarter-hour edges)."""
-    return _bucket_sums(db, [start, end], project=project, model=None, coarsest=0)[0][0]
+    return sum(values[0] for values in
+               _bucket_sums(db, [start, end], project=project, model=None)[0].values())
 
 
 def get_budget(db: sqlite_utils.Database, project: str | None) -> dict[str, Any] | None:
@@ -439,31 +593,111 @@ def initiative_cost(db: sqlite_utils.Database, initiative_id: str, *,
     if project:
         where, params["project"] = where + " AND project_id = :project", project
     rows = db.execute(
-        "SELECT project_id, task_id, model, phase, cost_nanos, tokens"
+        f"SELECT project_id, task_id, model, phase, {', '.join(VALUE_COLUMNS)}"
         f" FROM rollup_initiative WHERE {where}", params,
     ).fetchall()
     if not rows:
         return None
-    tasks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    tasks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(VALUE_COLUMNS))
+    total = [0] * len(VALUE_COLUMNS)
     models: dict[str, int] = defaultdict(int)
     phases: dict[str, int] = defaultdict(int)
-    for project_id, task_id, model, phase, nanos, tokens in rows:
-        tasks[(project_id, task_id)][0] += nanos
-        tasks[(project_id, task_id)][1] += tokens
-        models[model] += nanos
-        phases[phase] += nanos
+    for project_id, task_id, model, phase, *sums in rows:
+        _add(tasks[(project_id, task_id)], sums)
+        _add(total, sums)
+        models[model] += sums[0]
+        phases[phase] += sums[0]
     ranked = sorted(tasks.items(), key=lambda item: (-item[1][0], item[0]))
     return {
         "initiative_id": initiative_id,
-        "total_cost_usd": usd(sum(nanos for nanos, _ in tasks.values())),
-        "total_tokens": sum(tokens for _, tokens in tasks.values()),
+        "total_cost_usd": usd(total[0]),
+        "total_tokens": total[1],
+        **token_kinds(tuple(total)),  # type: ignore[arg-type]
         "by_task": [
-            {"task_id": task, "project_id": project_id, "cost": usd(nanos), "tokens": tokens}
-            for (project_id, task), (nanos, tokens) in ranked
+            {"task_id": task, "project_id": project_id,
+             **amounts(tuple(sums))}  # type: ignore[arg-type]
+            for (project_id, task), sums in ranked
         ],
         "by_model": {model: usd(nanos) for model, nanos in sorted(models.items())},
         "by_phase": {phase: usd(nanos) for phase, nanos in sorted(phases.items())},
     }
+
+
+def _local_rfc3339(stored: str, tz: ZoneInfo) -> str:
+    """cost_log's UTC timestamp text as RFC 3339 in ``tz``."""
+    instant = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    return buckets.rfc3339(instant.astimezone(tz))
+
+
+def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
+             project: str | None = None) -> dict[str, Any]:
+    """Every project (or just ``project``) with its all-time totals, first and last event, and
+    month-to-date spend (the calendar month in ``tz``), by total cost descending."""
+    rows = db.execute(
+        f"SELECT project_id, {', '.join(VALUE_COLUMNS)}, events FROM rollup_project"
+        f" WHERE {'project_id = :project' if project else '1'}"
+        " ORDER BY cost_nanos DESC, project_id", {"project": project}).fetchall()
+    month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=project, model=None,
+                         key="project_id")[0]
+    listed = []
+    for project_id, *sums, events in rows:
+        # (project_id, timestamp) is indexed: two probes per project, one per subquery (a
+        # MIN and a MAX in one SELECT would scan all of the project's index entries).
+        first, last = db.execute(
+            "SELECT (SELECT MIN(timestamp) FROM cost_log WHERE project_id = :p),"
+            " (SELECT MAX(timestamp) FROM cost_log WHERE project_id = :p)",
+            {"p": project_id}).fetchone()
+        listed.append({
+            "project_id": project_id, "total_cost_usd": usd(sums[0]), "total_tokens": sums[1],
+            **token_kinds(tuple(sums)),  # type: ignore[arg-type]
+            "events": events,
+            "first_event": None if first is None else _local_rfc3339(first, tz),
+            "last_event": None if last is None else _local_rfc3339(last, tz),
+            "month_to_date_usd": usd(month.get(project_id, ZERO)[0]),
+        })
+    return {"projects": listed}
+
+
+
+
+def _stored(column: str) -> str:
+    """A column as stored, without NULLs (rows from before costlog lack costlog's columns);
+    model as the family, as every other read names it."""
+    if column == "model":
+        return rollups.MODEL
+    return f"COALESCE(n.{column}, {repr('') if column in export.TEXT_COLUMNS else 0})"
+
+
+_EVENT_SELECT = ", ".join(_stored(column) for column in export.COLUMNS)
+
+
+def event(db: sqlite_utils.Database, event_id: str) -> dict[str, Any] | None:
+    """One stored event by id (its receipt); None when there is none."""
+    row = db.execute(f"SELECT {_EVENT_SELECT} FROM cost_log AS n WHERE n.event_id = ?",
+                     [event_id]).fetchone()
+    return None if row is None else export.event_fields(row)
+
+
+def export_query(*, start: str | None, end: str | None, project: str | None,
+                 tz: ZoneInfo) -> tuple[str, dict[str, str]]:
+    """SQL and parameters of the stored rows in ``[start, end]`` (default: all time), ordered
+    by timestamp then event_id. Run it and iterate the cursor: rows arrive one at a time (the
+    timestamp index gives the order), so memory stays flat at any size. Checked eagerly, so a
+    bad parameter is a 400 before any row is sent."""
+    where, params = ["1"], {}
+    if start is not None:
+        where.append("n.timestamp >= :start")
+        params["start"] = buckets.storage_text(_parse_bound(start, "start", tz, end=False))
+    if end is not None:
+        where.append("n.timestamp <= :end")
+        params["end"] = buckets.storage_text(_parse_bound(end, "end", tz, end=True))
+    if start is not None and end is not None and params["start"] > params["end"]:
+        raise QueryError("invalid range: start is after end")
+    if project:
+        where.append("n.project_id = :project")
+        params["project"] = project
+    return (f"SELECT {_EVENT_SELECT} FROM cost_log AS n WHERE {' AND '.join(where)}"
+            " ORDER BY n.timestamp, n.event_id"), params
 
 
 def read_counters(db: sqlite_utils.Database) -> dict[str, int]:

@@ -30,6 +30,10 @@ TOKENS = (
     " COALESCE(n.input_tokens, 0) + COALESCE(n.output_tokens, 0)"
     " + COALESCE(n.cache_creation_tokens, 0) + COALESCE(n.cache_read_tokens, 0) END"
 )
+# Raw model id and provider as breakdown keys: rows before costlog have neither (their
+# provider was the orchestrator's, Claude: the event's default provider).
+MODEL_ID = "CASE WHEN COALESCE(n.model_id, '') = '' THEN 'unknown' ELSE n.model_id END"
+PROVIDER = "CASE WHEN COALESCE(n.provider, '') = '' THEN 'claude' ELSE n.provider END"
 COST_NANOS = "CAST(ROUND(COALESCE(n.cost_usd, 0) * 1e9) AS INTEGER)"
 #: Each cost_log row as every rollup reads it (``r.<name>``): its keys without NULLs, its tokens
 #: and nano-USD. A rollup's keys and values are written over these columns only, so one
@@ -44,6 +48,10 @@ ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("input_tokens", "COALESCE(n.input_tokens, 0)"),
     ("output_tokens", "COALESCE(n.output_tokens, 0)"),
     ("cache_tokens", "COALESCE(n.cache_creation_tokens, 0) + COALESCE(n.cache_read_tokens, 0)"),
+    ("cache_creation_tokens", "COALESCE(n.cache_creation_tokens, 0)"),
+    ("cache_read_tokens", "COALESCE(n.cache_read_tokens, 0)"),
+    ("model_id", MODEL_ID),
+    ("provider", PROVIDER),
     # task_count counts the task ids themselves: a NULL task id is no task.
     ("task_id", "n.task_id"),
 )
@@ -52,10 +60,13 @@ COST_LOG_ROWS = (
     f"(SELECT {', '.join(f'{expr} AS {name}' for name, expr in ROW_COLUMNS)}"
     " FROM cost_log AS n WHERE n.id > :lo AND n.id <= :hi)"
 )
+#: The four token kinds every rollup sums beside the total (migration 009).
+TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 STANDARD_VALUES = (
     ("cost_nanos", "SUM(r.cost_nanos)"),
     ("tokens", "SUM(r.tokens)"),
     ("events", "COUNT(*)"),
+    *((kind, f"SUM(r.{kind})") for kind in TOKEN_KINDS),
 )
 # Rollup keys: (column, value of row r).
 _PROJECT = ("project_id", "r.project")
@@ -64,6 +75,8 @@ _PHASE = ("phase", "r.phase")
 _MODEL = ("model", "r.model")
 _INITIATIVE = ("initiative_id", "r.initiative")
 _DAY = ("day", "r.day")
+_PROVIDER = ("provider", "r.provider")
+_MODEL_ID = ("model_id", "r.model_id")
 # cost_aggregates_tasks (migration 007) holds the keys below for every row in cost_log: which
 # tasks each cost_aggregates bucket has seen.
 TASK_BUCKET_KEYS = (_PROJECT, _MODEL, _PHASE, ("date", "r.day"), _TASK)
@@ -226,6 +239,15 @@ ROLLUPS: tuple[Rollup, ...] = (
         "rollup_initiative",
         keys=(_INITIATIVE, _PROJECT, _TASK, _MODEL, _PHASE),
         where="r.initiative <> ''",
+        per_row=EACH_PROJECT,
+    ),
+    # All-time totals per project: the list of projects, and the projects a breakdown or a
+    # series by project reads (each then a primary-key range scan of its own).
+    Rollup("rollup_project", keys=(_PROJECT,)),
+    Rollup(
+        "rollup_model_id_d",
+        keys=(_PROJECT, _DAY, _PROVIDER, _MODEL_ID),
+        all_projects=True,
         per_row=EACH_PROJECT,
     ),
 )

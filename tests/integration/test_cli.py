@@ -39,7 +39,8 @@ def test_every_command_is_documented() -> None:
     commands = all_commands()
     assert [path for path, _ in commands] == [
         "costlog aggregates check", "costlog aggregates rebuild", "costlog api",
-        "costlog emit", "costlog import", "costlog migrate", "costlog spool replay",
+        "costlog emit", "costlog export", "costlog import", "costlog migrate", "costlog report",
+        "costlog spool replay",
         "costlog spool status", "costlog up", "costlog worker",
     ]
     for path, command in commands:
@@ -68,7 +69,7 @@ def lines(*payloads: object) -> str:
 def test_migrate_reports_then_is_up_to_date(env: dict[str, str]) -> None:
     first = invoke(env, "migrate")
     assert first.output == (
-        f"applied migrations 001, 002, 003, 004, 005, 006, 007, 008 to {env['COSTLOG_DB']}\n")
+        f"applied migrations 001, 002, 003, 004, 005, 006, 007, 008, 009 to {env['COSTLOG_DB']}\n")
     assert invoke(env, "migrate").output == f"{env['COSTLOG_DB']} is up to date\n"
 
 

@@ -65,12 +65,16 @@ def test_valid_limit(client: TestClient, limit: str) -> None:
     assert "other" in body
 
 
+INVALID_BY = ("invalid 'by' parameter: use model, phase, task, initiative, model_id, provider,"
+              " or project")
+
+
 @pytest.mark.parametrize(("query", "message"), [
-    ({"by": "project"}, "invalid 'by' parameter: use model, phase, task, or initiative"),
-    ({"by": ""}, "invalid 'by' parameter: use model, phase, task, or initiative"),
-    ({"by": "MODEL"}, "invalid 'by' parameter: use model, phase, task, or initiative"),
-    ({"period": "1y"}, "invalid 'period' parameter: use 24h, 7d, 30d, or all"),
-    ({"period": ""}, "invalid 'period' parameter: use 24h, 7d, 30d, or all"),
+    ({"by": "projects"}, INVALID_BY),
+    ({"by": ""}, INVALID_BY),
+    ({"by": "MODEL"}, INVALID_BY),
+    ({"period": "1y"}, "invalid 'period' parameter: use 24h, 7d, 30d, month, last-month, or all"),
+    ({"period": ""}, "invalid 'period' parameter: use 24h, 7d, 30d, month, last-month, or all"),
 ])
 def test_breakdown_errors(client: TestClient, query: dict, message: str) -> None:
     assert error(client.get("/api/cost/breakdown", params=query)) == (400, {"error": message})

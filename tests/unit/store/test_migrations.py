@@ -42,7 +42,7 @@ def test_migration_files_are_numbered_in_order() -> None:
     assert [(m.version, m.name) for m in available()] == [
         (1, "cost_log"), (2, "model_tracking"), (3, "duration"), (4, "costlog_events"),
         (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
-        (8, "drop_task_search_index"),
+        (8, "drop_task_search_index"), (9, "token_kinds"),
     ]
 
 
@@ -93,7 +93,7 @@ def test_migration_003_adds_duration_ms(fresh: sqlite_utils.Database) -> None:
 
 
 def test_migrate_all_twice_is_a_no_op(fresh: sqlite_utils.Database) -> None:
-    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(fresh) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     before = schema(fresh)
     assert migrate(fresh) == []
     assert schema(fresh) == before
@@ -116,7 +116,7 @@ def test_orchestrator_database_migrates_in_place(orchestrator_copy: Path) -> Non
     assert len(rows_before) == 400
 
     db = connect(orchestrator_copy)
-    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert migrate(db) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert migrate(db) == []
 
     # Every old row and value survives; the new columns hold their defaults.
@@ -255,15 +255,14 @@ def test_migration_008_drops_only_the_task_search_index(fresh: sqlite_utils.Data
     migrate(fresh, target=7)
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
                                                                "idx_cost_project_task"}
-    assert migrate(fresh) == [8]
+    assert migrate(fresh, target=8) == [8]
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
 
 
 def test_migration_008_preserves_data_and_is_idempotent(fresh: sqlite_utils.Database) -> None:
-    migrate(fresh, target=7)
+    migrate(fresh)
     recorded(fresh)
     before = tables(fresh)
-    assert migrate(fresh) == [8]
     fresh.execute("DELETE FROM costlog_migrations WHERE version = 8")
     fresh.conn.commit()
     assert migrate(fresh) == [8]
@@ -275,7 +274,55 @@ def test_migration_008_on_an_orchestrator_database(orchestrator_copy: Path) -> N
     db = connect(orchestrator_copy)
     migrate(db, target=7)
     before = tables(db)
-    assert migrate(db) == [8]
+    assert migrate(db, target=8) == [8]
     assert cost_log_indexes(db) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
     assert tables(db) == before
     db.close()
+
+
+# -- 009: the token kinds in every rollup, and the rollups by raw model id and by project ------
+
+KINDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
+
+
+def test_migration_009_back_fills_the_token_kinds(orchestrator_copy: Path) -> None:
+    db = connect(orchestrator_copy)
+    migrate(db, target=8)
+    cost_log_before = dump(db, "cost_log")
+    aggregates_before = dump(db, "cost_aggregates")
+    assert migrate(db) == [9]
+    assert dump(db, "cost_log") == cost_log_before
+    assert dump(db, "cost_aggregates") == aggregates_before  # the orchestrator's own rows
+    assert list(check_aggregates(db)) == []
+    # Independently of the rollups' expressions: the kinds per project and per model id.
+    sums = ", ".join(f"SUM(COALESCE({kind}, 0))" for kind in KINDS)
+    by_project = db.execute(f"SELECT project_id, COUNT(*), {sums} FROM cost_log"
+                            " GROUP BY 1 ORDER BY 1").fetchall()
+    assert by_project and db.execute(
+        f"SELECT project_id, events, {', '.join(KINDS)} FROM rollup_project ORDER BY 1"
+    ).fetchall() == by_project
+    by_model_id = db.execute(
+        f"SELECT CASE WHEN COALESCE(model_id, '') = '' THEN 'unknown' ELSE model_id END, {sums}"
+        " FROM cost_log GROUP BY 1 ORDER BY 1").fetchall()
+    assert db.execute(
+        f"SELECT model_id, {', '.join(f'SUM({kind})' for kind in KINDS)} FROM rollup_model_id_d"
+        " WHERE project_id = '*' GROUP BY 1 ORDER BY 1").fetchall() == by_model_id
+    total_input = db.execute("SELECT SUM(COALESCE(input_tokens, 0)) FROM cost_log").fetchone()
+    for table in ("rollup_model_q", "rollup_phase_d", "rollup_model_h"):
+        assert db.execute(f"SELECT SUM(input_tokens) FROM {table} WHERE project_id = '*'"
+                          ).fetchone() == total_input
+    db.close()
+
+
+def test_aggregates_check_sees_drift_in_the_token_kinds(fresh: sqlite_utils.Database) -> None:
+    migrate(fresh)
+    recorded(fresh)
+    fresh.execute("UPDATE rollup_project SET cache_read_tokens = cache_read_tokens + 5"
+                  " WHERE project_id = 'p1'")
+    fresh.execute("DELETE FROM rollup_model_id_d WHERE project_id = '*'")
+    fresh.conn.commit()
+    drift = [str(d) for d in check_aggregates(fresh)]
+    assert "rollup_project p1 cache_read_tokens: expected 0, found 5" in drift
+    assert any(line.startswith("rollup_model_id_d */") for line in drift)
+    rebuild_aggregates(fresh)
+    assert list(check_aggregates(fresh)) == []

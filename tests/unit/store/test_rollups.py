@@ -51,6 +51,8 @@ def test_the_store_adds_fine_keys_row_by_row_and_groups_coarse_ones() -> None:
         "rollup_task": [True],
         "rollup_initiative_d": [False, True],
         "rollup_initiative": [False],
+        "rollup_project": [True],
+        "rollup_model_id_d": [False, True],
     }
 
 

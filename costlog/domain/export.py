@@ -1,0 +1,78 @@
+"""Stored events as export rows (CSV or JSON lines) and receipts. Pure: rows in, text out.
+
+A row is a tuple in :data:`COLUMNS` order, as ``costlog.store.queries`` reads it.
+"""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+FORMATS = ("csv", "jsonl")
+COLUMNS = (
+    "event_id", "timestamp", "project_id", "task_id", "phase", "iteration", "model", "model_id",
+    "provider", "initiative_id", "input_tokens", "output_tokens", "cache_creation_tokens",
+    "cache_read_tokens", "total_tokens", "cost_usd", "cost_source", "duration_ms",
+)
+TEXT_COLUMNS = frozenset(("event_id", "timestamp", "project_id", "task_id", "phase", "model",
+                          "model_id", "provider", "initiative_id", "cost_source"))
+CSV_HEADER = ",".join(COLUMNS)
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+#: A spreadsheet reads a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Rows per chunk of output: big enough to keep per-chunk overhead low, small enough that a
+#: chunk is a few hundred kilobytes whatever the export's size.
+CHUNK_ROWS = 1000
+_TIMESTAMP = COLUMNS.index("timestamp")
+_TEXT_INDEXES = tuple(index for index, column in enumerate(COLUMNS) if column in TEXT_COLUMNS)
+
+
+def utc_rfc3339(stored: str) -> str:
+    """cost_log's ``YYYY-MM-DD HH:MM:SS`` (UTC) as RFC 3339 with ``Z``."""
+    return f"{stored.replace(' ', 'T')}Z" if stored else stored
+
+
+def guard(text: str) -> str:
+    """A leading ``'`` on text a spreadsheet would run as a formula."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def event_fields(row: tuple) -> dict[str, Any]:
+    """A row as the JSON object of a receipt or a JSON-lines export line."""
+    fields = dict(zip(COLUMNS, row, strict=True))
+    fields["timestamp"] = utc_rfc3339(fields["timestamp"])
+    return fields
+
+
+def _csv_cells(row: tuple) -> list[Any]:
+    cells = list(row)
+    cells[_TIMESTAMP] = utc_rfc3339(cells[_TIMESTAMP])
+    for index in _TEXT_INDEXES:
+        cells[index] = guard(cells[index])
+    return cells
+
+
+def chunks(rows: Iterable[tuple], fmt: str) -> Iterator[bytes]:
+    """The export of ``rows`` as UTF-8 chunks: the CSV header first, or nothing before the
+    first JSON line. Each chunk holds at most CHUNK_ROWS rows, so memory stays flat."""
+    buffer = io.StringIO()
+    # CRLF (RFC 4180): the writer quotes every cell holding either character.
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if fmt == "csv":
+        buffer.write(CSV_HEADER + "\r\n")
+    count = 0
+    for row in rows:
+        if fmt == "csv":
+            writer.writerow(_csv_cells(row))
+        else:
+            buffer.write(json.dumps(event_fields(row), ensure_ascii=False,
+                                    separators=(",", ":")) + "\n")
+        count += 1
+        if count == CHUNK_ROWS:
+            yield buffer.getvalue().encode("utf-8", "surrogateescape")
+            buffer.seek(0)
+            buffer.truncate()
+            count = 0
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8", "surrogateescape")
