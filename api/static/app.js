@@ -525,16 +525,21 @@
   }
 
   const isInitiative = location.pathname.startsWith("/initiatives/");
+  // One load at a time; a change made meanwhile loads again once it ends (never dropped).
   let running = null;
-  async function refresh() {
-    if (running) return running;
+  let again = false;
+  function refresh() {
+    if (running) { again = true; return running; }
     running = (isInitiative ? loadInitiative() : loadDashboard()).then((failures) => {
       loads += 1;
       if (loads === 1) performance.mark("costlog:rendered"); // read by bench.bench_dashboard
       document.body.dataset.loads = String(loads);
       const time = now().toLocaleTimeString("en-US", { timeZone: state.tz, hour: "2-digit", minute: "2-digit", second: "2-digit" });
       setField("updated", failures.length ? `Updated ${time} (some parts failed)` : `Updated ${time} (${state.tz})`);
-    }).finally(() => { running = null; });
+    }).finally(() => {
+      running = null;
+      if (again) { again = false; refresh(); }
+    });
     return running;
   }
 

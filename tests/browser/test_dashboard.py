@@ -155,7 +155,7 @@ def test_period_and_project_switches_update_the_figures(dashboard: Watched,
     assert len(hours) == 25  # NOW is on the hour: both end buckets are whole hours
 
     page.get_by_role("button", name="Month", exact=True).click()
-    page.get_by_label("Project").select_option("alpha")
+    page.locator('select[name="project"]').select_option("alpha")
     wait_loaded(page, loads + 2)
     assert "project=alpha" in page.url
     assert_period(page, stack, "month", project="alpha")
