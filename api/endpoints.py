@@ -388,12 +388,22 @@ def healthz(request: Request) -> Response:
             "retrying": None if queue is None else queue.retrying,
             "failed_jobs": None if queue is None else queue.failed_jobs,
         },
+        # Recorded at 0 USD for want of a price: the dashboard shows them beside the queue.
+        "events": {"unpriced": _unpriced_events(res)},
         "spool": {"pending": _spool_pending(res)},
         # Deliveries pending (queued or retrying) and failed (gave up); alerts not yet queued.
         "alerts": None if stored is None or stored.alerts is None else {
             key: stored.alerts[key] for key in ("fired", "pending", "failed", "unqueued")},
     }
     return JSON(body, status_code=200 if database_ok else 503)
+
+
+def _unpriced_events(res: Resources) -> int | None:
+    try:
+        with res.read_db() as db:
+            return queries.read_counters(db)["events_unpriced"]
+    except ApiError:
+        return None
 
 
 def _spool_pending(res: Resources) -> bool | None:

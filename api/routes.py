@@ -5,10 +5,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import Route, request_response
+from starlette.routing import BaseRoute, Mount, Route, request_response
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from api import endpoints
+from api import endpoints, pages
 from api.limits import limited
 from api.params import IANA_ZONES
 from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
@@ -334,8 +335,17 @@ def _by_path(endpoints: tuple[Endpoint, ...]) -> dict[str, list[Endpoint]]:
     return grouped
 
 
-routes: list[Route] = [
+routes: list[BaseRoute] = [
     Route(path, MethodDispatch(group), methods=[endpoint.method for endpoint in group],
           name=group[0].operation_id)
     for path, group in _by_path(ENDPOINTS).items()
+]
+
+#: The dashboard: its pages, the favicon and /static/ (served beside the API, not part of the
+#: OpenAPI document).
+routes += [
+    *(Route(page.path, pages.handler(page), methods=["GET"], name=page.template)
+      for page in pages.PAGES),
+    Route("/favicon.ico", pages.favicon, methods=["GET"], name="favicon"),
+    Mount("/static", app=StaticFiles(directory=pages.STATIC), name="static"),
 ]

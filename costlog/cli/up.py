@@ -232,6 +232,8 @@ def _count_rows(db_path: Path) -> int:
 def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult | None) -> str:
     redis_note = " (private, data in " + str(beside(settings.db_path, REDIS_DIR_NAME)) + ")"
     lines = [
+        f"Dashboard: {url}/",
+        "",
         f"costlog is up: {url}",
         f"  database: {database_label(settings.db_path)}",
         f"  redis:    {redact(settings.redis_url or '')}{redis_note if private_redis else ''}",
@@ -248,7 +250,7 @@ def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult |
         lines.append(f"  demo:     {demo.published} events through the queue, {state}")
     lines += [
         "",
-        "Try:",
+        "The JSON API behind it:",
         f"  curl -s '{url}/api/cost/breakdown?by=model&period=30d'",
         f"  curl -s '{url}/api/cost/timeseries?granularity=day'",
         f"  curl -s '{url}/api/cost/budget'",

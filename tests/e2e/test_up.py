@@ -115,6 +115,10 @@ def test_up_demo_serves_the_demo_month_and_stops_cleanly(tmp_path: Path) -> None
                  START_TIMEOUT, "costlog up to print its banner")
         text = banner(tmp_path / "up1.out")
         assert f"http://127.0.0.1:{port}" in text and str(db) in text
+        # The dashboard's address comes first, and it serves the page.
+        first = text.index(f"Dashboard: http://127.0.0.1:{port}/\n")
+        assert first < text.index("costlog is up:")
+        assert b'data-metric="month-spend"' in (api_get(port, "/") or b"")
         assert f"{len(events)} events through the queue, recorded: {len(events)} new" in text
         assert text.count("curl -s") >= 3
         # The banner comes after the worker recorded the month: the total is already complete.
