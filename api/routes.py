@@ -335,15 +335,17 @@ def _by_path(endpoints: tuple[Endpoint, ...]) -> dict[str, list[Endpoint]]:
     return grouped
 
 
-routes: list[BaseRoute] = [
+#: The JSON API's routes: one per path of ENDPOINTS (the OpenAPI document's operations).
+api_routes: list[Route] = [
     Route(path, MethodDispatch(group), methods=[endpoint.method for endpoint in group],
           name=group[0].operation_id)
     for path, group in _by_path(ENDPOINTS).items()
 ]
 
-#: The dashboard: its pages, the favicon and /static/ (served beside the API, not part of the
-#: OpenAPI document).
-routes += [
+#: Everything the app serves: the API, then the dashboard's pages, the favicon and /static/
+#: (served beside the API, not part of the OpenAPI document).
+routes: list[BaseRoute] = [
+    *api_routes,
     *(Route(page.path, pages.handler(page), methods=["GET"], name=page.template)
       for page in pages.PAGES),
     Route("/favicon.ico", pages.favicon, methods=["GET"], name="favicon"),

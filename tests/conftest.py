@@ -117,3 +117,21 @@ def store_target(request: pytest.FixtureRequest, db_path: Path) -> str:
     if request.param == "sqlite":
         return str(db_path)
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def seeded(db):
+    """``db`` holding the API tests' events (tests.support.api.EVENTS)."""
+    from tests.support.api import seed
+
+    seed(db)
+    return db
+
+
+@pytest.fixture
+def client(seeded, db_path: Path, tmp_path: Path) -> Iterator[Any]:
+    """A TestClient of the API over ``seeded``, as a loopback client."""
+    from tests.support.api import client_for, settings_for
+
+    with client_for(settings_for(db_path, tmp_path)) as test_client:
+        yield test_client

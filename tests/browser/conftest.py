@@ -60,7 +60,9 @@ def token_stack(tmp_path_factory: pytest.TempPathFactory,
         yield Stack(url, db_path)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it lives, which later tests' own event loops (anyio.run) would collide with.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         chromium = launch(playwright)

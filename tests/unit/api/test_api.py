@@ -14,25 +14,12 @@ from tests.conftest import NOW
 from tests.support.api import (
     FAMILY,
     client_for,
-    seed,
     settings_for,
     sql_float_cost,
     sql_sums,
     usd,
     without_token_kinds,
 )
-
-
-@pytest.fixture
-def seeded(db: sqlite_utils.Database) -> sqlite_utils.Database:
-    seed(db)
-    return db
-
-
-@pytest.fixture
-def client(seeded: sqlite_utils.Database, db_path: Path, tmp_path: Path):
-    with client_for(settings_for(db_path, tmp_path)) as test_client:
-        yield test_client
 
 
 def storage(instant: datetime) -> str:

@@ -8,19 +8,7 @@ import sqlite_utils
 from starlette.testclient import TestClient
 
 from costlog.store.orchestrator import set_budget
-from tests.support.api import client_for, seed, settings_for
-
-
-@pytest.fixture
-def seeded(db: sqlite_utils.Database) -> sqlite_utils.Database:
-    seed(db)
-    return db
-
-
-@pytest.fixture
-def client(seeded: sqlite_utils.Database, db_path: Path, tmp_path: Path):
-    with client_for(settings_for(db_path, tmp_path)) as test_client:
-        yield test_client
+from tests.support.api import client_for, settings_for
 
 
 def test_put_sets_zone_and_hard_limit(client: TestClient, seeded: sqlite_utils.Database) -> None:

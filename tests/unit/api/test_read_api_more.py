@@ -29,18 +29,6 @@ KEYS = {
 ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Asia/Tokyo"]
 
 
-@pytest.fixture
-def seeded(db: sqlite_utils.Database) -> sqlite_utils.Database:
-    seed(db)
-    return db
-
-
-@pytest.fixture
-def client(seeded: sqlite_utils.Database, db_path: Path, tmp_path: Path):
-    with client_for(settings_for(db_path, tmp_path)) as test_client:
-        yield test_client
-
-
 def storage(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 

@@ -14,24 +14,12 @@ from starlette.testclient import TestClient
 
 from costlog.cli import main
 from costlog.cli.report import render
-from tests.support.api import NANOS, TOKENS, client_for, seed, settings_for, usd
+from tests.support.api import NANOS, TOKENS, usd
 
 KINDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 BREAKDOWNS = {"models": "model", "phases": "phase", "tasks": "task",
               "initiatives": "initiative", "projects": "project"}
 TIMES = {"daily": "day", "weekly": "week", "monthly": "month"}
-
-
-@pytest.fixture
-def seeded(db: sqlite_utils.Database) -> sqlite_utils.Database:
-    seed(db)
-    return db
-
-
-@pytest.fixture
-def client(seeded: sqlite_utils.Database, db_path: Path, tmp_path: Path):
-    with client_for(settings_for(db_path, tmp_path)) as test_client:
-        yield test_client
 
 
 def run(db_path: Path, *args: str, env: dict[str, str] | None = None):

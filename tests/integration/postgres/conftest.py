@@ -1,4 +1,4 @@
-"""`costlog report` and `costlog export` (and the API's export) again, on PostgreSQL."""
+"""The PostgreSQL tier: suites written for SQLite, run again with the store on PostgreSQL."""
 
 from collections.abc import Iterator
 
@@ -6,16 +6,17 @@ import pytest
 
 from costlog.store.connection import Database, connect
 from costlog.store.migrations import migrate
-from tests.unit.cli.test_report_export import *  # noqa: F403 - every test of the module runs here
 
 
 @pytest.fixture
 def db_path(postgres_url: str) -> str:
+    """A private, empty PostgreSQL database's URL where the SQLite suites take a file path."""
     return postgres_url
 
 
 @pytest.fixture
 def db(db_path: str) -> Iterator[Database]:
+    """That database, migrated."""
     database = connect(db_path)
     migrate(database)
     yield database

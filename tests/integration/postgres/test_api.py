@@ -1,30 +1,13 @@
 """The API's tests again, on PostgreSQL: the same module, its database a PostgreSQL store."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from costlog.store.connection import Database, connect
-from costlog.store.migrations import migrate
+from costlog.store.connection import Database
 from tests.support.postgres import PostgresServer
 from tests.unit.api.test_api import *  # noqa: F403 - every test of the module runs here too
 
-
-@pytest.fixture
-def db_path(postgres_url: str) -> str:
-    return postgres_url
-
-
-@pytest.fixture
-def db(db_path: str) -> Iterator[Database]:
-    database = connect(db_path)
-    migrate(database)
-    yield database
-    database.close()
-
 # Its independent recomputation of weeks is SQL in SQLite's dialect; the comparison with SQLite
-# (test_postgres_same_answers.py) covers every granularity on PostgreSQL.
+# (test_same_answers.py) covers every granularity on PostgreSQL.
 del test_handle_cost_timeseries  # noqa: F821
 
 

@@ -1,11 +1,7 @@
 """The exact-sum guard's tests again, on PostgreSQL (where BIGINT would raise, not round)."""
 
-from collections.abc import Iterator
 
-import pytest
 
-from costlog.store.connection import Database, connect
-from costlog.store.migrations import migrate
 from tests.unit.store.test_bounds import *  # noqa: F403 - every test of the module runs here too
 
 # These read SQLite's own forms: a SQLite file at an older version; json_extract's REAL.
@@ -13,14 +9,3 @@ del test_the_migration_sets_aside_what_an_older_version_stored  # noqa: F821
 del test_check_and_rebuild_complete_on_an_overflowed_database  # noqa: F821
 
 
-@pytest.fixture
-def db_path(postgres_url: str) -> str:
-    return postgres_url
-
-
-@pytest.fixture
-def db(db_path: str) -> Iterator[Database]:
-    database = connect(db_path)
-    migrate(database)
-    yield database
-    database.close()
