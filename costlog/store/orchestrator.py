@@ -30,7 +30,7 @@ __all__ = [
 
 def record_cost_extended(db: sqlite_utils.Database, prices: PriceTable | None = None,
                          **fields: Any) -> WriteResult:
-    """Validate one event given as keyword fields (§2 names) and record it, exactly once."""
+    """Validate one event given as keyword fields (its field names) and record it once."""
     event = parse_event(fields, now=clock.now(), fill_id="hash")
     return record_events(db, [event], prices or PriceTable())
 
