@@ -113,7 +113,8 @@ def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, http.client.
 
 
 def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | None = None,
-                  baseline: Path | None = None, target: float = 50) -> None:
+                  baseline: Path | None = None, target: float = 50,
+                  workdir: Path = DEFAULT_WORKDIR) -> None:
     heading(f"5. query latency over HTTP, {label(db)}, {rounds} rounds")
     env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
@@ -125,7 +126,7 @@ def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | N
     apis: dict[str, tuple[subprocess.Popen, http.client.HTTPConnection]] = {}
     try:
         for side, side_env in sides.items():
-            apis[side] = _api(side_env, DEFAULT_WORKDIR / f"api{'-baseline' if side else ''}.log")
+            apis[side] = _api(side_env, workdir / f"api{'-baseline' if side else ''}.log")
         _, conn = apis[""]
         status, body = request(conn, "PUT", "/api/cost/budget",
                                json.dumps({"monthly_limit_usd": 20_000}).encode())
@@ -191,7 +192,8 @@ def main() -> None:
                         help="the realistic spread (task: target p95 ≤ 50 ms), the uniform"
                         " stress spread (≤ 200 ms), or both in turn")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                        help="where the databases are read and the API logs written")
     parser.add_argument("--db", type=database_target, help="a SQLite file or a postgresql:// URL")
     parser.add_argument("--only", default="", help="only the queries containing this text")
     parser.add_argument("--profile", type=Path,
@@ -210,7 +212,8 @@ def main() -> None:
     for db in dbs:
         # The uniform spread is the stress case: its target is 200 ms.
         bench_queries(db, args.rounds or (10 if args.quick else 40), args.only, args.profile,
-                      args.baseline, target=200 if "uniform" in str(db) else 50)
+                      args.baseline, target=200 if "uniform" in str(db) else 50,
+                      workdir=args.workdir)
     print("\n" + RESULTS.table())
 
 
