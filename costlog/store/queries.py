@@ -7,7 +7,9 @@ initiatives, model ids and providers, at each edge), so no dashboard request sca
 Costs are summed as integer nano-USD. A receipt and an export read cost_log itself, by index.
 """
 
+import bisect
 import json
+import operator
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -77,7 +79,7 @@ def amounts(sums: Sums) -> dict[str, Any]:
 
 
 def _add(into: list[int], sums: Any, sign: int = 1) -> None:
-    into[:] = [a + sign * b for a, b in zip(into, sums, strict=True)]
+    into[:] = map(operator.add if sign > 0 else operator.sub, into, sums)
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,9 @@ class Level:
     table: str
     column: str
     quarters: int  # length of one period; each level's is a multiple of the next one's
-    #: strftime() of the key of the period starting at a Unix time: the text of
-    #: ``buckets.day_key``/``hour_key``/``quarter_key``.
+    #: The key of the period holding an instant (``buckets.day_key``/``hour_key``/…), and
+    #: strftime() of the same text for the period starting at a Unix time.
+    key: Callable[[datetime], str]
     key_format: str
 
     def anchor(self, index: int) -> int:
@@ -117,11 +120,11 @@ _QUARTER = timedelta(minutes=15)
 _QUARTER_SECONDS = 900
 _LAST_QUARTER = (datetime(9999, 12, 31, 23, 45, tzinfo=UTC) - _EPOCH) // _QUARTER
 #: The model rollups by time, coarsest first.
-MODEL_LEVELS = (Level("rollup_model_d", "day", 96, "%Y-%m-%d"),
-                Level("rollup_model_h", "hour", 4, "%Y-%m-%d %H"),
-                Level("rollup_model_q", "bucket", 1, "%Y-%m-%d %H:%M"))
-PHASE_LEVELS = (Level("rollup_phase_d", "day", 96, "%Y-%m-%d"),
-                Level("rollup_phase_q", "bucket", 1, "%Y-%m-%d %H:%M"))
+MODEL_LEVELS = (Level("rollup_model_d", "day", 96, buckets.day_key, "%Y-%m-%d"),
+                Level("rollup_model_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H"),
+                Level("rollup_model_q", "bucket", 1, buckets.quarter_key, "%Y-%m-%d %H:%M"))
+PHASE_LEVELS = (Level("rollup_phase_d", "day", 96, buckets.day_key, "%Y-%m-%d"),
+                Level("rollup_phase_q", "bucket", 1, buckets.quarter_key, "%Y-%m-%d %H:%M"))
 #: Every project with a row (the all-time rollup by project): a by-project read scans each
 #: project's own primary-key range instead of every project's rows.
 EACH_PROJECT = "project_id IN (SELECT project_id FROM rollup_project)"
@@ -140,19 +143,27 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
                        + per finer level: [a_i+1, b_i+1) - [a_i, b_i)
 
     where a, b are an edge's anchors on the coarser level and on this level. So a year of New
-    York days reads 365 day ranges and one ≤ 12-hour range per edge instead of 8,760 hours, and
-    one row per range (and key) comes back. An edge off the quarter-hour grid counts from its
-    own quarter, as its rollup key does. One statement: a single read snapshot, so the levels
-    always agree with each other. ``key='project_id'`` without a ``project`` reads every
-    project's rows (not the all-projects ones).
+    York days reads 365 day rows and one ≤ 12-hour range per edge instead of 8,760 hours.
+    Each range is read by its own primary-key range scan (per project), except that the
+    coarsest ranges, which follow each other, are read as one scan grouped by period when
+    that returns at most twice as many rows (a daily year: one scan, not 365): each period
+    then goes to the bucket whose anchor is the last at or before it. An edge off the
+    quarter-hour grid counts from its own quarter, as its rollup key does. One statement: a
+    single read snapshot, so the levels always agree with each other. ``key='project_id'``
+    without a ``project`` reads every project's rows (not the all-projects ones).
     """
     quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
     # Per level, the ranges to read as [lo, hi, i, j] (quarter indexes; buckets): the range's
     # sums go into bucket i and out of bucket j; -1 and len(edges) - 1 are no bucket.
     ranges: list[list[tuple[int, int, int, int]]] = [[] for _ in levels]
-    above = [levels[0].anchor(quarter) for quarter in quarters]
+    first, top = levels[0], len(edges) - 1
+    above = coarsest = [first.anchor(quarter) for quarter in quarters]
     ranges[0] = [(lo, hi, index, -1) for index, (lo, hi) in enumerate(pairwise(above))
                  if lo < hi]
+    # The coarsest ranges follow each other: one scan of them all, grouped by period, costs
+    # less than a scan per range unless it returns many more rows (a week of hours from
+    # quarter-hour rows, a year of weeks from day rows).
+    scan = 0 < (coarsest[-1] - coarsest[0]) // first.quarters <= 2 * len(ranges[0])
     for number, level in enumerate(levels[1:], 1):
         here = [level.anchor(quarter) for quarter in quarters]
         # Edge i's [coarser anchor, anchor) belongs to bucket i - 1 and not to bucket i.
@@ -168,14 +179,27 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     if model:
         where, params["model"] = where + " AND r.model = :model", model
     key_expr = f"r.{key}" if key else "''"
+
+    def period_key(level: Level, value: str) -> str:
+        return f"strftime('{level.key_format}', {value} * :q, 'unixepoch')"
+
     parts = []
+    if scan:
+        # Grouped in the primary key's order (project, period, key): no sorter.
+        group = "2, 1" if key == "project_id" else "1, 2"
+        params |= {"lo": coarsest[0], "hi": coarsest[-1]}
+        parts.append(
+            f"SELECT -1, -1, (SELECT json_group_array(json_array(t, k, {_names()})) FROM"
+            f" (SELECT r.{first.column} AS t, {key_expr} AS k, {_named_sums()}"
+            f" FROM {first.table} AS r WHERE {where}"
+            f" AND r.{first.column} >= {period_key(first, ':lo')}"
+            f" AND r.{first.column} < {period_key(first, ':hi')} GROUP BY {group}) AS sums)")
     for number, level in enumerate(levels):
-        if not ranges[number]:
+        if not ranges[number] or (number == 0 and scan):
             continue
         params[f"r{number}"] = json.dumps(ranges[number], separators=(",", ":"))
         # json_extract, not ->> (SQLite 3.38+): JSON1 alone is enough.
-        bounds = [f"strftime('{level.key_format}', json_extract(p.value, '$[{i}]') * :q,"
-                  " 'unixepoch')" for i in (0, 1)]
+        bounds = [period_key(level, f"json_extract(p.value, '$[{i}]')") for i in (0, 1)]
         # One primary-key range scan per range (and project), as a correlated subquery: the
         # range's sums by key come back as one JSON array. Without a key there is no GROUP BY,
         # so no sorter over every rollup row read.
@@ -188,15 +212,23 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
             f"{' GROUP BY 1' if key else ''}) AS sums WHERE c0 IS NOT NULL)"
             f" FROM json_each(:r{number}) AS p")
     # Bucket -1 and the last one are no bucket: what goes there is dropped.
-    width, last = len(VALUE_COLUMNS), len(edges) - 1
-    sums: list[dict[str, list[int]]] = [{} for _ in range(last)]
-    if parts:
-        for into, out, found in db.execute(" UNION ALL ".join(parts), params):
-            for name, *values in json.loads(found):
-                if 0 <= into < last:
-                    _add(sums[into].setdefault(name, [0] * width), values)
-                if 0 <= out < last:
-                    _add(sums[out].setdefault(name, [0] * width), values, -1)
+    width = len(VALUE_COLUMNS)
+    sums: list[dict[str, list[int]]] = [{} for _ in range(top)]
+    if not parts:
+        return sums
+    # The coarsest level's keys of the anchors: a scanned period's bucket.
+    anchors = [first.key(_EPOCH + anchor * _QUARTER) for anchor in coarsest] if scan else []
+    for into, out, found in db.execute(" UNION ALL ".join(parts), params):
+        if into == -1 and out == -1:  # the coarsest level: (period, key, sums…)
+            for period, name, *values in json.loads(found):
+                bucket = bisect.bisect_right(anchors, period) - 1
+                _add(sums[bucket].setdefault(name, [0] * width), values)
+            continue
+        for name, *values in json.loads(found):
+            if 0 <= into < top:
+                _add(sums[into].setdefault(name, [0] * width), values)
+            if 0 <= out < top:
+                _add(sums[out].setdefault(name, [0] * width), values, -1)
     return sums
 
 
