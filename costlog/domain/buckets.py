@@ -8,7 +8,7 @@ whole-hour zones, and of day rows in UTC.
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from costlog.domain.event import RFC3339_RE
@@ -46,6 +46,11 @@ def day_key(instant: datetime) -> str:
     return instant.astimezone(UTC).date().isoformat()
 
 
+def month_key(instant: datetime) -> str:
+    """The rollup key of the UTC month holding ``instant``: ``YYYY-MM``."""
+    return day_key(instant)[:7]
+
+
 def storage_text(instant: datetime) -> str:
     """cost_log's timestamp text for ``instant``: UTC ``YYYY-MM-DD HH:MM:SS``."""
     return instant.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
@@ -70,6 +75,17 @@ def ceil_day(instant: datetime) -> datetime:
     utc = instant.astimezone(UTC)
     floor = utc.replace(hour=0, minute=0, second=0, microsecond=0)
     return floor if floor == utc else floor + timedelta(days=1)
+
+
+def ceil_month(instant: datetime) -> datetime:
+    """The first UTC month start at or after ``instant`` (OverflowError past year 9999)."""
+    floor = floor_month(instant)
+    if floor == instant.astimezone(UTC):
+        return floor
+    year, month = (floor.year + 1, 1) if floor.month == 12 else (floor.year, floor.month + 1)
+    if year > MAXYEAR:
+        raise OverflowError("no month start after December 9999")
+    return floor.replace(year=year, month=month)
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -175,3 +191,8 @@ def floor_quarter(instant: datetime) -> datetime:
 def floor_day(instant: datetime) -> datetime:
     """The last UTC midnight at or before ``instant``."""
     return instant.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def floor_month(instant: datetime) -> datetime:
+    """The last UTC month start at or before ``instant``."""
+    return floor_day(instant).replace(day=1)

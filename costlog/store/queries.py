@@ -93,6 +93,7 @@ class Grain:
 
 
 DAY = Grain("day", buckets.day_key, buckets.ceil_day, buckets.floor_day)
+MONTH = Grain("month", buckets.month_key, buckets.ceil_month, buckets.floor_month)
 QUARTER = Grain("bucket", buckets.quarter_key, buckets.ceil_quarter, buckets.floor_quarter)
 
 
@@ -275,7 +276,10 @@ def _dimension(by: str, project: str | None) -> Dimension:
             return Dimension((("rollup_task_d", DAY),), "task_id", rollups.TASK, "task_id",
                              "rollup_task", "any", one_row_per_key=True)
         # 'p/q' + '/' + 't' = 'p' + '/' + 'q/t': only a task id holding '/' can share a key.
-        return Dimension((("rollup_task_d", DAY),), "project_id || '/' || task_id",
+        # Whole UTC months come from the monthly rollup (keyed by month first: one range scan
+        # for every project at once), so a range reads task-days only at its edges.
+        return Dimension((("rollup_task_m", MONTH), ("rollup_task_d", DAY)),
+                         "project_id || '/' || task_id",
                          f"{rollups.PROJECT} || '/' || {rollups.TASK}", "project_id, task_id",
                          "rollup_task", "any", one_row_per_key=True,
                          shared_keys="MAX(instr(task_id, '/'))")
@@ -337,9 +341,12 @@ def _parts(by: str, project: str | None, since: datetime | None,
                 f" AND {raw_project} AND ({dim.raw_where}) GROUP BY 1")
             return
         table, grain = dim.levels[level]
-        first = grain.ceil(lo)
+        try:
+            first = grain.ceil(lo)
+        except OverflowError:  # no period of this level starts before the end of year 9999
+            first = None
         last = None if hi is None else grain.floor(hi)
-        if last is not None and first >= last:
+        if first is None or (last is not None and first >= last):
             cover(lo, hi, level + 1)  # no whole period of this level inside
             return
         params[f"{name}lo"] = grain.key(first)

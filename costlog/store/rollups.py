@@ -77,6 +77,7 @@ _PHASE = ("phase", "r.phase")
 _MODEL = ("model", "r.model")
 _INITIATIVE = ("initiative_id", "r.initiative")
 _DAY = ("day", "r.day")
+_MONTH = ("month", "substr(r.day, 1, 7)")
 _PROVIDER = ("provider", "r.provider")
 _MODEL_ID = ("model_id", "r.model_id")
 # cost_aggregates_tasks (migration 007) holds the keys below for every row in cost_log: which
@@ -239,6 +240,8 @@ ROLLUPS: tuple[Rollup, ...] = (
         per_row=EACH_PROJECT,
     ),
     Rollup("rollup_task_d", keys=(_PROJECT, _DAY, _TASK)),
+    # By UTC month, month first: long task breakdowns across all projects (migration 012).
+    Rollup("rollup_task_m", keys=(_MONTH, _PROJECT, _TASK)),
     Rollup("rollup_task", keys=(_PROJECT, _TASK)),
     Rollup(
         "rollup_initiative_d",

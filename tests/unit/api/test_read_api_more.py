@@ -93,6 +93,8 @@ RANGES = [
     ("2026-11-10", "2026-11-11", "Asia/Kolkata"),
     ("2026-10-31T22:50:00Z", "2026-11-01T02:05:00Z", "UTC"),
     ("2026-09-01", "2026-11-20", "America/Los_Angeles"),
+    # A whole UTC month (tasks: read by month) between partial days and raw rows at both ends.
+    ("2026-09-15T10:00:01Z", "2026-11-01T02:00:00Z", "UTC"),
     ("2026-11-20T11:59:59+00:00", "2026-11-20T11:59:59+00:00", "UTC"),
 ]
 
@@ -444,6 +446,9 @@ def test_new_reads_count_each_event_once(client: TestClient,
     paths = ["/api/cost/projects", "/api/cost/breakdown?by=provider&period=month",
              "/api/cost/breakdown?by=model_id&start=2026-09-01&end=2026-11-20",
              "/api/cost/timeseries?by=project&start=2026-10-01&end=2026-11-20",
+             "/api/cost/timeseries?by=model&start=2026-09-01&end=2026-11-20"
+             "&tz=America/New_York",
+             "/api/cost/breakdown?by=task&start=2026-09-01&end=2026-11-20",
              "/api/cost/export?format=jsonl"]
     before = [client.get(path).content for path in paths]
     seed(seeded)  # the same events, delivered again

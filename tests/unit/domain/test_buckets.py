@@ -98,3 +98,22 @@ def test_month_bounds_and_count_limit() -> None:
     assert len(buckets.buckets(year_start, year_end, "hour", NY, 8760)) == 8760
     with pytest.raises(buckets.TooManyBuckets, match="^more than 8759 buckets$"):
         buckets.buckets(year_start, year_end, "hour", NY, 8759)
+
+
+@pytest.mark.parametrize(("instant", "floor", "ceil"), [
+    ("2026-11-01T00:00:00+00:00", "2026-11-01T00:00:00+00:00", "2026-11-01T00:00:00+00:00"),
+    ("2026-10-31T20:00:00-05:00", "2026-11-01T00:00:00+00:00", "2026-12-01T00:00:00+00:00"),
+    ("2026-12-31T23:59:59+00:00", "2026-12-01T00:00:00+00:00", "2027-01-01T00:00:00+00:00"),
+    ("0001-01-01T00:00:01+00:00", "0001-01-01T00:00:00+00:00", "0001-02-01T00:00:00+00:00"),
+])
+def test_utc_month_boundaries(instant: str, floor: str, ceil: str) -> None:
+    moment = datetime.fromisoformat(instant)
+    assert buckets.floor_month(moment).isoformat() == floor
+    assert buckets.ceil_month(moment).isoformat() == ceil
+    assert buckets.month_key(moment) == floor[:7]
+
+
+def test_no_month_starts_after_december_9999() -> None:
+    with pytest.raises(OverflowError):
+        buckets.ceil_month(datetime(9999, 12, 1, 0, 0, 1, tzinfo=UTC))
+    assert buckets.ceil_month(datetime(9999, 12, 1, tzinfo=UTC)).month == 12

@@ -198,6 +198,30 @@ def test_bucket_sums_match_cost_log(series_db: sqlite_utils.Database, offsets: l
         for lo, hi in zip(edges, edges[1:], strict=False)]
 
 
+@pytest.mark.parametrize("tz", [NEW_YORK, KOLKATA, UTC])
+@pytest.mark.parametrize(("key", "granularity"), [("project_id", "day"), ("project_id", "hour"),
+                                                  ("model", "day"), ("model", "week")])
+def test_bucket_sums_by_key_match_cost_log(series_db: sqlite_utils.Database, tz: ZoneInfo,
+                                           key: str, granularity: str) -> None:
+    """Each bucket's sums by project (every project's own rows) or by model family: daily
+    buckets read the day rows in one scan grouped by day, weekly ones a range per week."""
+    first = datetime.combine(date(2026, 10, 25), time(), tzinfo=tz)
+    last = first + timedelta(days=3 if granularity == "hour" else 30)
+    points = buckets.buckets(first, last, granularity, tz, 1_000)
+    sums = queries._bucket_sums(series_db, [p.start for p in points] + [points[-1].end],
+                                project=None, model=None, key=key)
+    for point, by_key in zip(points, sums, strict=True):
+        names = PROJECTS if key == "project_id" else ("opus", "sonnet", "haiku", "gpt-5",
+                                                      "unknown")
+        expected = {name: _direct(series_db, point.start, point.end,
+                                  name if key == "project_id" else None,
+                                  None if key == "project_id" else name)
+                    for name in names}
+        # A key whose ranges cancel out (summed in, then out) is left with zeros.
+        assert {name: tuple(values[:2]) for name, values in by_key.items() if any(values)} == {
+            name: found for name, found in expected.items() if found != (0, 0)}
+
+
 @pytest.mark.parametrize("instant", [
     datetime(1, 1, 1, tzinfo=UTC), datetime(1969, 12, 31, 23, 45, tzinfo=UTC),
     datetime(1970, 1, 1, tzinfo=UTC), datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
@@ -210,6 +234,7 @@ def test_level_keys_are_the_rollup_keys(db: sqlite_utils.Database, instant: date
             for level in queries.MODEL_LEVELS]
     assert keys == [buckets.day_key(instant), buckets.hour_key(instant),
                     buckets.quarter_key(instant)]
+    assert [level.key(instant) for level in queries.MODEL_LEVELS] == keys
 
 
 def test_edges_at_the_end_of_year_9999(db: sqlite_utils.Database) -> None:

@@ -49,6 +49,7 @@ def test_the_store_adds_fine_keys_row_by_row_and_groups_coarse_ones() -> None:
         "rollup_model_d": [False, True],
         "rollup_phase_d": [False, True],
         "rollup_task_d": [True],
+        "rollup_task_m": [True],
         "rollup_task": [True],
         "rollup_initiative_d": [False, True],
         "rollup_initiative": [False],
