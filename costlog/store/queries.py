@@ -263,6 +263,10 @@ class Dimension:
     one_row_per_key: bool = False
     #: SQL over the all-time table, > 0 when two of its rows may still share a key.
     shared_keys: str = "0"
+    #: Group each part of a range by key before all parts are grouped together. Not for tasks:
+    #: there nearly every rollup row is a key of its own, so a first grouping sorted as many
+    #: rows as the second (uniform spread, 30 d: 240-270 ms without it, 120-130 with).
+    group_parts: bool = True
 
 
 def _dimension(by: str, project: str | None) -> Dimension:
@@ -274,7 +278,7 @@ def _dimension(by: str, project: str | None) -> Dimension:
         # Task ids repeat between projects: across all projects the key names both.
         if project:
             return Dimension((("rollup_task_d", DAY),), "task_id", rollups.TASK, "task_id",
-                             "rollup_task", "any", one_row_per_key=True)
+                             "rollup_task", "any", one_row_per_key=True, group_parts=False)
         # 'p/q' + '/' + 't' = 'p' + '/' + 'q/t': only a task id holding '/' can share a key.
         # Whole UTC months come from the monthly rollup (keyed by month first: one range scan
         # for every project at once), so a range reads task-days only at its edges.
@@ -282,7 +286,7 @@ def _dimension(by: str, project: str | None) -> Dimension:
                          "project_id || '/' || task_id",
                          f"{rollups.PROJECT} || '/' || {rollups.TASK}", "project_id, task_id",
                          "rollup_task", "any", one_row_per_key=True,
-                         shared_keys="MAX(instr(task_id, '/'))")
+                         shared_keys="MAX(instr(task_id, '/'))", group_parts=False)
     if by in ("model_id", "provider"):
         return Dimension((("rollup_model_id_d", DAY),), by,
                          rollups.MODEL_ID if by == "model_id" else rollups.PROVIDER, by,
@@ -310,8 +314,9 @@ def _project_filter(project: str | None, dim: Dimension, *,
 
 def _parts(by: str, project: str | None, since: datetime | None,
            until: datetime | None = None) -> tuple[str, dict[str, Any]]:
-    """SQL yielding (k, c0…c5) = (key, ``Sums``) parts for rows in ``[since, until)`` (all rows
-    when ``since`` is None; no upper bound when ``until`` is None), and its parameters.
+    """SQL yielding (k, c0…c5) = (key, ``Sums``) rows, a key's on any number of them, whose sums
+    by key are those of the rows in ``[since, until)`` (all rows when ``since`` is None; no
+    upper bound when ``until`` is None), and its parameters.
 
     A range reads whole periods of the coarsest rollup inside it, finer rollups for the partial
     periods at its edges, and raw rows only for what is left: at most a quarter hour (or a
@@ -354,8 +359,9 @@ def _parts(by: str, project: str | None, since: datetime | None,
         if last is not None:
             params[f"{name}hi"] = grain.key(last)
             below = f" AND {grain.column} < :{name}hi"
-        parts.append(f"{select} {table} WHERE {where} AND {grain.column} >= :{name}lo{below}"
-                     " GROUP BY 1")
+        rows = f"{table} WHERE {where} AND {grain.column} >= :{name}lo{below}"
+        parts.append(f"{select} {rows} GROUP BY 1" if dim.group_parts else
+                     f"SELECT {dim.key} AS k, {', '.join(VALUE_COLUMNS)} FROM {rows}")
         cover(lo, first, level + 1)
         if last is not None:
             cover(last, hi, level + 1)
