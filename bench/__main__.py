@@ -24,7 +24,8 @@ def main() -> None:
             ("bench.bench_import", "--spread", "uniform"),
             ("bench.bench_queries", "--spread", "both"), ("bench.bench_export",),
             ("bench.bench_claude_code",),
-            # Import and reads on PostgreSQL beside SQLite (a private server, started here).
+            # Import, reads and one-event ingest on PostgreSQL beside SQLite (a private server,
+            # started here).
             ("bench.bench_postgres",)]
     for module, *args in runs:
         print(f"\n#### python -m {module} {' '.join([*args, *quick])}", flush=True)

@@ -99,7 +99,7 @@ class Bench:
         return [parse_event(e, now=NOW).to_json()
                 for e in events(count, id_prefix=prefix, seed=self.runs, spread=SPREAD)]
 
-    def migrate(self, db: Path, queue: str) -> dict[str, str]:
+    def migrate(self, db: Path | str, queue: str) -> dict[str, str]:
         env = env_for(db, self.url, queue)
         subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
         return env
@@ -130,8 +130,12 @@ def drain_noop(bench: Bench, count: int, kind: str = "costlog") -> float:
     return count / elapsed
 
 
-def drain_costlog(bench: Bench, count: int, budgets: bool = False) -> float:
-    queue, db = bench.fresh("drain")
+def drain_costlog(bench: Bench, count: int, budgets: bool = False,
+                  database: str | None = None) -> float:
+    """One worker's drain of ``count`` one-event jobs into a new SQLite file, or into the empty
+    PostgreSQL ``database`` (a URL)."""
+    queue, file = bench.fresh("drain")
+    db = database or file
     settings = Settings(db_path=db, redis_url=bench.url, queue_name=queue,
                         spool_dir=bench.workdir / f"spool-{queue}")
     bench.migrate(db, queue)
@@ -232,7 +236,7 @@ def section_single(bench: Bench, n: int, n_fork: int, rounds: int) -> None:
 # -- 5. alerts and the gate ------------------------------------------------------------------
 
 
-def set_budgets(db: Path) -> None:
+def set_budgets(db: Path | str) -> None:
     """A budget on each of the 50 projects of bench.common.events and on all projects, high
     enough never to fire: the steady cost every write pays (budgets read, month spend summed)."""
     database = connect_db(db)

@@ -1,16 +1,21 @@
-"""The import and read benchmarks on PostgreSQL, side by side with SQLite's.
+"""The import, read and ingest benchmarks on PostgreSQL, side by side with SQLite's.
 
     python -m bench.bench_postgres [--quick] [--events N] [--spread task|uniform]
-                                   [--rounds 40] [--workdir DIR]
+                                   [--rounds 40] [--jobs 3000] [--workdir DIR]
 
 Starts a private PostgreSQL server (``initdb`` + ``pg_ctl`` into a temporary directory, C locale,
-fsync on: the tests' helper in its durable mode), then for each size imports the same events
-file with ``costlog import`` into a fresh SQLite file and into a fresh PostgreSQL database, in
-turn, and times the reads (``bench.bench_queries``) on both databases of the largest size. The
-server is stopped at the end, whatever happens.
+fsync on: the tests' helper in its durable mode, with the settings docs/postgresql.md recommends,
+``SERVER_SETTINGS``), then imports the same events file with ``costlog import`` into a fresh
+SQLite file and into a fresh PostgreSQL database, in turn, and times the reads
+(``bench.bench_queries``) on both. Last, one event per job (``bench.bench_ingest``'s drain):
+round by round RQ's no-op floor, then a drain into a new SQLite file, then one into a new
+PostgreSQL database, each back end's figure the median of its rounds' ratios to the floor. The
+servers are stopped at the end, whatever happens.
 """
 
 import argparse
+import logging
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +29,17 @@ from bench.bench_import import (
     events_file,
     timed_import,
 )
-from bench.common import COSTLOG, env_for, heading, machine
+from bench.bench_ingest import Bench, drain_costlog, drain_noop
+from bench.common import COSTLOG, NOW, Results, env_for, heading, load, machine
+from costlog import clock
+from costlog.cli.redis_server import RedisServer
 from tests.support.postgres import PostgresServer, PostgresUnavailable
+
+INGEST = Results()
+#: The server settings docs/postgresql.md recommends beside the defaults: a write of an import
+#: chunk touches more pages than the default 128 MB of shared buffers hold, and with the default
+#: max_wal_size a 1M import checkpointed every ~30 s (each page written after one is logged whole).
+SERVER_SETTINGS = {"shared_buffers": "2GB", "max_wal_size": "16GB", "checkpoint_timeout": "30min"}
 
 
 def import_both(server: PostgresServer, workdir: Path, count: int,
@@ -45,6 +59,33 @@ def import_both(server: PostgresServer, workdir: Path, count: int,
     return sqlite, url
 
 
+def ingest_both(server: PostgresServer, workdir: Path, jobs: int, rounds: int) -> None:
+    heading(f"6. one event per job ({rounds} rounds of {jobs} jobs), SQLite and PostgreSQL")
+    logging.basicConfig(filename=workdir / "ingest.log", level=logging.INFO)  # as bench_ingest
+    clock.set_clock(clock.fixed(NOW))
+    redis_server = RedisServer(workdir / "redis", appendonly=True).start()
+    try:
+        bench = Bench(workdir, redis_server.url)
+        ratios: dict[str, list[float]] = {"SQLite": [], "PostgreSQL": []}
+        for number in range(1, rounds + 1):
+            floor = drain_noop(bench, jobs)
+            rates = {"SQLite": drain_costlog(bench, jobs),
+                     "PostgreSQL": drain_costlog(bench, jobs, database=server.create_database())}
+            for name, rate in rates.items():
+                ratios[name].append(rate / floor)
+            print(f"  round {number}: no-op {floor:,.0f} jobs/s, "
+                  + ", ".join(f"{name} {rate:,.0f} events/s = {rate / floor:.2f} x"
+                              for name, rate in rates.items()) + f"  [{load()}]", flush=True)
+    finally:
+        redis_server.stop()
+    for name, measured in ratios.items():
+        ratio = statistics.median(measured)
+        INGEST.add(f"{name}: one event per job, ratio to RQ's no-op floor",
+                   f"median {ratio:.2f} of {rounds} rounds"
+                   f" ({', '.join(f'{r:.2f}' for r in sorted(measured))})", "≥ 0.8 x floor",
+                   ratio >= 0.8)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,13 +93,14 @@ def main() -> None:
     parser.add_argument("--events", type=int)
     parser.add_argument("--spread", choices=("task", "uniform"), default="task")
     parser.add_argument("--rounds", type=int)
+    parser.add_argument("--jobs", type=int, help="one-event jobs per drain (default 3000)")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args()
     count = args.events or (50_000 if args.quick else 1_000_000)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(machine())
     try:
-        server = PostgresServer(durable=True)
+        server = PostgresServer(durable=True, settings=SERVER_SETTINGS)
     except PostgresUnavailable as error:
         sys.exit(f"skipped: {error}")
     try:
@@ -74,6 +116,9 @@ def main() -> None:
         print("\n| figure | SQLite | PostgreSQL |\n|---|---|---|")
         for (figure, on_sqlite, *_), (_, on_postgres, *_) in zip(*figures, strict=True):
             print(f"| {figure} | {on_sqlite} | {on_postgres} |")
+        ingest_both(server, args.workdir, args.jobs or (300 if args.quick else 3000),
+                    2 if args.quick else 5)
+        print("\n" + INGEST.table())
     finally:
         server.stop()
 

@@ -167,18 +167,19 @@ def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | N
             stop(api)
     if baseline:
         RESULTS.add("responses identical to the baseline's", f"{len(paths)} queries")
+    name = db.stem if isinstance(db, Path) else db.rsplit("/", 1)[-1]  # a file, or a database
     for side in sides:
         worst = 0.0
         for path in paths:
             times = samples[(side, path)]
             p50, p95 = percentile(times, 50), percentile(times, 95)
             worst = max(worst, p95)
-            RESULTS.add(f"{db.stem}: {path.removeprefix('/api')}{side}",
+            RESULTS.add(f"{name}: {path.removeprefix('/api')}{side}",
                         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms", f"p95 ≤ {target:.0f} ms",
                         p95 <= target)
-        RESULTS.add(f"{db.stem}: worst p95 of all queries{side}", f"{worst:.1f} ms",
+        RESULTS.add(f"{name}: worst p95 of all queries{side}", f"{worst:.1f} ms",
                     f"≤ {target:.0f} ms", worst <= target)
-        RESULTS.add(f"{db.stem}: API peak RSS (VmHWM){side}", f"{rss[side]:.0f} MB", "≤ 200 MB",
+        RESULTS.add(f"{name}: API peak RSS (VmHWM){side}", f"{rss[side]:.0f} MB", "≤ 200 MB",
                     rss[side] <= 200)
     RESULTS.add("load average at the end", load())
 

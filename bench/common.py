@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from costlog.settings import beside
 
@@ -192,19 +195,23 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def ingested(db: Path) -> Callable[[], int]:
-    """A cheap reader of the events_ingested counter (committed rows) of ``db``."""
-    conn: list[sqlite3.Connection] = []
+def ingested(db: Path | str) -> Callable[[], int]:
+    """A cheap reader of the events_ingested counter (committed rows) of ``db``: a SQLite file
+    or a PostgreSQL URL."""
+    conn: list[Any] = []
+    counter = "SELECT value FROM costlog_counters WHERE name = 'events_ingested'"
 
     def read() -> int:
         if not conn:
-            if not db.exists():
+            if isinstance(db, str):
+                conn.append(psycopg.connect(db, autocommit=True))
+            elif not db.exists():
                 return 0
-            conn.append(sqlite3.connect(f"file:{db}?mode=ro", uri=True))
+            else:
+                conn.append(sqlite3.connect(f"file:{db}?mode=ro", uri=True))
         try:
-            row = conn[0].execute(
-                "SELECT value FROM costlog_counters WHERE name = 'events_ingested'").fetchone()
-        except sqlite3.OperationalError:
+            row = conn[0].execute(counter).fetchone()
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
             return 0
         return row[0] if row else 0
 

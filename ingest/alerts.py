@@ -64,14 +64,20 @@ def publish_states(connection: redis.Redis, queue_name: str,
                    states: Iterable[alerts.BudgetState], *, complete: bool = False) -> None:
     """Write budgets' month spend for the gate; ``complete``: these are all the budgets (the
     hash is replaced and marked ready)."""
-    mapping = {state.project: json.dumps(state.to_json()) for state in states}
     pipe = connection.pipeline(transaction=True)
     if complete:
         pipe.delete(state_key(queue_name))
-        mapping[constants.BUDGET_STATE_READY_FIELD] = "1"
-    if mapping:
-        pipe.hset(state_key(queue_name), mapping=mapping)
+        pipe.hset(state_key(queue_name), constants.BUDGET_STATE_READY_FIELD, "1")
+    queue_states(pipe, queue_name, states)
     pipe.execute()
+
+
+def queue_states(pipeline: redis.client.Pipeline, queue_name: str,
+                 states: Iterable[alerts.BudgetState]) -> None:
+    """Add the writes of budgets' month spend to ``pipeline`` (executed by the caller)."""
+    mapping = {state.project: json.dumps(state.to_json()) for state in states}
+    if mapping:
+        pipeline.hset(state_key(queue_name), mapping=mapping)
 
 
 # -- after a commit -----------------------------------------------------------------------------
@@ -106,9 +112,14 @@ def enqueue_deliveries(db: "sqlite_utils.Database", connection: redis.Redis, que
     return done
 
 
-def after_commit(context: "JobContext", decision: "Decision", job: rq.job.Job | None) -> None:
+def after_commit(context: "JobContext", decision: "Decision", job: rq.job.Job | None, *,
+                 defer_states: bool = False) -> None:
     """In a record job, after its commit: enqueue the fired alerts' deliveries and update the
-    gate's state. Outside a job (no queue to use) the sweep does both."""
+    gate's state — now, or with ``defer_states`` in the transaction where RQ marks a costlog
+    job finished (``CostlogJob.gate_states``). Outside a job (no queue to use) the sweep does
+    both."""
+    from ingest.job import CostlogJob
+
     if job is None:
         return
     for alert_id in decision.fired:
@@ -116,6 +127,9 @@ def after_commit(context: "JobContext", decision: "Decision", job: rq.job.Job | 
     if decision.fired:
         enqueue_deliveries(context.db, job.connection, job.origin, context.settings,
                            decision.fired)
+    if defer_states and isinstance(job, CostlogJob):
+        job.gate_states = decision.states
+        return
     try:
         publish_states(job.connection, job.origin, decision.states)
     except REDIS_ERRORS as error:

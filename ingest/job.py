@@ -35,6 +35,7 @@ from costlog.settings import Settings
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from costlog.domain.alerts import BudgetState
     from costlog.store.write import WriteResult
 
 log = logging.getLogger("costlog.worker")
@@ -99,6 +100,8 @@ class CostlogJob(Job):
     defect: str | None = None
     #: The data field as read from Redis, and the data it holds (see :meth:`to_dict`).
     _stored_data: tuple[bytes, bytes] | None = None
+    #: Budgets' month spend this job committed, for the gate (see :meth:`_handle_success`).
+    gate_states: tuple["BudgetState", ...] = ()
 
     # -- loading: never raise on what another Redis writer put there ------------------------
 
@@ -232,6 +235,15 @@ class CostlogJob(Job):
     def send_webhooks(self, status: Any, *, exc_string: str | None = None) -> None:
         return None
 
+    def _handle_success(self, result_ttl: Any, pipeline: Any, *args: Any, **kwargs: Any) -> None:
+        # RQ marks a finished job in one Redis transaction; the gate's state joins it rather
+        # than costing a round trip of its own after every commit (ingest.alerts.after_commit).
+        super()._handle_success(result_ttl, pipeline, *args, **kwargs)
+        if self.gate_states:
+            from ingest import alerts
+
+            alerts.queue_states(pipeline, self.origin, self.gate_states)
+
     def _execute(self) -> Any:
         try:
             self._check_allowed()
@@ -337,7 +349,10 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
         if result.decision.states:
             from ingest import alerts
 
-            alerts.after_commit(context, result.decision, get_current_job())
+            # A job that succeeds writes the gate's state as RQ marks it finished; one that
+            # fails below writes it now.
+            alerts.after_commit(context, result.decision, get_current_job(),
+                                defer_states=not (errors or result.refused))
     if result.refused:
         index_of = {event.event_id: index for index, event in valid.items()}
         errors += [f"event {index_of[refusal.event_id]}: {refusal.reason}"

@@ -78,9 +78,10 @@ def immediate(db: Database) -> Iterator[Database]:
     and wait on the busy timeout instead. PostgreSQL writers wait on one advisory lock.
     """
     if not is_sqlite(db):
-        db.begin_write()
-    else:
-        db.conn.execute("BEGIN IMMEDIATE")
+        with db.write_transaction():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:

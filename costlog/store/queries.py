@@ -709,20 +709,22 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
              project: str | None = None) -> dict[str, Any]:
     """Every project (or just ``project``) with its all-time totals, first and last event, and
     month-to-date spend (the calendar month in ``tz``), by total cost descending."""
+    # (project_id, timestamp) is indexed: first and last event are two probes per project, one
+    # per subquery (a MIN and a MAX in one subquery would scan all of the project's index
+    # entries), in the same statement: one round trip, where a statement per project took
+    # PostgreSQL ~25 ms for 50 projects.
+    first_last = ", ".join(
+        f"(SELECT {bound}(n.timestamp) FROM cost_log AS n WHERE n.project_id = p.project_id)"
+        for bound in ("MIN", "MAX"))
     rows = db.execute(
-        f"SELECT project_id, {', '.join(VALUE_COLUMNS)}, events FROM rollup_project"
-        f" WHERE {'project_id = :project' if project else '1'}"
-        " ORDER BY cost_nanos DESC, project_id", {"project": project}).fetchall()
+        f"SELECT p.project_id, {', '.join(f'p.{c}' for c in VALUE_COLUMNS)}, p.events,"
+        f" {first_last} FROM rollup_project AS p"
+        f" WHERE {'p.project_id = :project' if project else '1'}"
+        " ORDER BY p.cost_nanos DESC, p.project_id", {"project": project}).fetchall()
     month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=project, model=None,
                          key="project_id")[0]
     listed = []
-    for project_id, *sums, events in rows:
-        # (project_id, timestamp) is indexed: two probes per project, one per subquery (a
-        # MIN and a MAX in one SELECT would scan all of the project's index entries).
-        first, last = db.execute(
-            "SELECT (SELECT MIN(timestamp) FROM cost_log WHERE project_id = :p),"
-            " (SELECT MAX(timestamp) FROM cost_log WHERE project_id = :p)",
-            {"p": project_id}).fetchone()
+    for project_id, *sums, events, first, last in rows:
         listed.append({
             "project_id": project_id, "total_cost_usd": usd(sums[0]), "total_tokens": sums[1],
             **token_kinds(tuple(sums)),  # type: ignore[arg-type]

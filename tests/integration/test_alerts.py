@@ -221,6 +221,26 @@ def test_gate_follows_commits_and_budget_changes(
     assert gate.allows("proj") == (True, None)
 
 
+def test_gate_follows_a_commit_whose_job_then_fails(
+        settings: Settings, store: Any, queue: rq.Queue, client: redis.Redis) -> None:
+    # A job that succeeds writes the state as RQ marks it finished; one whose valid events
+    # commit before it fails on an invalid one must write it all the same.
+    set_budget(store, "proj", 5.0, 80, hard_limit=True)
+    run_worker(settings, burst=True)  # its start-up sweep: nothing spent yet
+    gate = Gate(connect(settings.redis_url, fail_fast=True), settings.queue_name)
+    assert gate.allows("proj") == (True, None)
+    enqueue_events(queue, [event("a", 6.0), {**event("b", 1.0), "phase": ""}])
+    run_worker(settings, burst=True)
+    assert queue.failed_job_registry.get_job_count() == 1
+    assert gate.allows("proj") == (
+        False, "budget exceeded: $6.00 spent of $5.00 limit for November 2026")
+    # Duplicates change nothing: the same spend is written again.
+    enqueue_events(queue, [event("a", 6.0)])
+    run_worker(settings, burst=True)
+    assert gate.allows("proj") == (
+        False, "budget exceeded: $6.00 spent of $5.00 limit for November 2026")
+
+
 def test_gate_fails_open_when_redis_is_gone(settings: Settings) -> None:
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -49,9 +49,11 @@ def _free_port() -> int:
 class PostgresServer:
     """One server on a free loopback port; :meth:`create_database` hands out empty databases."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, settings: dict[str, str] | None = None) -> None:
         #: False for the tests: no fsync (a crash loses the server, which they never reuse).
         self.durable = durable
+        #: Server settings (``-c name=value``) beside the defaults.
+        self.settings = settings or {}
         self.bin = find_binaries()
         self.root = Path(tempfile.mkdtemp(prefix="costlog-pg-"))
         self.data = self.root / "data"
@@ -80,6 +82,7 @@ class PostgresServer:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run("pg_ctl", "start", "-w", "-D", str(self.data), "-l", str(self.root / "log"),
                   "-o", options)
         return self

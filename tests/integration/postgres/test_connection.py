@@ -37,6 +37,29 @@ def test_a_bulk_insert_keeps_the_first_of_repeated_ids(store_target: str) -> Non
     db.close()
 
 
+def test_pipelined_writes_count_events_delivered_twice_once(postgres_url: str) -> None:
+    """Writes send their statements pipelined, and leave the pipeline for a bulk insert's COPY
+    in the middle of one: one-event writes (a worker's) and chunks (an import's), each
+    delivered twice, still record every event exactly once."""
+    events = [wire_event(event_id=f"e-{i}", cost_usd=i / 8, task_id=f"T-{i % 7}")
+              for i in range(postgres.COPY_MIN_ROWS + 40)]
+    rows = [event_row(parse_event(e, now=NOW), PriceTable()) for e in events]
+    singles, chunk = rows[:30], rows[20:]
+    db = connect(postgres_url)
+    migrate(db)
+    assert [record_rows(db, [row]).inserted for row in singles] == [1] * 30
+    assert [record_rows(db, [row]).inserted for row in singles] == [0] * 30
+    assert (record_rows(db, chunk).inserted, record_rows(db, chunk).inserted) == (
+        len(rows) - 30, 0)
+    assert db.execute("SELECT COUNT(*), SUM(cost_usd) FROM cost_log").fetchone() == (
+        len(rows), sum(i / 8 for i in range(len(rows))))
+    counters = dict(db.execute("SELECT name, value FROM costlog_counters").fetchall())
+    assert counters["events_ingested"] == len(rows)
+    assert counters["duplicates_ignored"] == 30 + 10 + len(chunk)
+    assert list(check_aggregates(db)) == []
+    db.close()
+
+
 def test_a_connection_the_server_dropped_is_reopened(postgres_url: str) -> None:
     db = connect(postgres_url)
     (pid,) = db.execute("SELECT pg_backend_pid()").fetchone()
