@@ -189,12 +189,16 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
         # Grouped in the primary key's order (project, period, key): no sorter.
         group = "2, 1" if key == "project_id" else "1, 2"
         params |= {"lo": coarsest[0], "hi": coarsest[-1]}
+        # A row per period (its keys in one JSON array), not one array of every period:
+        # decoding a large array holds the GIL for milliseconds at a stretch, which starves
+        # the API's event loop (/healthz) while heavy reads run.
         parts.append(
-            f"SELECT -1, -1, (SELECT json_group_array(json_array(t, k, {_names()})) FROM"
+            f"SELECT -1, -1, json_group_array(json_array(t, k, {_names()})) FROM"
             f" (SELECT r.{first.column} AS t, {key_expr} AS k, {_named_sums()}"
             f" FROM {first.table} AS r WHERE {where}"
             f" AND r.{first.column} >= {period_key(first, ':lo')}"
-            f" AND r.{first.column} < {period_key(first, ':hi')} GROUP BY {group}) AS sums)")
+            f" AND r.{first.column} < {period_key(first, ':hi')} GROUP BY {group})"
+            " GROUP BY t")
     for number, level in enumerate(levels):
         if not ranges[number] or (number == 0 and scan):
             continue
@@ -220,7 +224,7 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     # The coarsest level's keys of the anchors: a scanned period's bucket.
     anchors = [first.key(_EPOCH + anchor * _QUARTER) for anchor in coarsest] if scan else []
     for into, out, found in db.execute(" UNION ALL ".join(parts), params):
-        if into == -1 and out == -1:  # the coarsest level: (period, key, sums…)
+        if into == -1 and out == -1:  # a period of the coarsest level: [period, key, sums…]
             for period, name, *values in json.loads(found):
                 bucket = bisect.bisect_right(anchors, period) - 1
                 _add(sums[bucket].setdefault(name, [0] * width), values)
