@@ -197,7 +197,7 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
             f" (SELECT r.{first.column} AS t, {key_expr} AS k, {_named_sums()}"
             f" FROM {first.table} AS r WHERE {where}"
             f" AND r.{first.column} >= {period_key(first, ':lo')}"
-            f" AND r.{first.column} < {period_key(first, ':hi')} GROUP BY {group})"
+            f" AND r.{first.column} < {period_key(first, ':hi')} GROUP BY {group}) AS sums"
             " GROUP BY t")
     for number, level in enumerate(levels):
         if not ranges[number] or (number == 0 and scan):
