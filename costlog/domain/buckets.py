@@ -41,6 +41,13 @@ def hour_key(instant: datetime) -> str:
     return f"{utc.date().isoformat()} {utc.hour:02d}"
 
 
+def six_hours_key(instant: datetime) -> str:
+    """The rollup key of the UTC six hours holding ``instant``, by their first hour:
+    ``YYYY-MM-DD HH`` with HH one of 00, 06, 12, 18."""
+    utc = instant.astimezone(UTC)
+    return f"{utc.date().isoformat()} {utc.hour // 6 * 6:02d}"
+
+
 def day_key(instant: datetime) -> str:
     """The rollup key of the UTC day holding ``instant``: ``YYYY-MM-DD``."""
     return instant.astimezone(UTC).date().isoformat()

@@ -22,7 +22,7 @@ RECORD_TABLE = "costlog_migrations"
 ORCHESTRATOR_TABLE = "_migrations"
 ORCHESTRATOR_VERSIONS = {1, 2, 3}
 #: Migrations after which the rollups they add are back-filled from the rows in cost_log.
-BACKFILL_AFTER = {4, 6, 7, 11, 12}
+BACKFILL_AFTER = {4, 6, 7, 11, 12, 13}
 #: Migrations that add value columns to existing rollups: those rollups (all of costlog's own
 #: that sum the token kinds) are recomputed from cost_log. cost_aggregates, which an
 #: orchestrator database brings with its own rows, is left as it is.

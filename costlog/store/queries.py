@@ -108,6 +108,8 @@ class Level:
     #: strftime() of the same text for the period starting at a Unix time.
     key: Callable[[datetime], str]
     key_format: str
+    #: Keyed by (period, project), not (project, period, …).
+    period_first: bool = False
 
     def anchor(self, index: int) -> int:
         """The period boundary nearest to quarter ``index``; the one below when the one above
@@ -125,15 +127,122 @@ MODEL_LEVELS = (Level("rollup_model_d", "day", 96, buckets.day_key, "%Y-%m-%d"),
                 Level("rollup_model_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H"),
                 Level("rollup_model_q", "bucket", 1, buckets.quarter_key, "%Y-%m-%d %H:%M"))
 PHASE_LEVELS = (Level("rollup_phase_d", "day", 96, buckets.day_key, "%Y-%m-%d"),
+                Level("rollup_phase_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H"),
                 Level("rollup_phase_q", "bucket", 1, buckets.quarter_key, "%Y-%m-%d %H:%M"))
+#: A series split by every project: the project rollups by day, six hours and hour (period
+#: first: one range scan reads every project's rows of a period), then the model rollup by
+#: quarter hour, summed over models.
+PROJECT_LEVELS = (
+    Level("rollup_project_d", "day", 96, buckets.day_key, "%Y-%m-%d", period_first=True),
+    Level("rollup_project_6h", "hour", 24, buckets.six_hours_key, "%Y-%m-%d %H",
+          period_first=True),
+    Level("rollup_project_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H", period_first=True),
+    MODEL_LEVELS[-1],
+)
 #: Every project with a row (the all-time rollup by project): a by-project read scans each
 #: project's own primary-key range instead of every project's rows.
 EACH_PROJECT = "project_id IN (SELECT project_id FROM rollup_project)"
 
 
+@dataclass(frozen=True)
+class _Read:
+    """One set of rollup rows a series adds up: which levels, which rows, keyed and summed how
+    (``key`` is SQL over a rollup row ``r``)."""
+
+    levels: tuple[Level, ...]
+    where: str
+    key: str
+    columns: tuple[str, ...] = VALUE_COLUMNS
+
+
+def _ranges(levels: tuple[Level, ...],
+            quarters: list[int]) -> tuple[list[int], list[list[tuple[int, int, int, int]]]]:
+    """The anchors of the edges (quarter indexes) on the coarsest level, and per level the
+    ranges to read as (lo, hi, i, j): the range's sums go into bucket i and out of bucket j
+    (-1 and the number of buckets are no bucket). See :func:`_bucket_sums`."""
+    ranges: list[list[tuple[int, int, int, int]]] = [[] for _ in levels]
+    above = coarsest = [levels[0].anchor(quarter) for quarter in quarters]
+    ranges[0] = [(lo, hi, index, -1) for index, (lo, hi) in enumerate(pairwise(above))
+                 if lo < hi]
+    for number, level in enumerate(levels[1:], 1):
+        here = [level.anchor(quarter) for quarter in quarters]
+        # Edge i's [coarser anchor, anchor) belongs to bucket i - 1 and not to bucket i.
+        ranges[number] = [(lo, hi, index - 1, index) if lo < hi else (hi, lo, index, index - 1)
+                          for index, (lo, hi) in enumerate(zip(above, here, strict=True))
+                          if lo != hi]
+        above = here
+    return coarsest, ranges
+
+
+def _period_key(level: Level, value: str) -> str:
+    """SQL: the key of ``level``'s period starting at quarter index ``value``."""
+    return f"strftime('{level.key_format}', {value} * :q, 'unixepoch')"
+
+
+def _read_parts(read: _Read, number: int, coarsest: list[int],
+                ranges: list[list[tuple[int, int, int, int]]],
+                params: dict[str, Any]) -> list[str]:
+    """The SELECTs of ``read`` (the ``number``-th of a statement): each yields rows
+    (i, j, JSON array of [key, sums…]) as :func:`_ranges` says, except that a scan of the
+    coarsest level yields (-2, number, JSON array of [period, key, sums…]) per period."""
+    first = read.levels[0]
+    names = ", ".join(f"c{index}" for index in range(len(read.columns)))
+
+    def values(level: Level) -> str:
+        # A period-first rollup holds one row per period and project: its rows are read as
+        # they are (the periods of a range are added up in Python), with no sorter to group
+        # them (a year of days across 50 projects: 8 ms, where grouping took 27).
+        form = "r.{}" if level.period_first else "SUM(r.{})"
+        return ", ".join(f"{form.format(column)} AS c{index}"
+                         for index, column in enumerate(read.columns))
+
+    def group(level: Level, columns: str) -> str:
+        return "" if level.period_first else f" GROUP BY {columns}"
+
+    parts = []
+    # The coarsest ranges follow each other: one scan of them all, grouped by period, costs
+    # less than a scan per range unless it returns many more rows (a week of hours from
+    # quarter-hour rows, a year of weeks from day rows).
+    scan = 0 < (coarsest[-1] - coarsest[0]) // first.quarters <= 2 * len(ranges[0])
+    if scan:
+        params |= {f"lo{number}": coarsest[0], f"hi{number}": coarsest[-1]}
+        # A row per period (its keys in one JSON array), not one array of every period:
+        # decoding a large array holds the GIL for milliseconds at a stretch, which starves
+        # the API's event loop (/healthz) while heavy reads run. Grouped in the primary key's
+        # order (project, period, key): no sorter.
+        parts.append(
+            f"SELECT -2, {number}, json_group_array(json_array(t, k, {names})) FROM"
+            f" (SELECT r.{first.column} AS t, {read.key} AS k, {values(first)}"
+            f" FROM {first.table} AS r WHERE {read.where}"
+            f" AND r.{first.column} >= {_period_key(first, f':lo{number}')}"
+            f" AND r.{first.column} < {_period_key(first, f':hi{number}')}"
+            f"{group(first, '2, 1' if read.key == 'r.project_id' else '1, 2')}) AS sums"
+            " GROUP BY t")
+    for index, level in enumerate(read.levels):
+        if not ranges[index] or (index == 0 and scan):
+            continue
+        name = f"r{number}_{index}"
+        params[name] = json.dumps(ranges[index], separators=(",", ":"))
+        # json_extract, not ->> (SQLite 3.38+): JSON1 alone is enough.
+        bounds = [_period_key(level, f"json_extract(p.value, '$[{i}]')") for i in (0, 1)]
+        # One primary-key range scan per range (and project), as a correlated subquery: the
+        # range's sums by key come back as one JSON array. Without a key there is no GROUP
+        # BY, so no sorter over every rollup row read.
+        parts.append(
+            "SELECT json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
+            f" (SELECT json_group_array(json_array(k, {names})) FROM"
+            f" (SELECT {read.key} AS k, {values(level)} FROM {level.table} AS r"
+            f" WHERE {read.where}"
+            f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
+            f"{group(level, '1') if read.key.startswith('r.') else ''}) AS sums"
+            " WHERE c0 IS NOT NULL)"
+            f" FROM json_each(:{name}) AS p")
+    return parts
+
+
 def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: str | None,
                  model: str | None, levels: tuple[Level, ...] = MODEL_LEVELS,
-                 key: str | None = None) -> list[dict[str, list[int]]]:
+                 key: str | None = None) -> list[dict[Any, list[int]]]:
     """The sums (``Sums``, as lists) of each ``[edges[i], edges[i + 1])`` by ``key`` (a column
     of the rollups in ``levels``; without one, all under the key ''), summed in SQL.
 
@@ -150,99 +259,63 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     that returns at most twice as many rows (a daily year: one scan, not 365): each period
     then goes to the bucket whose anchor is the last at or before it. An edge off the
     quarter-hour grid counts from its own quarter, as its rollup key does. One statement: a
-    single read snapshot, so the levels always agree with each other. ``key='project_id'``
-    without a ``project`` reads every project's rows (not the all-projects ones).
+    single read snapshot, so the levels always agree with each other.
+
+    ``key='project_id'`` without a ``project`` reads every project's rows (not the
+    all-projects ones), their cost only, from ``levels``, and each bucket's totals, under the
+    key None, from the '*' rows of the model rollups of the same grains: per-project rows are
+    many (a year of New York days at 1M events: ~55,000), and each value summed over them
+    costs as much again.
     """
-    quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
-    # Per level, the ranges to read as [lo, hi, i, j] (quarter indexes; buckets): the range's
-    # sums go into bucket i and out of bucket j; -1 and len(edges) - 1 are no bucket.
-    ranges: list[list[tuple[int, int, int, int]]] = [[] for _ in levels]
-    first, top = levels[0], len(edges) - 1
-    above = coarsest = [first.anchor(quarter) for quarter in quarters]
-    ranges[0] = [(lo, hi, index, -1) for index, (lo, hi) in enumerate(pairwise(above))
-                 if lo < hi]
-    # The coarsest ranges follow each other: one scan of them all, grouped by period, costs
-    # less than a scan per range unless it returns many more rows (a week of hours from
-    # quarter-hour rows, a year of weeks from day rows).
-    scan = 0 < (coarsest[-1] - coarsest[0]) // first.quarters <= 2 * len(ranges[0])
-    for number, level in enumerate(levels[1:], 1):
-        here = [level.anchor(quarter) for quarter in quarters]
-        # Edge i's [coarser anchor, anchor) belongs to bucket i - 1 and not to bucket i.
-        ranges[number] = [(lo, hi, index - 1, index) if lo < hi else (hi, lo, index, index - 1)
-                          for index, (lo, hi) in enumerate(zip(above, here, strict=True))
-                          if lo != hi]
-        above = here
     params: dict[str, Any] = {"q": _QUARTER_SECONDS}
-    if key == "project_id" and not project:
-        where = f"r.{EACH_PROJECT}"
-    else:
-        where, params["project"] = "r.project_id = :project", project or ALL_PROJECTS
+    model_filter = ""
     if model:
-        where, params["model"] = where + " AND r.model = :model", model
-    key_expr = f"r.{key}" if key else "''"
-
-    def period_key(level: Level, value: str) -> str:
-        return f"strftime('{level.key_format}', {value} * :q, 'unixepoch')"
-
-    parts = []
-    if scan:
-        # Grouped in the primary key's order (project, period, key): no sorter.
-        group = "2, 1" if key == "project_id" else "1, 2"
-        params |= {"lo": coarsest[0], "hi": coarsest[-1]}
-        # A row per period (its keys in one JSON array), not one array of every period:
-        # decoding a large array holds the GIL for milliseconds at a stretch, which starves
-        # the API's event loop (/healthz) while heavy reads run.
-        parts.append(
-            f"SELECT -1, -1, json_group_array(json_array(t, k, {_names()})) FROM"
-            f" (SELECT r.{first.column} AS t, {key_expr} AS k, {_named_sums()}"
-            f" FROM {first.table} AS r WHERE {where}"
-            f" AND r.{first.column} >= {period_key(first, ':lo')}"
-            f" AND r.{first.column} < {period_key(first, ':hi')} GROUP BY {group}) AS sums"
-            " GROUP BY t")
-    for number, level in enumerate(levels):
-        if not ranges[number] or (number == 0 and scan):
-            continue
-        params[f"r{number}"] = json.dumps(ranges[number], separators=(",", ":"))
-        # json_extract, not ->> (SQLite 3.38+): JSON1 alone is enough.
-        bounds = [period_key(level, f"json_extract(p.value, '$[{i}]')") for i in (0, 1)]
-        # One primary-key range scan per range (and project), as a correlated subquery: the
-        # range's sums by key come back as one JSON array. Without a key there is no GROUP BY,
-        # so no sorter over every rollup row read.
-        parts.append(
-            "SELECT json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
-            f" (SELECT json_group_array(json_array(k, {_names()})) FROM"
-            f" (SELECT {key_expr} AS k, {_named_sums()}"
-            f" FROM {level.table} AS r WHERE {where}"
-            f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
-            f"{' GROUP BY 1' if key else ''}) AS sums WHERE c0 IS NOT NULL)"
-            f" FROM json_each(:r{number}) AS p")
+        model_filter, params["model"] = " AND r.model = :model", model
+    if key == "project_id" and not project:
+        totals = tuple(level for level in MODEL_LEVELS if level.quarters <= levels[0].quarters)
+        reads = [_Read(levels, f"r.{EACH_PROJECT}{model_filter}", "r.project_id",
+                       ("cost_nanos",)),
+                 _Read(totals, f"r.project_id = '{ALL_PROJECTS}'{model_filter}",
+                       "CAST(NULL AS TEXT)")]
+    else:
+        params["project"] = project or ALL_PROJECTS
+        reads = [_Read(levels, f"r.project_id = :project{model_filter}",
+                       f"r.{key}" if key else "''")]
+    quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
+    parts, anchors = [], []
+    for number, read in enumerate(reads):
+        coarsest, ranges = _ranges(read.levels, quarters)
+        parts += _read_parts(read, number, coarsest, ranges, params)
+        # The coarsest level's keys of the anchors: a scanned period's bucket.
+        anchors.append([read.levels[0].key(_EPOCH + anchor * _QUARTER) for anchor in coarsest])
     # Bucket -1 and the last one are no bucket: what goes there is dropped.
-    width = len(VALUE_COLUMNS)
-    sums: list[dict[str, list[int]]] = [{} for _ in range(top)]
+    top = len(edges) - 1
+    sums: list[dict[Any, list[int]]] = [{} for _ in range(top)]
     if not parts:
         return sums
-    # The coarsest level's keys of the anchors: a scanned period's bucket.
-    anchors = [first.key(_EPOCH + anchor * _QUARTER) for anchor in coarsest] if scan else []
+
+    def add(into: dict[Any, list[int]], name: Any, values: list[int], sign: int = 1) -> None:
+        known = into.get(name)
+        if known is None:  # most often: a key's first sums in the bucket are taken as they are
+            into[name] = values if sign > 0 else [-value for value in values]
+        elif len(values) == 1:  # the cost alone (split by every project)
+            known[0] += sign * values[0]
+        else:
+            _add(known, values, sign)
+
     for into, out, found in db.execute(" UNION ALL ".join(parts), params):
-        if into == -1 and out == -1:  # a period of the coarsest level: [period, key, sums…]
-            for period, name, *values in json.loads(found):
-                bucket = bisect.bisect_right(anchors, period) - 1
-                _add(sums[bucket].setdefault(name, [0] * width), values)
+        if into == -2:  # a period of read `out`'s coarsest level
+            period_sums = json.loads(found)
+            bucket = bisect.bisect_right(anchors[out], period_sums[0][0]) - 1
+            for _, name, *values in period_sums:
+                add(sums[bucket], name, values)
             continue
         for name, *values in json.loads(found):
             if 0 <= into < top:
-                _add(sums[into].setdefault(name, [0] * width), values)
+                add(sums[into], name, values)
             if 0 <= out < top:
-                _add(sums[out].setdefault(name, [0] * width), values, -1)
+                add(sums[out], name, values, -1)
     return sums
-
-
-def _names() -> str:
-    return ", ".join(f"c{index}" for index in range(len(VALUE_COLUMNS)))
-
-
-def _named_sums() -> str:
-    return ", ".join(f"SUM(r.{column}) AS c{index}" for index, column in enumerate(VALUE_COLUMNS))
 
 
 def _levels_for(granularity: str, levels: tuple[Level, ...]) -> tuple[Level, ...]:
@@ -554,7 +627,12 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
     except (OverflowError, ValueError):
         # A bucket edge beyond year 1 or 9999: still the client's input, never a 500.
         raise QueryError(DATES_OUT_OF_RANGE) from None
-    levels = PHASE_LEVELS if by == "phase" else MODEL_LEVELS
+    if by == "phase":
+        levels = PHASE_LEVELS
+    elif by == "project" and not project and not model:
+        levels = PROJECT_LEVELS  # no model column there
+    else:
+        levels = MODEL_LEVELS
     family = model.lower() if model else None
     sums = _bucket_sums(db, [point.start for point in points] + [points[-1].end],
                         project=project, model=family, levels=_levels_for(granularity, levels),
@@ -562,9 +640,10 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
                             by or ""))
     series = []
     for point, by_key in zip(points, sums, strict=True):
-        total = [0] * len(VALUE_COLUMNS)
-        for values in by_key.values():
-            _add(total, values)
+        # Split by every project, the totals come under the key None (see _bucket_sums).
+        total = by_key.pop(None, None) or (
+            [sum(column) for column in zip(*by_key.values(), strict=True)]
+            or [0] * len(VALUE_COLUMNS))
         entry: dict[str, Any] = {"date": point.label, "start": buckets.rfc3339(point.start),
                                  **amounts(tuple(total))}  # type: ignore[arg-type]
         if model:
@@ -726,6 +805,7 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
         f" WHERE {'p.project_id = :project' if project else '1'}"
         " ORDER BY p.cost_nanos DESC, p.project_id", {"project": project}).fetchall()
     month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=project, model=None,
+                         levels=MODEL_LEVELS if project else PROJECT_LEVELS,
                          key="project_id")[0]
     listed = []
     for project_id, *sums, events, first, last in rows:

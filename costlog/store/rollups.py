@@ -18,6 +18,12 @@ MODEL = "CASE WHEN COALESCE(n.model, '') = '' THEN 'unknown' ELSE n.model END"
 INITIATIVE = "COALESCE(n.initiative_id, '')"
 DAY = "substr(n.timestamp, 1, 10)"
 HOUR = "substr(n.timestamp, 1, 13)"
+# The UTC six hours holding the row, by their first hour: 'YYYY-MM-DD HH', HH in 00/06/12/18.
+SIX_HOURS = (
+    "substr(n.timestamp, 1, 11) || CASE WHEN substr(n.timestamp, 12, 2) < '06' THEN '00'"
+    " WHEN substr(n.timestamp, 12, 2) < '12' THEN '06'"
+    " WHEN substr(n.timestamp, 12, 2) < '18' THEN '12' ELSE '18' END"
+)
 QUARTER = (
     "substr(n.timestamp, 1, 14) || CASE"
     " WHEN CAST(substr(n.timestamp, 15, 2) AS INTEGER) < 15 THEN '00'"
@@ -42,7 +48,8 @@ COST_NANOS = "CAST(ROUND(COALESCE(n.cost_usd, 0) * 1e9) AS INTEGER)"
 #: the expressions already computed, which 17 statements then read for the price of one.
 ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("project", PROJECT), ("task", TASK), ("phase", PHASE), ("model", MODEL),
-    ("initiative", INITIATIVE), ("day", DAY), ("hour", HOUR), ("quarter", QUARTER),
+    ("initiative", INITIATIVE), ("day", DAY), ("hour", HOUR), ("six_hours", SIX_HOURS),
+    ("quarter", QUARTER),
     ("tokens", TOKENS), ("cost_nanos", COST_NANOS),
     ("cost_usd", "COALESCE(n.cost_usd, 0)"),
     ("input_tokens", "COALESCE(n.input_tokens, 0)"),
@@ -227,6 +234,13 @@ ROLLUPS: tuple[Rollup, ...] = (
         all_projects=True,
         per_row=EACH_PROJECT,
     ),
+    # By phase and hour (migration 013): a day's edges in a time zone read hours, not quarters.
+    Rollup(
+        "rollup_phase_h",
+        keys=(_PROJECT, ("hour", "r.hour"), _PHASE),
+        all_projects=True,
+        per_row=EACH_PROJECT,
+    ),
     Rollup(
         "rollup_model_d",
         keys=(_PROJECT, _DAY, _MODEL),
@@ -256,6 +270,13 @@ ROLLUPS: tuple[Rollup, ...] = (
         where="r.initiative <> ''",
         per_row=EACH_PROJECT,
     ),
+    # Each project's spend by day, six hours and hour, without the model, period first
+    # (migration 013): a series split by project reads these, so a New York day costs one range
+    # scan per level across all projects rather than one per project and level.
+    Rollup("rollup_project_d", keys=(_DAY, _PROJECT), per_row=EACH_PROJECT),
+    Rollup("rollup_project_6h", keys=(("hour", "r.six_hours"), _PROJECT),
+           per_row=EACH_PROJECT),
+    Rollup("rollup_project_h", keys=(("hour", "r.hour"), _PROJECT), per_row=EACH_PROJECT),
     # All-time totals per project: the list of projects, and the projects a breakdown or a
     # series by project reads (each then a primary-key range scan of its own).
     Rollup("rollup_project", keys=(_PROJECT,)),

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costlog.domain import buckets
-from costlog.store import queries
+from costlog.store import queries, rollups
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from tests.conftest import NOW
@@ -28,6 +28,7 @@ KOLKATA = ZoneInfo("Asia/Kolkata")
 MODELS = (("claude-opus-4-5-20251101", "claude"), ("claude-sonnet-4-5", "claude"),
           ("claude-haiku-4-5", "claude"), ("gpt-5", "openai"), ("", "claude"))
 PROJECTS = ("alpha", "beta", "alpha-2")
+PHASES = ("implement", "review", "plan", "test")
 FIRST_DAY, LAST_DAY = date(2026, 9, 20), date(2026, 11, 19)
 
 
@@ -50,7 +51,7 @@ def _events() -> Iterator[dict[str, Any]]:
         model, provider = MODELS[number % len(MODELS)]
         event: dict[str, Any] = {
             "event_id": f"q-{number}", "project_id": PROJECTS[number % 3],
-            "task_id": f"T-{number % 40}", "phase": "implement", "model": model,
+            "task_id": f"T-{number % 40}", "phase": PHASES[number // 3 % 4], "model": model,
             "provider": provider, "input_tokens": 100 + number, "output_tokens": number % 7,
             "timestamp": stamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         }
@@ -73,11 +74,13 @@ def _storage(instant: datetime) -> str:
 
 
 def _direct(db: sqlite_utils.Database, start: datetime, end: datetime, project: str | None,
-            model: str | None) -> tuple[int, int]:
+            model: str | None, *, phase: str | None = None) -> tuple[int, int]:
     """(nano-USD, tokens) of the cost_log rows in ``[start, end)``."""
     where, params = "timestamp >= ? AND timestamp < ?", [_storage(start), _storage(end)]
     if project:
         where, params = where + " AND project_id = ?", [*params, project]
+    if phase is not None:
+        where, params = where + " AND COALESCE(phase, '') = ?", [*params, phase]
     if model:
         where, params = where + f" AND {FAMILY} = ?", [*params, model]
     nanos, tokens = db.execute(
@@ -199,24 +202,38 @@ def test_bucket_sums_match_cost_log(series_db: sqlite_utils.Database, offsets: l
 
 
 @pytest.mark.parametrize("tz", [NEW_YORK, KOLKATA, UTC])
-@pytest.mark.parametrize(("key", "granularity"), [("project_id", "day"), ("project_id", "hour"),
-                                                  ("model", "day"), ("model", "week")])
+@pytest.mark.parametrize(("key", "granularity", "levels"), [
+    ("project_id", "day", queries.PROJECT_LEVELS), ("project_id", "week", queries.PROJECT_LEVELS),
+    ("project_id", "hour", queries.PROJECT_LEVELS[2:]), ("project_id", "day", queries.MODEL_LEVELS),
+    ("project_id", "hour", queries.MODEL_LEVELS[1:]), ("model", "day", queries.MODEL_LEVELS),
+    ("model", "week", queries.MODEL_LEVELS), ("phase", "day", queries.PHASE_LEVELS),
+])
 def test_bucket_sums_by_key_match_cost_log(series_db: sqlite_utils.Database, tz: ZoneInfo,
-                                           key: str, granularity: str) -> None:
-    """Each bucket's sums by project (every project's own rows) or by model family: daily
-    buckets read the day rows in one scan grouped by day, weekly ones a range per week."""
+                                           key: str, granularity: str,
+                                           levels: tuple[queries.Level, ...]) -> None:
+    """Each bucket's sums by project (every project's own rows: their cost, and the bucket's
+    totals under None), by model family or by phase: daily buckets read the day rows in one
+    scan grouped by day, weekly ones a range per week."""
     first = datetime.combine(date(2026, 10, 25), time(), tzinfo=tz)
     last = first + timedelta(days=3 if granularity == "hour" else 30)
     points = buckets.buckets(first, last, granularity, tz, 1_000)
     sums = queries._bucket_sums(series_db, [p.start for p in points] + [points[-1].end],
-                                project=None, model=None, key=key)
+                                project=None, model=None, levels=levels, key=key)
+    names = {"project_id": PROJECTS, "phase": PHASES,
+             "model": ("opus", "sonnet", "haiku", "gpt-5", "unknown")}[key]
     for point, by_key in zip(points, sums, strict=True):
-        names = PROJECTS if key == "project_id" else ("opus", "sonnet", "haiku", "gpt-5",
-                                                      "unknown")
         expected = {name: _direct(series_db, point.start, point.end,
                                   name if key == "project_id" else None,
-                                  None if key == "project_id" else name)
+                                  name if key == "model" else None,
+                                  phase=name if key == "phase" else None)
                     for name in names}
+        if key == "project_id":
+            # The cost alone per project; every value of the bucket's total.
+            total = by_key.pop(None, [0, 0])
+            assert tuple(total[:2]) == _direct(series_db, point.start, point.end, None, None)
+            assert {name: values for name, values in by_key.items() if any(values)} == {
+                name: [found[0]] for name, found in expected.items() if found[0]}
+            continue
         # A key whose ranges cancel out (summed in, then out) is left with zeros.
         assert {name: tuple(values[:2]) for name, values in by_key.items() if any(values)} == {
             name: found for name, found in expected.items() if found != (0, 0)}
@@ -235,6 +252,28 @@ def test_level_keys_are_the_rollup_keys(db: sqlite_utils.Database, instant: date
     assert keys == [buckets.day_key(instant), buckets.hour_key(instant),
                     buckets.quarter_key(instant)]
     assert [level.key(instant) for level in queries.MODEL_LEVELS] == keys
+
+
+@pytest.mark.parametrize(("stored", "key"), [
+    ("2026-11-20 00:00:00", "2026-11-20 00"), ("2026-11-20 05:59:59", "2026-11-20 00"),
+    ("2026-11-20 06:00:00", "2026-11-20 06"), ("2026-11-20 11:15:00", "2026-11-20 06"),
+    ("2026-11-20 12:00:00", "2026-11-20 12"), ("2026-11-20 17:59:59", "2026-11-20 12"),
+    ("2026-11-20 18:00:00", "2026-11-20 18"), ("2026-11-20 23:59:59", "2026-11-20 18"),
+])
+def test_six_hours_key_is_the_rollup_key(db: sqlite_utils.Database, stored: str,
+                                         key: str) -> None:
+    """The project rollup by six hours keys a row as buckets.six_hours_key keys its instant,
+    and a six-hour period's first quarter has the same key as the period's strftime()."""
+    (in_sql,) = db.execute(f"SELECT {rollups.SIX_HOURS} FROM (SELECT ? AS timestamp) AS n",
+                           [stored]).fetchone()
+    instant = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    assert in_sql == buckets.six_hours_key(instant) == key
+    level = queries.PROJECT_LEVELS[1]
+    start = datetime.fromisoformat(key + ":00").replace(tzinfo=UTC)
+    index = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(minutes=15)
+    assert level.anchor(index) == index
+    assert db.execute("SELECT strftime(?, ? * 900, 'unixepoch')",
+                      [level.key_format, index]).fetchone()[0] == key
 
 
 def test_edges_at_the_end_of_year_9999(db: sqlite_utils.Database) -> None:

@@ -46,6 +46,7 @@ def test_the_store_adds_fine_keys_row_by_row_and_groups_coarse_ones() -> None:
         "rollup_model_q": [False, False],
         "rollup_phase_q": [False, False],
         "rollup_model_h": [False, True],
+        "rollup_phase_h": [False, True],
         "rollup_model_d": [False, True],
         "rollup_phase_d": [False, True],
         "rollup_task_d": [True],
@@ -53,6 +54,9 @@ def test_the_store_adds_fine_keys_row_by_row_and_groups_coarse_ones() -> None:
         "rollup_task": [True],
         "rollup_initiative_d": [False, True],
         "rollup_initiative": [False],
+        "rollup_project_d": [False],
+        "rollup_project_6h": [False],
+        "rollup_project_h": [False],
         "rollup_project": [True],
         "rollup_model_id_d": [False, True],
     }
