@@ -209,6 +209,7 @@ def main() -> None:
     for db in dbs:
         if isinstance(db, Path) and not db.exists():
             parser.error(f"{db} does not exist: run python -m bench.bench_import first")
+    args.workdir.mkdir(parents=True, exist_ok=True)  # the API's log goes there
     print(machine())
     for db in dbs:
         # The uniform spread is the stress case: its target is 200 ms.
