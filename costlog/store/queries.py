@@ -298,8 +298,6 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
         known = into.get(name)
         if known is None:  # most often: a key's first sums in the bucket are taken as they are
             into[name] = values if sign > 0 else [-value for value in values]
-        elif len(values) == 1:  # the cost alone (split by every project)
-            known[0] += sign * values[0]
         else:
             _add(known, values, sign)
 
