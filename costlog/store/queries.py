@@ -183,8 +183,9 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
                 ranges: list[list[tuple[int, int, int, int]]],
                 params: dict[str, Any]) -> list[str]:
     """The SELECTs of ``read`` (the ``number``-th of a statement): each yields rows
-    (i, j, JSON array of [key, sums…]) as :func:`_ranges` says, except that a scan of the
-    coarsest level yields (-2, number, JSON array of [period, key, sums…]) per period."""
+    (number, i, j, JSON array of [key, sums…]) as :func:`_ranges` says, except that a scan of
+    the coarsest level yields (number, -2, -2, JSON array of [period, key, sums…]) per
+    period."""
     first = read.levels[0]
     names = ", ".join(f"c{index}" for index in range(len(read.columns)))
 
@@ -211,7 +212,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
         # the API's event loop (/healthz) while heavy reads run. Grouped in the primary key's
         # order (project, period, key): no sorter.
         parts.append(
-            f"SELECT -2, {number}, json_group_array(json_array(t, k, {names})) FROM"
+            f"SELECT {number}, -2, -2, json_group_array(json_array(t, k, {names})) FROM"
             f" (SELECT r.{first.column} AS t, {read.key} AS k, {values(first)}"
             f" FROM {first.table} AS r WHERE {read.where}"
             f" AND r.{first.column} >= {_period_key(first, f':lo{number}')}"
@@ -229,7 +230,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
         # range's sums by key come back as one JSON array. Without a key there is no GROUP
         # BY, so no sorter over every rollup row read.
         parts.append(
-            "SELECT json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
+            f"SELECT {number}, json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
             f" (SELECT json_group_array(json_array(k, {names})) FROM"
             f" (SELECT {read.key} AS k, {values(level)} FROM {level.table} AS r"
             f" WHERE {read.where}"
@@ -293,27 +294,42 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     sums: list[dict[Any, list[int]]] = [{} for _ in range(top)]
     if not parts:
         return sums
+    # A one-value read (the cost of every project) is summed as ints, not one-item lists: a
+    # year of New York days by project adds ~100,000 of them.
+    costs: list[dict[Any, int]] = [{} for _ in range(top)]
+    for number, into, out, found in db.execute(" UNION ALL ".join(parts), params):
+        entries = json.loads(found)
+        single = len(reads[number].columns) == 1
+        if into == -2:  # a period of the read's coarsest level: [period, key, sums…] each
+            bucket = bisect.bisect_right(anchors[number], entries[0][0]) - 1
+            _add_entries(costs[bucket] if single else sums[bucket], entries, 1, single, 1)
+            continue
+        for index, sign in ((into, 1), (out, -1)):
+            if 0 <= index < top:
+                _add_entries(costs[index] if single else sums[index], entries, sign, single, 0)
+    for by_key, by_cost in zip(sums, costs, strict=True):
+        for name, cost in by_cost.items():
+            by_key[name] = [cost]
+    return sums
 
-    def add(into: dict[Any, list[int]], name: Any, values: list[int], sign: int = 1) -> None:
-        known = into.get(name)
+
+def _add_entries(into: dict[Any, Any], entries: list[list[Any]], sign: int, single: bool,
+                 skip: int) -> None:
+    """Add (``sign`` 1) or subtract (-1) each entry's sums, after ``skip`` columns and its key,
+    into ``into``: an int per key for a ``single``-value read, else a list."""
+    get = into.get
+    if single:
+        for entry in entries:
+            name = entry[skip]
+            into[name] = get(name, 0) + sign * entry[skip + 1]
+        return
+    for entry in entries:
+        name, values = entry[skip], entry[skip + 1:]
+        known = get(name)
         if known is None:  # most often: a key's first sums in the bucket are taken as they are
             into[name] = values if sign > 0 else [-value for value in values]
         else:
             _add(known, values, sign)
-
-    for into, out, found in db.execute(" UNION ALL ".join(parts), params):
-        if into == -2:  # a period of read `out`'s coarsest level
-            period_sums = json.loads(found)
-            bucket = bisect.bisect_right(anchors[out], period_sums[0][0]) - 1
-            for _, name, *values in period_sums:
-                add(sums[bucket], name, values)
-            continue
-        for name, *values in json.loads(found):
-            if 0 <= into < top:
-                add(sums[into], name, values)
-            if 0 <= out < top:
-                add(sums[out], name, values, -1)
-    return sums
 
 
 def _levels_for(granularity: str, levels: tuple[Level, ...]) -> tuple[Level, ...]:
