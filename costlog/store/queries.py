@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import pairwise, repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -185,7 +185,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
     """The SELECTs of ``read`` (the ``number``-th of a statement): each yields rows
     (number, i, j, JSON array of [key, sums…]) as :func:`_ranges` says, except that a scan of
     the coarsest level yields (number, -2, -2, JSON array of [period, key, sums…]) per
-    period."""
+    period. A one-value read's JSON is [[key, …], [value, …]] instead, after the period."""
     first = read.levels[0]
     names = ", ".join(f"c{index}" for index in range(len(read.columns)))
 
@@ -200,6 +200,13 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
     def group(level: Level, columns: str) -> str:
         return "" if level.period_first else f" GROUP BY {columns}"
 
+    def entries(period: str = "") -> str:
+        # One value: [period…, [key, …], [value, …]], which Python adds up without a loop of
+        # its own; else [[period…, key, value…], …].
+        if len(read.columns) == 1:
+            return f"json_array({period}json_group_array(k), json_group_array(c0))"
+        return f"json_group_array(json_array({period}k, {names}))"
+
     parts = []
     # The coarsest ranges follow each other: one scan of them all, grouped by period, costs
     # less than a scan per range unless it returns many more rows (a week of hours from
@@ -212,7 +219,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
         # the API's event loop (/healthz) while heavy reads run. Grouped in the primary key's
         # order (project, period, key): no sorter.
         parts.append(
-            f"SELECT {number}, -2, -2, json_group_array(json_array(t, k, {names})) FROM"
+            f"SELECT {number}, -2, -2, {entries('t, ')} FROM"
             f" (SELECT r.{first.column} AS t, {read.key} AS k, {values(first)}"
             f" FROM {first.table} AS r WHERE {read.where}"
             f" AND r.{first.column} >= {_period_key(first, f':lo{number}')}"
@@ -231,7 +238,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
         # BY, so no sorter over every rollup row read.
         parts.append(
             f"SELECT {number}, json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
-            f" (SELECT json_group_array(json_array(k, {names})) FROM"
+            f" (SELECT {entries()} FROM"
             f" (SELECT {read.key} AS k, {values(level)} FROM {level.table} AS r"
             f" WHERE {read.where}"
             f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
@@ -300,29 +307,39 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     for number, into, out, found in db.execute(" UNION ALL ".join(parts), params):
         entries = json.loads(found)
         single = len(reads[number].columns) == 1
-        if into == -2:  # a period of the read's coarsest level: [period, key, sums…] each
-            bucket = bisect.bisect_right(anchors[number], entries[0][0]) - 1
-            _add_entries(costs[bucket] if single else sums[bucket], entries, 1, single, 1)
+        if into == -2:  # a period of the read's coarsest level, first in each entry
+            period = entries[0] if single else entries[0][0]
+            bucket = bisect.bisect_right(anchors[number], period) - 1
+            if single:
+                _add_costs(costs[bucket], *entries[1:], 1)
+            else:
+                _add_entries(sums[bucket], entries, 1, 1)
             continue
         for index, sign in ((into, 1), (out, -1)):
             if 0 <= index < top:
-                _add_entries(costs[index] if single else sums[index], entries, sign, single, 0)
+                if single:
+                    _add_costs(costs[index], *entries, sign)
+                else:
+                    _add_entries(sums[index], entries, sign, 0)
     for by_key, by_cost in zip(sums, costs, strict=True):
         for name, cost in by_cost.items():
             by_key[name] = [cost]
     return sums
 
 
-def _add_entries(into: dict[Any, Any], entries: list[list[Any]], sign: int, single: bool,
+def _add_costs(into: dict[Any, int], keys: list[Any], costs: list[int], sign: int) -> None:
+    """Add (``sign`` 1) or subtract (-1) each key's cost into ``into``, with no Python loop:
+    ``update`` takes each key's new sum before it reads the next one's, so a key that comes
+    twice adds up."""
+    into.update(zip(keys, map(operator.add if sign > 0 else operator.sub,
+                              map(into.get, keys, repeat(0)), costs), strict=True))
+
+
+def _add_entries(into: dict[Any, list[int]], entries: list[list[Any]], sign: int,
                  skip: int) -> None:
     """Add (``sign`` 1) or subtract (-1) each entry's sums, after ``skip`` columns and its key,
-    into ``into``: an int per key for a ``single``-value read, else a list."""
+    into ``into``."""
     get = into.get
-    if single:
-        for entry in entries:
-            name = entry[skip]
-            into[name] = get(name, 0) + sign * entry[skip + 1]
-        return
     for entry in entries:
         name, values = entry[skip], entry[skip + 1:]
         known = get(name)

@@ -403,3 +403,18 @@ def test_breakdown_empty_database(db: sqlite_utils.Database, by: str, period: st
         "period": period, "total_cost_usd": 0.0, "breakdown": {},
         "other": {"cost": 0.0, "tokens": 0, "percent": 0.0, "count": 0}}
     assert all(body["other"][kind] == 0 for kind in queries.rollups.TOKEN_KINDS)
+
+
+@pytest.mark.parametrize(("before", "keys", "costs", "sign", "after"), [
+    ({}, ["a", "b"], [5, 7], 1, {"a": 5, "b": 7}),
+    ({"a": 1}, ["a", "b"], [5, 7], -1, {"a": -4, "b": -7}),
+    # A range over two periods holds a key once per period: both add up.
+    ({"a": 1}, ["a", "b", "a"], [5, 7, 10], 1, {"a": 16, "b": 7}),
+    ({"a": 20}, ["a", "a"], [5, 10], -1, {"a": 5}),
+    ({"a": 3}, [], [], 1, {"a": 3}),
+])
+def test_add_costs_adds_each_key_however_often_it_comes(
+        before: dict[str, int], keys: list[str], costs: list[int], sign: int,
+        after: dict[str, int]) -> None:
+    queries._add_costs(before, keys, costs, sign)
+    assert before == after
