@@ -111,7 +111,7 @@ def main() -> None:
         figures = []
         for target in (sqlite, url):
             bench_queries.RESULTS.rows.clear()
-            bench_queries.bench_queries(target, rounds, workdir=args.workdir)
+            bench_queries.bench_queries(target, rounds, workdir=args.workdir, events=count)
             figures.append(list(bench_queries.RESULTS.rows))
         print("\n| figure | SQLite | PostgreSQL |\n|---|---|---|")
         for (figure, on_sqlite, *_), (_, on_postgres, *_) in zip(*figures, strict=True):

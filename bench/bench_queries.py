@@ -47,7 +47,8 @@ RESULTS = Results()
 END = "2026-11-20"
 
 
-def queries() -> list[str]:
+def queries(events: int = 1_000_000) -> list[str]:
+    """Every query timed, for a database of ``events`` events (ids b-0 … b-<events - 1>)."""
     paths = []
     for by in ("model", "phase", "task", "initiative"):
         for period in ("24h", "7d", "30d", "all"):
@@ -76,7 +77,7 @@ def queries() -> list[str]:
     paths += [
         "/api/cost/projects",
         "/api/cost/projects?tz=Asia/Kolkata",
-        "/api/cost/events/b-499999",
+        f"/api/cost/events/b-{events // 2 - 1}",  # a receipt from the middle of the file
         "/api/cost/budget",
         "/api/cost/budget?tz=Asia/Kolkata",
         "/api/initiatives/INIT-100/cost",
@@ -114,7 +115,7 @@ def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, http.client.
 
 def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | None = None,
                   baseline: Path | None = None, target: float = 50,
-                  workdir: Path = DEFAULT_WORKDIR) -> None:
+                  workdir: Path = DEFAULT_WORKDIR, events: int = 1_000_000) -> None:
     heading(f"5. query latency over HTTP, {label(db)}, {rounds} rounds")
     env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
@@ -131,7 +132,7 @@ def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | N
         status, body = request(conn, "PUT", "/api/cost/budget",
                                json.dumps({"monthly_limit_usd": 20_000}).encode())
         assert status == 200, body
-        paths = [path for path in queries() if only in path]
+        paths = [path for path in queries(events) if only in path]
         spy = None
         if profile:  # py-spy attached to the API process for the timed rounds
             spy = subprocess.Popen([str(VENV_BIN / "py-spy"), "record", "-r", "500", "-f", "raw",
@@ -215,7 +216,7 @@ def main() -> None:
         # The uniform spread is the stress case: its target is 200 ms.
         bench_queries(db, args.rounds or (10 if args.quick else 40), args.only, args.profile,
                       args.baseline, target=200 if "uniform" in str(db) else 50,
-                      workdir=args.workdir)
+                      workdir=args.workdir, events=count)
     print("\n" + RESULTS.table())
 
 
