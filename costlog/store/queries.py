@@ -304,23 +304,21 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     # A one-value read (the cost of every project) is summed as ints, not one-item lists: a
     # year of New York days by project adds ~100,000 of them.
     costs: list[dict[Any, int]] = [{} for _ in range(top)]
+    one_value = [len(read.columns) == 1 for read in reads]
     for number, into, out, found in db.execute(" UNION ALL ".join(parts), params):
-        entries = json.loads(found)
-        single = len(reads[number].columns) == 1
+        entries, skip = json.loads(found), 0
         if into == -2:  # a period of the read's coarsest level, first in each entry
-            period = entries[0] if single else entries[0][0]
-            bucket = bisect.bisect_right(anchors[number], period) - 1
-            if single:
-                _add_costs(costs[bucket], *entries[1:], 1)
+            if one_value[number]:
+                period, *entries = entries
             else:
-                _add_entries(sums[bucket], entries, 1, 1)
-            continue
+                period, skip = entries[0][0], 1
+            into, out = bisect.bisect_right(anchors[number], period) - 1, -1
         for index, sign in ((into, 1), (out, -1)):
             if 0 <= index < top:
-                if single:
+                if one_value[number]:
                     _add_costs(costs[index], *entries, sign)
                 else:
-                    _add_entries(sums[index], entries, sign, 0)
+                    _add_entries(sums[index], entries, sign, skip)
     for by_key, by_cost in zip(sums, costs, strict=True):
         for name, cost in by_cost.items():
             by_key[name] = [cost]
