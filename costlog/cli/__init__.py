@@ -7,6 +7,7 @@ them and are accepted before or after the command (``costlog --db X up`` = ``cos
 import logging
 import os
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -378,14 +379,79 @@ def aggregates_rebuild(ctx: click.Context) -> None:
 
 
 
-def _zone(settings: Settings, tz: str | None) -> "ZoneInfo":
+@main.group(name="local-days")
+def local_days() -> None:
+    """Keep days in the time zones you report in: their daily series read one row a day."""
+
+
+def _utc_offset(minutes: int) -> str:
+    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _set_local_day_zones(ctx: click.Context, change: Callable[[set[str]], set[str]]) -> None:
+    from costlog.store.queries import local_day_zones
+    from costlog.store.write import set_local_day_zones
+
+    db = _open_db(_settings(ctx))
+    zones = change(set(local_day_zones(db)))
+    offsets = set_local_day_zones(db, zones)
+    db.close()
+    if zones:
+        click.echo(f"local days kept for {', '.join(sorted(zones))}"
+                   f" (UTC offsets {', '.join(map(_utc_offset, offsets)) or 'none'})")
+    else:
+        click.echo("no local days kept")
+
+
+@local_days.command(name="add")
+@click.argument("zones", nargs=-1, required=True)
+@click.pass_context
+def local_days_add(ctx: click.Context, zones: tuple[str, ...]) -> None:
+    """Keep local days for ZONES (IANA names such as America/New_York): each of their UTC
+    offsets adds one row per event and day to three rollups, filled now from cost_log."""
+    added = {name for name in zones if _zone_info(name, 'ZONES')}
+    _set_local_day_zones(ctx, lambda kept: kept | added)
+
+
+@local_days.command(name="remove")
+@click.argument("zones", nargs=-1, required=True)
+@click.pass_context
+def local_days_remove(ctx: click.Context, zones: tuple[str, ...]) -> None:
+    """Stop keeping local days for ZONES; the rows of offsets no other zone uses go."""
+    removed = set(zones)
+    _set_local_day_zones(ctx, lambda kept: kept - removed)
+
+
+@local_days.command(name="list")
+@click.pass_context
+def local_days_list(ctx: click.Context) -> None:
+    """The zones whose local days are kept, one per line with their UTC offsets."""
     from zoneinfo import ZoneInfo
 
-    key = tz or settings.tz
+    from costlog.domain.buckets import local_day_offsets
+    from costlog.store.queries import local_day_zones
+
+    db = _open_db(_settings(ctx))
+    zones = local_day_zones(db)
+    db.close()
+    for zone in zones:
+        offsets = [offset for offset in local_day_offsets(ZoneInfo(zone)) if offset]
+        click.echo(f"{zone}\t{', '.join(map(_utc_offset, offsets)) or 'none (UTC days)'}")
+    if not zones:
+        click.echo("no local days kept", err=True)
+
+
+def _zone_info(key: str, hint: str) -> "ZoneInfo":
+    from zoneinfo import ZoneInfo
+
     try:
         return ZoneInfo(key)
     except Exception:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError, OSError, ...
-        raise click.BadParameter(f"unknown time zone {key!r}", param_hint="--tz") from None
+        raise click.BadParameter(f"unknown time zone {key!r}", param_hint=hint) from None
+
+
+def _zone(settings: Settings, tz: str | None) -> "ZoneInfo":
+    return _zone_info(tz or settings.tz, "--tz")
 
 
 def _project(settings: Settings, project: str | None) -> str | None:

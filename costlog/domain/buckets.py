@@ -203,3 +203,33 @@ def floor_day(instant: datetime) -> datetime:
 def floor_month(instant: datetime) -> datetime:
     """The last UTC month start at or before ``instant``."""
     return floor_day(instant).replace(day=1)
+
+
+#: The years whose local midnights decide a zone's local-day offsets.
+LOCAL_DAY_YEARS = (2000, 2100)
+#: The offsets a local-day rollup can hold: whole quarter hours, within a day either way.
+MAX_OFFSET_MINUTES = 24 * 60 - 15
+
+
+def local_day_offsets(tz: ZoneInfo) -> list[int]:
+    """The UTC offsets (minutes east) of ``tz``'s midnights from 2000 to 2100, sorted: a day
+    in ``tz`` that starts and ends at the same one of them is that offset's local day. Offsets
+    off the quarter-hour grid (local mean times) are left out: no rollup key could hold them."""
+    found: set[int] = set()
+    day, last = date(LOCAL_DAY_YEARS[0], 1, 1), date(LOCAL_DAY_YEARS[1], 1, 1)
+    while day < last:
+        offset = _midnight(day, tz).utcoffset()
+        minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+        if minutes % 15 == 0 and abs(minutes) <= MAX_OFFSET_MINUTES:
+            found.add(minutes)
+        day += timedelta(days=1)
+    return sorted(found)
+
+
+def edge_offset(edge: datetime) -> int | None:
+    """The UTC offset in minutes east, modulo a day (0 to 1439), of the zones whose midnight
+    ``edge`` is; None off the minute grid."""
+    utc = edge.astimezone(UTC)
+    if utc.second or utc.microsecond:
+        return None
+    return -(utc.hour * 60 + utc.minute) % (24 * 60)

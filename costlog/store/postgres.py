@@ -91,6 +91,9 @@ _FRAGMENTS = (
     ("LIMIT :limit", "LIMIT NULLIF(:limit, -1)"),  # SQLite's LIMIT -1 is no limit
 )
 _REWRITES = (
+    # Unix time of a UTC timestamp's text (before INTEGER becomes BIGINT below).
+    (re.compile(r"CAST\(strftime\('%s', ([\w.]+)\) AS INTEGER\)"),
+     r"CAST(EXTRACT(EPOCH FROM CAST(\1 AS timestamp)) AS BIGINT)"),
     (re.compile(r"^INSERT OR IGNORE INTO (.*)$", re.S), r"INSERT INTO \1 ON CONFLICT DO NOTHING"),
     (re.compile(r"\b(WHERE|AND) 1\b(?!\s*[=<>])"), r"\1 TRUE"),
     # SQLite's INTEGER is 64 bits; PostgreSQL's is 32.

@@ -8,12 +8,13 @@ Costs are summed as integer nano-USD. A receipt and an export read cost_log itse
 """
 
 import bisect
+import functools
 import json
 import operator
 import sys
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise, repeat
 from typing import Any
@@ -110,11 +111,26 @@ class Level:
     key_format: str
     #: Keyed by (period, project), not (project, period, …).
     period_first: bool = False
+    #: A local-day rollup's offset (minutes east of UTC): its days start at that offset's
+    #: midnights, and its rows of other offsets are no part of it.
+    offset: int | None = None
+
+    @property
+    def shift(self) -> int:
+        """Where the periods start: the quarter index of the first boundary after the epoch,
+        modulo the period's length."""
+        return -(self.offset or 0) // 15 % self.quarters
+
+    @property
+    def rows(self) -> str:
+        """SQL condition on a row ``r``: one of this level's (all rows, but for local days)."""
+        return "" if self.offset is None else f" AND r.utc_offset = {self.offset}"
 
     def anchor(self, index: int) -> int:
         """The period boundary nearest to quarter ``index``; the one below when the one above
         is past the end of year 9999."""
-        nearest = (index + self.quarters // 2) // self.quarters * self.quarters
+        shift = self.shift
+        nearest = (index - shift + self.quarters // 2) // self.quarters * self.quarters + shift
         return nearest if nearest <= _LAST_QUARTER else nearest - self.quarters
 
 
@@ -139,6 +155,30 @@ PROJECT_LEVELS = (
     Level("rollup_project_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H", period_first=True),
     MODEL_LEVELS[-1],
 )
+#: The local-day rollup (migration 014) of each UTC day rollup that has one.
+LOCAL_DAY_TABLES = {"rollup_model_d": "rollup_model_ld", "rollup_phase_d": "rollup_phase_ld",
+                    "rollup_project_d": "rollup_project_ld"}
+
+
+@functools.cache
+def _local_day(table: str, offset: int, *, period_first: bool) -> Level:
+    """The days of ``table`` (a local-day rollup) at ``offset`` minutes east of UTC."""
+    shift = timedelta(minutes=offset)
+    return Level(table, "day", 96, lambda instant: buckets.day_key(instant + shift), "%Y-%m-%d",
+                 period_first=period_first, offset=offset)
+
+
+def _local_levels(levels: tuple[Level, ...], offset: int) -> tuple[Level, ...] | None:
+    """``levels`` with local days at ``offset`` in place of UTC days, followed by the finer
+    levels whose periods start at that offset's midnights too; None if ``levels`` start
+    with no UTC day rollup that has local days."""
+    table = LOCAL_DAY_TABLES.get(levels[0].table)
+    if table is None:
+        return None
+    local = _local_day(table, offset, period_first=levels[0].period_first)
+    return (local, *(level for level in levels[1:] if local.shift % level.quarters == 0))
+
+
 #: Every project with a row (the all-time rollup by project): a by-project read scans each
 #: project's own primary-key range instead of every project's rows.
 EACH_PROJECT = "project_id IN (SELECT project_id FROM rollup_project)"
@@ -153,6 +193,29 @@ class _Read:
     where: str
     key: str
     columns: tuple[str, ...] = VALUE_COLUMNS
+    #: The local-day rollups hold all of its rows (they keep no one project's models or
+    #: phases).
+    local: bool = False
+
+
+def _runs(edges: list[datetime],
+          offsets: dict[int, int]) -> list[tuple[int, int, int | None]]:
+    """The buckets ``[edges[i], edges[i + 1])`` in runs (first, end, offset): each run's
+    buckets start at the midnights of the same registered offset (``offsets``: by their value
+    modulo a day), or of none (None)."""
+    starts = [offsets.get(buckets.edge_offset(edge)) for edge in edges[:-1]]
+    runs, first = [], 0
+    for index in range(1, len(starts) + 1):
+        if index == len(starts) or starts[index] != starts[first]:
+            runs.append((first, index, starts[first]))
+            first = index
+    return runs
+
+
+def _registered_offsets(db: sqlite_utils.Database) -> dict[int, int]:
+    """The offsets of ``costlog local-days``, by their value modulo a day."""
+    return {offset % (24 * 60): offset for (offset,) in
+            db.execute(f"SELECT utc_offset FROM {rollups.LOCAL_DAY_OFFSETS}")}
 
 
 def _ranges(levels: tuple[Level, ...],
@@ -176,7 +239,8 @@ def _ranges(levels: tuple[Level, ...],
 
 def _period_key(level: Level, value: str) -> str:
     """SQL: the key of ``level``'s period starting at quarter index ``value``."""
-    return f"strftime('{level.key_format}', {value} * :q, 'unixepoch')"
+    local = f" + {level.offset * 60}" if level.offset else ""
+    return f"strftime('{level.key_format}', {value} * :q{local}, 'unixepoch')"
 
 
 def _read_parts(read: _Read, number: int, coarsest: list[int],
@@ -221,7 +285,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
         parts.append(
             f"SELECT {number}, -2, -2, {entries('t, ')} FROM"
             f" (SELECT r.{first.column} AS t, {read.key} AS k, {values(first)}"
-            f" FROM {first.table} AS r WHERE {read.where}"
+            f" FROM {first.table} AS r WHERE {read.where}{first.rows}"
             f" AND r.{first.column} >= {_period_key(first, f':lo{number}')}"
             f" AND r.{first.column} < {_period_key(first, f':hi{number}')}"
             f"{group(first, '2, 1' if read.key == 'r.project_id' else '1, 2')}) AS sums"
@@ -240,7 +304,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
             f"SELECT {number}, json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
             f" (SELECT {entries()} FROM"
             f" (SELECT {read.key} AS k, {values(level)} FROM {level.table} AS r"
-            f" WHERE {read.where}"
+            f" WHERE {read.where}{level.rows}"
             f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
             f"{group(level, '1') if read.key.startswith('r.') else ''}) AS sums"
             " WHERE c0 IS NOT NULL)"
@@ -269,6 +333,11 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     quarter-hour grid counts from its own quarter, as its rollup key does. One statement: a
     single read snapshot, so the levels always agree with each other.
 
+    Buckets that start at the midnights of a registered local-day offset (``costlog
+    local-days``) are read in runs, each with that offset's local days as its coarsest level:
+    a year of New York days then reads one row per day and key, and hours only at the two
+    edges where the offset changes.
+
     ``key='project_id'`` without a ``project`` reads every project's rows (not the
     all-projects ones), their cost only, from ``levels``, and each bucket's totals, under the
     key None, from the '*' rows of the model rollups of the same grains: per-project rows are
@@ -281,22 +350,31 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
         model_filter, params["model"] = " AND r.model = :model", model
     if key == "project_id" and not project:
         totals = tuple(level for level in MODEL_LEVELS if level.quarters <= levels[0].quarters)
+        # Local days by model hold all projects' sums only; by project, each project's.
         reads = [_Read(levels, f"r.{EACH_PROJECT}{model_filter}", "r.project_id",
-                       ("cost_nanos",)),
+                       ("cost_nanos",), local=levels[0] == PROJECT_LEVELS[0]),
                  _Read(totals, f"r.project_id = '{ALL_PROJECTS}'{model_filter}",
-                       "CAST(NULL AS TEXT)")]
+                       "CAST(NULL AS TEXT)", local=True)]
     else:
         params["project"] = project or ALL_PROJECTS
         reads = [_Read(levels, f"r.project_id = :project{model_filter}",
-                       f"r.{key}" if key else "''")]
+                       f"r.{key}" if key else "''", local=not project)]
     quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
-    parts, anchors = [], []
-    for number, read in enumerate(reads):
-        coarsest, ranges = _ranges(read.levels, quarters)
-        parts += _read_parts(read, number, coarsest, ranges, params)
-        # The coarsest level's keys of the anchors: a scanned period's bucket.
-        anchors.append([read.levels[0].key(_EPOCH + anchor * _QUARTER) for anchor in coarsest])
-    # Bucket -1 and the last one are no bucket: what goes there is dropped.
+    local = any(read.local and read.levels[0].table in LOCAL_DAY_TABLES for read in reads)
+    runs = _runs(edges, _registered_offsets(db) if local else {})
+    # Each read once per run, numbered: (first bucket, buckets, one value) and the anchors.
+    parts, jobs, anchors = [], [], []
+    for read in reads:
+        for first, end, offset in runs:
+            local_levels = _local_levels(read.levels, offset) if (
+                offset is not None and read.local) else None
+            run = replace(read, levels=local_levels) if local_levels else read
+            coarsest, ranges = _ranges(run.levels, quarters[first:end + 1])
+            parts += _read_parts(run, len(jobs), coarsest, ranges, params)
+            jobs.append((first, end - first, len(run.columns) == 1))
+            # The coarsest level's keys of the anchors: a scanned period's bucket.
+            anchors.append([run.levels[0].key(_EPOCH + anchor * _QUARTER)
+                            for anchor in coarsest])
     top = len(edges) - 1
     sums: list[dict[Any, list[int]]] = [{} for _ in range(top)]
     if not parts:
@@ -304,21 +382,21 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     # A one-value read (the cost of every project) is summed as ints, not one-item lists: a
     # year of New York days by project adds ~100,000 of them.
     costs: list[dict[Any, int]] = [{} for _ in range(top)]
-    one_value = [len(read.columns) == 1 for read in reads]
     for number, into, out, found in db.execute(" UNION ALL ".join(parts), params):
-        entries, skip = json.loads(found), 0
+        (first, count, one_value), entries, skip = jobs[number], json.loads(found), 0
         if into == -2:  # a period of the read's coarsest level, first in each entry
-            if one_value[number]:
+            if one_value:
                 period, *entries = entries
             else:
                 period, skip = entries[0][0], 1
             into, out = bisect.bisect_right(anchors[number], period) - 1, -1
+        # Bucket -1 and the run's last one are no bucket: what goes there is dropped.
         for index, sign in ((into, 1), (out, -1)):
-            if 0 <= index < top:
-                if one_value[number]:
-                    _add_costs(costs[index], *entries, sign)
+            if 0 <= index < count:
+                if one_value:
+                    _add_costs(costs[first + index], *entries, sign)
                 else:
-                    _add_entries(sums[index], entries, sign, skip)
+                    _add_entries(sums[first + index], entries, sign, skip)
     for by_key, by_cost in zip(sums, costs, strict=True):
         for name, cost in by_cost.items():
             by_key[name] = [cost]
@@ -669,10 +747,13 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
                             by or ""))
     series = []
     for point, by_key in zip(points, sums, strict=True):
-        # Split by every project, the totals come under the key None (see _bucket_sums).
-        total = by_key.pop(None, None) or (
-            [sum(column) for column in zip(*by_key.values(), strict=True)]
-            or [0] * len(VALUE_COLUMNS))
+        if by == "project" and not project:
+            # Split by every project, the totals come under the key None (see _bucket_sums);
+            # a bucket may hold projects' sums that cancel out and no totals.
+            total = by_key.pop(None, None) or [0] * len(VALUE_COLUMNS)
+        else:
+            total = [sum(column) for column in zip(*by_key.values(), strict=True)] or (
+                [0] * len(VALUE_COLUMNS))
         entry: dict[str, Any] = {"date": point.label, "start": buckets.rfc3339(point.start),
                                  **amounts(tuple(total))}  # type: ignore[arg-type]
         if model:
@@ -815,6 +896,12 @@ def _local_rfc3339(stored: str, tz: ZoneInfo) -> str:
     """cost_log's UTC timestamp text as RFC 3339 in ``tz``."""
     instant = datetime.fromisoformat(stored).replace(tzinfo=UTC)
     return buckets.rfc3339(instant.astimezone(tz))
+
+
+def local_day_zones(db: sqlite_utils.Database) -> list[str]:
+    """The zones whose local days the rollups keep (``costlog local-days``), by name."""
+    return [zone for (zone,) in
+            db.execute(f"SELECT zone FROM {rollups.LOCAL_DAY_ZONES} ORDER BY zone")]
 
 
 def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,

@@ -9,6 +9,8 @@ one rather than grouped: ``Rollup.per_row``).
 
 from dataclasses import dataclass
 
+from costlog.constants import ALL_PROJECTS
+
 # Row expressions over cost_log (alias ``n``). Keys never hold NULL: SQLite treats NULLs as
 # distinct in UNIQUE constraints, which would add a new rollup row on every upsert.
 PROJECT = "COALESCE(n.project_id, '')"
@@ -133,6 +135,9 @@ class Rollup:
     #: import: 9 of the 17 statements 20-40 % faster, CHANGELOG.md). A recomputation
     #: over all of cost_log always groups.
     per_row: tuple[str | None, ...] = ()
+    #: Rows once per registered local-day offset (``LOCAL_DAY_ROWS``): keys may use
+    #: ``r.utc_offset`` and ``r.local_day``.
+    by_offset: bool = False
 
     def __post_init__(self) -> None:
         if self.per_row:
@@ -159,6 +164,8 @@ class Rollup:
         values = [expr if grouped else _row_value(expr) for _, expr in self.values]
         exprs = keys + values + [e for _, e in self.constants]
         group = ", ".join(str(i + 1) for i in range(len(keys)))
+        if self.by_offset:
+            rows = LOCAL_DAY_ROWS.format(rows=rows)
         return (
             f"SELECT {', '.join(exprs)} FROM {rows} AS r WHERE {self.where}"
             + (f" GROUP BY {group}" if grouped else "")
@@ -185,8 +192,26 @@ class Rollup:
 
     def expected(self) -> str:
         """Keys and values as recomputed from all of cost_log (for ``aggregates check``)."""
-        stripped = Rollup(self.table, self.keys, self.values, self.where, self.all_projects)
+        stripped = Rollup(self.table, self.keys, self.values, self.where, self.all_projects,
+                          by_offset=self.by_offset)
         return " UNION ALL ".join(stripped.select(p) for p in self.project_exprs())
+
+
+#: The registered UTC offsets of local days (minutes east of UTC; ``costlog local-days``).
+LOCAL_DAY_OFFSETS = "local_day_offsets"
+#: The zones whose offsets those are.
+LOCAL_DAY_ZONES = "local_day_zones"
+#: Rows (a ROW_COLUMNS table or subquery) once per registered offset, with that offset and the
+#: day their quarter hour falls on at it. Offsets are whole quarter hours, so the quarter's
+#: first minute is on the same local day as the row. With no offset registered, no rows.
+LOCAL_DAY_ROWS = (
+    "(SELECT r0.*, o.utc_offset AS utc_offset, strftime('%Y-%m-%d',"
+    " CAST(strftime('%s', r0.quarter) AS INTEGER) + o.utc_offset * 60, 'unixepoch')"
+    f" AS local_day FROM {{rows}} AS r0 CROSS JOIN {LOCAL_DAY_OFFSETS} AS o)"
+)
+_OFFSET = ("utc_offset", "r.utc_offset")
+_LOCAL_DAY = ("day", "r.local_day")
+_EVERY_PROJECT = ("project_id", f"'{ALL_PROJECTS}'")
 
 
 #: The summed row columns the all-time totals guard (see costlog_totals, store/bounds.py).
@@ -286,6 +311,15 @@ ROLLUPS: tuple[Rollup, ...] = (
         all_projects=True,
         per_row=EACH_PROJECT,
     ),
+    # By local day at each registered offset (migration 014): a series of days in a zone
+    # whose offsets are registered reads a row per day; by model and phase across all
+    # projects only.
+    Rollup("rollup_project_ld", keys=(_OFFSET, _LOCAL_DAY, _PROJECT), by_offset=True,
+           reads=(LOCAL_DAY_OFFSETS,), per_row=EACH_PROJECT),
+    Rollup("rollup_model_ld", keys=(_EVERY_PROJECT, _OFFSET, _LOCAL_DAY, _MODEL),
+           by_offset=True, reads=(LOCAL_DAY_OFFSETS,), per_row=EACH_PROJECT),
+    Rollup("rollup_phase_ld", keys=(_EVERY_PROJECT, _OFFSET, _LOCAL_DAY, _PHASE),
+           by_offset=True, reads=(LOCAL_DAY_OFFSETS,), per_row=EACH_PROJECT),
 )
 
 #: A write's new rows as ROW_COLUMNS, computed once for the ADD_STATEMENTS to read (a temporary

@@ -11,10 +11,11 @@ still recorded.
 """
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
@@ -122,6 +123,35 @@ def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,
         " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
         [(name, value) for name, value in counts.items() if value],
     )
+
+
+# --- local days ----------------------------------------------------------------------------
+
+#: The rollups by local day (migration 014), recomputed whenever the registered offsets change.
+LOCAL_DAY_TABLES = tuple(rollup.table for rollup in rollups.ROLLUPS if rollup.by_offset)
+
+
+def set_local_day_zones(db: sqlite_utils.Database, zones: Iterable[str]) -> list[int]:
+    """Keep local days for exactly ``zones`` (IANA names, already checked): record them and
+    their offsets, and recompute the local-day rollups when the offsets changed, all in one
+    transaction. Returns the offsets (minutes east of UTC). UTC's own days are the day
+    rollups', so offset 0 is never kept."""
+    names = sorted(set(zones))
+    offsets = sorted({offset for name in names
+                      for offset in buckets.local_day_offsets(ZoneInfo(name))} - {0})
+    with immediate(db):
+        db.execute(f"DELETE FROM {rollups.LOCAL_DAY_ZONES}")
+        db.conn.executemany(f"INSERT INTO {rollups.LOCAL_DAY_ZONES}(zone) VALUES (?)",
+                            [(name,) for name in names])
+        before = [offset for (offset,) in db.execute(
+            f"SELECT utc_offset FROM {rollups.LOCAL_DAY_OFFSETS} ORDER BY utc_offset")]
+        if before != offsets:
+            db.execute(f"DELETE FROM {rollups.LOCAL_DAY_OFFSETS}")
+            db.conn.executemany(
+                f"INSERT INTO {rollups.LOCAL_DAY_OFFSETS}(utc_offset) VALUES (?)",
+                [(offset,) for offset in offsets])
+            migrations.backfill(db, tables=LOCAL_DAY_TABLES)
+    return offsets
 
 
 # --- aggregates check | rebuild ---------------------------------------------------------------

@@ -39,7 +39,9 @@ def test_every_command_is_documented() -> None:
     commands = all_commands()
     assert [path for path, _ in commands] == [
         "costlog aggregates check", "costlog aggregates rebuild", "costlog api",
-        "costlog emit", "costlog export", "costlog import", "costlog migrate", "costlog report",
+        "costlog emit", "costlog export", "costlog import", "costlog local-days add",
+        "costlog local-days list", "costlog local-days remove", "costlog migrate",
+        "costlog report",
         "costlog spool replay",
         "costlog spool status", "costlog up", "costlog worker",
     ]
@@ -215,6 +217,37 @@ def test_aggregates_check_finds_and_rebuild_repairs(env: dict[str, str], tmp_pat
     assert (check.exit_code, check.stdout) == (1, "rollup_task p/T events: expected 1, found 3\n")
     assert invoke(env, "aggregates", "rebuild").stdout == "rollups rebuilt\n"
     assert invoke(env, "aggregates", "check").exit_code == 0
+
+
+def test_local_days_add_list_remove(env: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "events.jsonl"
+    # 03:30 UTC: the day before in New York (-05:00), the same day in Kolkata (+05:30).
+    source.write_text(lines({**GOOD, "timestamp": "2026-11-19T03:30:00Z"}))
+    invoke(env, "import", str(source))
+    added = invoke(env, "local-days", "add", "America/New_York", "Asia/Kolkata")
+    assert added.stdout == ("local days kept for America/New_York, Asia/Kolkata"
+                            " (UTC offsets -05:00, -04:00, +05:30)\n")
+    listed = invoke(env, "local-days", "list")
+    assert listed.stdout == "America/New_York\t-05:00, -04:00\nAsia/Kolkata\t+05:30\n"
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT utc_offset, day, project_id, cost_nanos FROM rollup_project_ld"
+                      " ORDER BY utc_offset").fetchall() == [
+        (-300, "2026-11-18", "p", 1_500_000_000), (-240, "2026-11-18", "p", 1_500_000_000),
+        (330, "2026-11-19", "p", 1_500_000_000)]
+    db.close()
+    assert invoke(env, "aggregates", "check").exit_code == 0
+    removed = invoke(env, "local-days", "remove", "America/New_York")
+    assert removed.stdout == "local days kept for Asia/Kolkata (UTC offsets +05:30)\n"
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT utc_offset, day FROM rollup_model_ld").fetchall() == [
+        (330, "2026-11-19")]
+    db.close()
+    assert invoke(env, "local-days", "remove", "Asia/Kolkata").stdout == "no local days kept\n"
+    empty = invoke(env, "local-days", "list")
+    assert (empty.stdout, empty.stderr) == ("", "no local days kept\n")
+    unknown = invoke(env, "local-days", "add", "Mars/Olympus_Mons")
+    assert unknown.exit_code == 2
+    assert "Invalid value for ZONES: unknown time zone 'Mars/Olympus_Mons'" in unknown.stderr
 
 
 def test_spool_status_and_replay(env: dict[str, str], tmp_path: Path) -> None:

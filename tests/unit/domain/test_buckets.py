@@ -117,3 +117,32 @@ def test_no_month_starts_after_december_9999() -> None:
     with pytest.raises(OverflowError):
         buckets.ceil_month(datetime(9999, 12, 1, 0, 0, 1, tzinfo=UTC))
     assert buckets.ceil_month(datetime(9999, 12, 1, tzinfo=UTC)).month == 12
+
+
+@pytest.mark.parametrize(("zone", "offsets"), [
+    ("America/New_York", [-300, -240]),
+    ("Europe/Berlin", [60, 120]),
+    ("Europe/Moscow", [180, 240]),  # +04:00 from 2011 to 2014
+    ("Asia/Kolkata", [330]),
+    ("Asia/Kathmandu", [345]),
+    ("Australia/Lord_Howe", [630, 660]),  # half an hour of summer time
+    ("Pacific/Apia", [-660, -600, 780, 840]),  # crossed the date line in 2011
+    ("UTC", [0]),
+])
+def test_local_day_offsets_are_a_zones_midnights_from_2000_to_2100(zone: str,
+                                                                   offsets: list[int]) -> None:
+    assert buckets.local_day_offsets(ZoneInfo(zone)) == offsets
+
+
+@pytest.mark.parametrize(("edge", "offset"), [
+    (datetime(2026, 11, 20, 0, 0, tzinfo=UTC), 0),
+    (datetime(2026, 11, 20, 5, 0, tzinfo=UTC), 1140),  # New York's midnight: -300 modulo a day
+    (datetime(2026, 7, 20, 4, 0, tzinfo=UTC), 1200),
+    (datetime(2026, 11, 19, 18, 30, tzinfo=UTC), 330),  # Kolkata's
+    (datetime(2026, 11, 19, 18, 15, tzinfo=UTC), 345),  # Kathmandu's
+    (datetime(2026, 11, 20, 0, 0, tzinfo=ZoneInfo("America/New_York")), 1140),
+    (datetime(2026, 11, 20, 0, 0, 30, tzinfo=UTC), None),  # off the minute: no zone's
+])
+def test_edge_offset_is_the_offset_whose_midnight_the_edge_is(edge: datetime,
+                                                              offset: int | None) -> None:
+    assert buckets.edge_offset(edge) == offset

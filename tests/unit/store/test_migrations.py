@@ -45,6 +45,7 @@ def test_migration_files_are_numbered_in_order() -> None:
         (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
         (8, "drop_task_search_index"), (9, "token_kinds"), (10, "budget_alerts"),
         (11, "exact_sums"), (12, "task_months"), (13, "series_rollups"),
+        (14, "local_days"),
     ]
 
 
@@ -53,7 +54,7 @@ def test_a_gap_in_the_numbers_is_filled_later(fresh: sqlite_utils.Database,
     """A migration numbered below one already applied (merged later) still applies, once."""
     every = available()
     monkeypatch.setattr(migrations, "available", lambda: [m for m in every if m.version != 10])
-    assert migrate(fresh)[-4:] == [9, 11, 12, 13]
+    assert migrate(fresh)[-5:] == [9, 11, 12, 13, 14]
     monkeypatch.setattr(migrations, "available", lambda: every)
     assert migrate(fresh) == [10]
     assert migrate(fresh) == []
@@ -269,7 +270,7 @@ def test_migration_008_drops_only_the_task_search_index(fresh: sqlite_utils.Data
     migrate(fresh, target=7)
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
                                                                "idx_cost_project_task"}
-    assert migrate(fresh) == [8, 9, 10, 11, 12, 13]
+    assert migrate(fresh) == [8, 9, 10, 11, 12, 13, 14]
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
 
 

@@ -418,3 +418,49 @@ def test_add_costs_adds_each_key_however_often_it_comes(
         after: dict[str, int]) -> None:
     queries._add_costs(before, keys, costs, sign)
     assert before == after
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def midnights(first: date, days: int, tz: ZoneInfo = NEW_YORK) -> list[datetime]:
+    return [datetime.combine(first + timedelta(days=n), time(), tz) for n in range(days + 1)]
+
+
+@pytest.mark.parametrize(("edges", "offsets", "runs"), [
+    # Nothing registered: one run, read as before.
+    (midnights(date(2026, 3, 6), 4), {}, [(0, 4, None)]),
+    # New York's spring change on March 8: the day that starts at -05:00 is read with the
+    # -05:00 days, and corrected at its end by hours.
+    (midnights(date(2026, 3, 6), 4), {1140: -300, 1200: -240}, [(0, 3, -300), (3, 4, -240)]),
+    (midnights(date(2026, 3, 6), 4), {1200: -240}, [(0, 3, None), (3, 4, -240)]),
+    # Kolkata's days: not New York's offsets.
+    (midnights(date(2026, 3, 6), 2, ZoneInfo("Asia/Kolkata")), {1140: -300}, [(0, 2, None)]),
+    ([datetime(2026, 3, 6, tzinfo=UTC), datetime(2026, 3, 7, tzinfo=UTC)], {1140: -300},
+     [(0, 1, None)]),
+])
+def test_buckets_run_by_the_registered_offset_of_their_first_edge(
+        edges: list[datetime], offsets: dict[int, int],
+        runs: list[tuple[int, int, int | None]]) -> None:
+    assert queries._runs(edges, offsets) == runs
+
+
+@pytest.mark.parametrize(("offset", "tables"), [
+    (-300, ["rollup_model_ld", "rollup_model_h", "rollup_model_q"]),
+    (-360, ["rollup_model_ld", "rollup_model_h", "rollup_model_q"]),
+    (330, ["rollup_model_ld", "rollup_model_q"]),  # half hours: no hour starts a local day
+])
+def test_local_levels_keep_the_finer_levels_that_nest(offset: int, tables: list[str]) -> None:
+    levels = queries._local_levels(queries.MODEL_LEVELS, offset)
+    assert levels is not None and [level.table for level in levels] == tables
+    # Each level's periods start at the local midnights: the anchor of a midnight is itself.
+    midnight = (datetime(2026, 11, 20, tzinfo=UTC) - timedelta(minutes=offset)
+                - queries._EPOCH) // queries._QUARTER
+    assert [level.anchor(midnight) for level in levels] == [midnight] * len(levels)
+
+
+def test_project_levels_keep_six_hours_where_they_nest() -> None:
+    levels = queries._local_levels(queries.PROJECT_LEVELS, -360)
+    assert levels is not None and [level.table for level in levels] == [
+        "rollup_project_ld", "rollup_project_6h", "rollup_project_h", "rollup_model_q"]
+    assert queries._local_levels(queries._levels_for("hour", queries.MODEL_LEVELS), -300) is None

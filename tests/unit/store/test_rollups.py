@@ -59,6 +59,9 @@ def test_the_store_adds_fine_keys_row_by_row_and_groups_coarse_ones() -> None:
         "rollup_project_h": [False],
         "rollup_project": [True],
         "rollup_model_id_d": [False, True],
+        "rollup_project_ld": [False],
+        "rollup_model_ld": [False],
+        "rollup_phase_ld": [False],
     }
 
 
@@ -79,8 +82,16 @@ def test_per_row_names_only_statements_the_rollup_has() -> None:
 def test_the_store_reads_the_staged_rows_and_a_recomputation_reads_cost_log() -> None:
     # The same statements but for where their rows come from: the staged rows hold the
     # ROW_COLUMNS expressions over cost_log's new rows, computed once per write.
-    assert all(f" FROM {rollups.STAGED_ROWS} AS r " in s for s in rollups.ADD_STATEMENTS)
-    assert rollups.STAGE_ROWS.endswith(f" FROM {rollups.COST_LOG_ROWS}")
+    # The local-day rollups read them once per registered offset.
+    def source(rollup: Rollup, rows: str) -> str:
+        return f" FROM {rollups.LOCAL_DAY_ROWS.format(rows=rows) if rollup.by_offset else rows}"
+
     for rollup in rollups.ROLLUPS:
+        for statement in rollup.add_statements(rows=rollups.STAGED_ROWS):
+            assert f"{source(rollup, rollups.STAGED_ROWS)} AS r " in statement, rollup.table
+            assert statement in rollups.ADD_STATEMENTS
         for statement in rollup.add_statements(recompute=True):
-            assert f" FROM {rollups.COST_LOG_ROWS} AS r " in statement, rollup.table
+            assert f"{source(rollup, rollups.COST_LOG_ROWS)} AS r " in statement, rollup.table
+    assert rollups.STAGE_ROWS.endswith(f" FROM {rollups.COST_LOG_ROWS}")
+    assert [rollup.table for rollup in rollups.ROLLUPS if rollup.by_offset] == [
+        "rollup_project_ld", "rollup_model_ld", "rollup_phase_ld"]
