@@ -1,12 +1,14 @@
 """`costlog import` throughput and peak memory (and the database the query benchmark reads).
 
     python -m bench.bench_import [--quick] [--events N] [--spread task|uniform] [--workdir DIR]
+                                 [--local-days ZONE ...]
 
 Generates the events file once (``bench/generate.py``; kept in the work directory), builds a
-fresh database with ``costlog migrate``, then times ``costlog import FILE`` as a child process
-under ``/usr/bin/time -v``. Memory: the import and its parser process together (their PSS,
-sampled every 0.1 s, so the pages they share count once), and the peak RSS of the larger one
-(from ``time -v``, else from ``getrusage(RUSAGE_CHILDREN)``).
+fresh database with ``costlog migrate`` (and ``costlog local-days add`` for ``--local-days``:
+the import then also writes their local-day rollups), then times ``costlog import FILE`` as a
+child process under ``/usr/bin/time -v``. Memory: the import and its parser process together
+(their PSS, sampled every 0.1 s, so the pages they share count once), and the peak RSS of the
+larger one (from ``time -v``, else from ``getrusage(RUSAGE_CHILDREN)``).
 Importing a small file first shows whether memory stays flat as the file grows. The database
 is left in the work directory as ``db-<N>-<spread>.db`` for ``bench.bench_queries``.
 """
@@ -40,11 +42,14 @@ def database(workdir: Path, count: int, spread: str) -> Path:
     return workdir / f"db-{count}-{spread}.db"
 
 
-def fresh_db(db: Path) -> dict[str, str]:
+def fresh_db(db: Path, zones: tuple[str, ...] = ()) -> dict[str, str]:
     for path in db.parent.glob(db.name + "*"):
         path.unlink()
     env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
+    if zones:
+        subprocess.run([COSTLOG, "local-days", "add", *zones], env=env, check=True,
+                       capture_output=True)
     return env
 
 
@@ -95,18 +100,22 @@ def timed_import(db: Path | str, source: Path, *options: str,
     return elapsed, peak, combined, summary
 
 
-def bench_import(workdir: Path, count: int, spread: str, small: int) -> Path:
-    heading(f"3. costlog import of {count:,} events ({spread} spread)")
+def bench_import(workdir: Path, count: int, spread: str, small: int,
+                 zones: tuple[str, ...] = ()) -> Path:
+    kept = f", local days kept for {', '.join(zones)}" if zones else ""
+    heading(f"3. costlog import of {count:,} events ({spread} spread{kept})")
     sizes = [n for n in (small, count) if n <= count]
     db = database(workdir, count, spread)
     for n in dict.fromkeys(sizes):
         source = events_file(workdir, n, spread)
         target = database(workdir, n, spread)
-        elapsed, peak, combined, summary = timed_import(target, source)
+        elapsed, peak, combined, summary = timed_import(target, source,
+                                                        env=fresh_db(target, zones))
         rate = n / elapsed
         size = source.stat().st_size / 2**20
-        RESULTS.add(f"import {n:,} events ({size:,.0f} MB file): rate", f"{rate:,.0f} events/s"
-                    f" ({elapsed:.1f} s; {summary})", "≥ 20,000/s", rate >= 20_000)
+        RESULTS.add(f"import {n:,} events ({size:,.0f} MB file{kept}): rate",
+                    f"{rate:,.0f} events/s ({elapsed:.1f} s; {summary})", "≥ 20,000/s",
+                    rate >= 20_000)
         RESULTS.add(f"import {n:,} events: peak memory", f"{combined:.0f} MB for both processes"
                     f" (PSS; largest process {peak:.0f} MB RSS)", "≤ 200 MB", combined <= 200)
     return db
@@ -119,11 +128,13 @@ def main() -> None:
     parser.add_argument("--events", type=int)
     parser.add_argument("--spread", choices=("task", "uniform"), default="task")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--local-days", nargs="+", default=[], metavar="ZONE",
+                        help="keep local days for these zones during the import")
     args = parser.parse_args()
     count = args.events or (50_000 if args.quick else 1_000_000)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(machine())
-    bench_import(args.workdir, count, args.spread, min(count, 50_000))
+    bench_import(args.workdir, count, args.spread, min(count, 50_000), tuple(args.local_days))
     print("\n" + RESULTS.table())
 
 

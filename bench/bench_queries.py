@@ -2,10 +2,12 @@
 
     python -m bench.bench_queries [--quick] [--events N] [--spread task|uniform|both]
                                   [--rounds 40] [--workdir DIR] [--db PATH|URL] [--only TEXT]
-                                  [--profile OUT] [--baseline DIR]
+                                  [--profile OUT] [--baseline DIR] [--utc-days-only]
 
 Reads ``db-<N>-<spread>.db`` left by ``bench.bench_import`` (``--db`` for another one), runs
-``costlog migrate`` on it (as an upgrade would), sets a monthly budget, starts ``costlog api``
+``costlog migrate`` on it (as an upgrade would), keeps local days for the zones the queries
+report in (``costlog local-days add``, as a team reporting in them would; ``--utc-days-only``
+leaves them out), sets a monthly budget, starts ``costlog api``
 and sends every query ``--rounds`` times over one keep-alive connection, the queries interleaved
 round by round, after one warm-up round. p50/p95 per query; the API's peak RSS (VmHWM) at
 the end. The clock of every process is pinned to 2026-11-20 12:00 UTC, the data's "now".
@@ -45,6 +47,10 @@ from costlog.settings import database_label as label
 
 RESULTS = Results()
 END = "2026-11-20"
+
+
+#: The zones the queries below report in.
+LOCAL_DAY_ZONES = ("America/New_York", "Asia/Kolkata")
 
 
 def queries(events: int = 1_000_000) -> list[str]:
@@ -115,10 +121,14 @@ def _api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, http.client.
 
 def bench_queries(db: Path | str, rounds: int, only: str = "", profile: Path | None = None,
                   baseline: Path | None = None, target: float = 50,
-                  workdir: Path = DEFAULT_WORKDIR, events: int = 1_000_000) -> None:
+                  workdir: Path = DEFAULT_WORKDIR, events: int = 1_000_000,
+                  local_days: bool = True) -> None:
     heading(f"5. query latency over HTTP, {label(db)}, {rounds} rounds")
     env = env_for(db, NO_REDIS)
     subprocess.run([COSTLOG, "migrate"], env=env, check=True, capture_output=True)
+    subprocess.run([COSTLOG, "local-days", *(["add", *LOCAL_DAY_ZONES] if local_days else
+                                             ["remove", *LOCAL_DAY_ZONES])],
+                   env=env, check=True, capture_output=True)
     # With a baseline, a second API runs the code under ``baseline`` (first on PYTHONPATH) on
     # the same database; each request goes to both, in turn, so both see the same load.
     sides = {"": env}
@@ -203,6 +213,8 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path,
                         help="also run a second API on the code in this directory (a copy of "
                         "the packages, put first on PYTHONPATH) and time both, interleaved")
+    parser.add_argument("--utc-days-only", action="store_true",
+                        help="keep no local days (remove them from the database if kept)")
     args = parser.parse_args()
     count = args.events or (50_000 if args.quick else 1_000_000)
     spreads = ("task", "uniform") if args.spread == "both" else (args.spread,)
@@ -216,7 +228,7 @@ def main() -> None:
         # The uniform spread is the stress case: its target is 200 ms.
         bench_queries(db, args.rounds or (10 if args.quick else 40), args.only, args.profile,
                       args.baseline, target=200 if "uniform" in str(db) else 50,
-                      workdir=args.workdir, events=count)
+                      workdir=args.workdir, events=count, local_days=not args.utc_days_only)
     print("\n" + RESULTS.table())
 
 

@@ -359,30 +359,58 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
         params["project"] = project or ALL_PROJECTS
         reads = [_Read(levels, f"r.project_id = :project{model_filter}",
                        f"r.{key}" if key else "''", local=not project)]
-    quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
     local = any(read.local and read.levels[0].table in LOCAL_DAY_TABLES for read in reads)
-    runs = _runs(edges, _registered_offsets(db) if local else {})
+    offsets = _registered_offsets(db) if local else {}
+    while True:
+        sums, used, kept = _sum_runs(db, reads, edges, offsets, params)
+        if used <= kept:
+            return sums
+        # Zones removed since the offsets were read: the statement's snapshot no longer held
+        # those local days. Read again with the offsets it held.
+        offsets = {offset % (24 * 60): offset for offset in kept}
+
+
+#: The number of a statement's rows that are the registered offsets, not sums.
+_OFFSETS_ROW = -1
+
+
+def _sum_runs(db: sqlite_utils.Database, reads: list[_Read], edges: list[datetime],
+              offsets: dict[int, int], params: dict[str, Any],
+              ) -> tuple[list[dict[Any, list[int]]], set[int], set[int]]:
+    """:func:`_bucket_sums` with ``offsets`` registered: the sums, the offsets whose local days
+    were read, and the offsets registered in the snapshot the statement read."""
+    quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
+    runs = _runs(edges, offsets)
     # Each read once per run, numbered: (first bucket, buckets, one value) and the anchors.
-    parts, jobs, anchors = [], [], []
+    parts, jobs, anchors, used = [], [], [], set()
     for read in reads:
         for first, end, offset in runs:
             local_levels = _local_levels(read.levels, offset) if (
                 offset is not None and read.local) else None
             run = replace(read, levels=local_levels) if local_levels else read
+            if local_levels:
+                used.add(offset)
             coarsest, ranges = _ranges(run.levels, quarters[first:end + 1])
             parts += _read_parts(run, len(jobs), coarsest, ranges, params)
             jobs.append((first, end - first, len(run.columns) == 1))
             # The coarsest level's keys of the anchors: a scanned period's bucket.
             anchors.append([run.levels[0].key(_EPOCH + anchor * _QUARTER)
                             for anchor in coarsest])
+    if used:
+        parts.append(f"SELECT {_OFFSETS_ROW}, utc_offset, 0, '[]'"
+                     f" FROM {rollups.LOCAL_DAY_OFFSETS}")
     top = len(edges) - 1
     sums: list[dict[Any, list[int]]] = [{} for _ in range(top)]
+    kept: set[int] = set()
     if not parts:
-        return sums
+        return sums, used, kept
     # A one-value read (the cost of every project) is summed as ints, not one-item lists: a
     # year of New York days by project adds ~100,000 of them.
     costs: list[dict[Any, int]] = [{} for _ in range(top)]
     for number, into, out, found in db.execute(" UNION ALL ".join(parts), params):
+        if number == _OFFSETS_ROW:
+            kept.add(into)
+            continue
         (first, count, one_value), entries, skip = jobs[number], json.loads(found), 0
         if into == -2:  # a period of the read's coarsest level, first in each entry
             if one_value:
@@ -400,7 +428,7 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     for by_key, by_cost in zip(sums, costs, strict=True):
         for name, cost in by_cost.items():
             by_key[name] = [cost]
-    return sums
+    return sums, used, kept
 
 
 def _add_costs(into: dict[Any, int], keys: list[Any], costs: list[int], sign: int) -> None:

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from costlog.domain.event import parse_event
 from costlog.store import queries
 from costlog.store.connection import Database, connect
@@ -57,6 +59,22 @@ def answers(db: Database) -> dict[str, Any]:
             found[f"budget {zone} {project}"] = queries.budget_status(
                 db, project=project, tz=tz, now=NOW)
     return found
+
+
+def test_a_read_that_raced_a_removal_reads_again(store_target: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    db = connect(store_target)
+    migrate(db)
+    record(db, change_events("c"))
+    utc_only = answers(db)
+    set_local_day_zones(db, ZONES)
+    # The offsets as a read found them before `costlog local-days remove` committed; the
+    # statement after it sees no local days: the read is made again without them.
+    stale = {offset % (24 * 60): offset for offset in OFFSETS}
+    set_local_day_zones(db, [])
+    monkeypatch.setattr(queries, "_registered_offsets", lambda _db: stale)
+    assert answers(db) == utc_only
+    db.close()
 
 
 def test_local_days_give_the_same_answers_exactly_once(store_target: str) -> None:
