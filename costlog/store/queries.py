@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise, repeat
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
@@ -312,11 +312,23 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
     return parts
 
 
+class Buckets(NamedTuple):
+    """Per bucket: its sums by key (``Sums``, as lists), and by key the cost alone that a read
+    of costs only found (a series split by every project: each project's)."""
+
+    sums: list[dict[Any, list[int]]]
+    costs: list[dict[Any, int]]
+
+    def cost(self, index: int) -> dict[Any, int]:
+        """Bucket ``index``'s cost by key, whichever way it was read."""
+        return self.costs[index] or {key: values[0] for key, values in self.sums[index].items()}
+
+
 def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: str | None,
                  model: str | None, levels: tuple[Level, ...] = MODEL_LEVELS,
-                 key: str | None = None) -> list[dict[Any, list[int]]]:
-    """The sums (``Sums``, as lists) of each ``[edges[i], edges[i + 1])`` by ``key`` (a column
-    of the rollups in ``levels``; without one, all under the key ''), summed in SQL.
+                 key: str | None = None) -> Buckets:
+    """The sums of each ``[edges[i], edges[i + 1])`` by ``key`` (a column of the rollups in
+    ``levels``; without one, all under the key ''), summed in SQL.
 
     Each edge gets an anchor on every level: the nearest period boundary of that level (the
     finest level's anchor is the edge itself). Then, exactly, in signed interval sums:
@@ -339,10 +351,10 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     edges where the offset changes.
 
     ``key='project_id'`` without a ``project`` reads every project's rows (not the
-    all-projects ones), their cost only, from ``levels``, and each bucket's totals, under the
-    key None, from the '*' rows of the model rollups of the same grains: per-project rows are
-    many (a year of New York days at 1M events: ~55,000), and each value summed over them
-    costs as much again.
+    all-projects ones), their cost only (``Buckets.costs``), from ``levels``, and each
+    bucket's totals, under the key None, from the '*' rows of the model rollups of the same
+    grains: per-project rows are many (a year of New York days at 1M events: ~55,000), and
+    each value summed over them costs as much again.
     """
     params: dict[str, Any] = {"q": _QUARTER_SECONDS}
     model_filter = ""
@@ -376,7 +388,7 @@ _OFFSETS_ROW = -1
 
 def _sum_runs(db: sqlite_utils.Database, reads: list[_Read], edges: list[datetime],
               offsets: dict[int, int], params: dict[str, Any],
-              ) -> tuple[list[dict[Any, list[int]]], set[int], set[int]]:
+              ) -> tuple[Buckets, set[int], set[int]]:
     """:func:`_bucket_sums` with ``offsets`` registered: the sums, the offsets whose local days
     were read, and the offsets registered in the snapshot the statement read."""
     quarters = [(edge - _EPOCH) // _QUARTER for edge in edges]
@@ -400,13 +412,12 @@ def _sum_runs(db: sqlite_utils.Database, reads: list[_Read], edges: list[datetim
         parts.append(f"SELECT {_OFFSETS_ROW}, utc_offset, 0, '[]'"
                      f" FROM {rollups.LOCAL_DAY_OFFSETS}")
     top = len(edges) - 1
-    sums: list[dict[Any, list[int]]] = [{} for _ in range(top)]
-    kept: set[int] = set()
-    if not parts:
-        return sums, used, kept
     # A one-value read (the cost of every project) is summed as ints, not one-item lists: a
     # year of New York days by project adds ~100,000 of them.
-    costs: list[dict[Any, int]] = [{} for _ in range(top)]
+    result = Buckets([{} for _ in range(top)], [{} for _ in range(top)])
+    kept: set[int] = set()
+    if not parts:
+        return result, used, kept
     for number, into, out, found in db.execute(" UNION ALL ".join(parts), params):
         if number == _OFFSETS_ROW:
             kept.add(into)
@@ -422,13 +433,10 @@ def _sum_runs(db: sqlite_utils.Database, reads: list[_Read], edges: list[datetim
         for index, sign in ((into, 1), (out, -1)):
             if 0 <= index < count:
                 if one_value:
-                    _add_costs(costs[first + index], *entries, sign)
+                    _add_costs(result.costs[first + index], *entries, sign)
                 else:
-                    _add_entries(sums[first + index], entries, sign, skip)
-    for by_key, by_cost in zip(sums, costs, strict=True):
-        for name, cost in by_cost.items():
-            by_key[name] = [cost]
-    return sums, used, kept
+                    _add_entries(result.sums[first + index], entries, sign, skip)
+    return result, used, kept
 
 
 def _add_costs(into: dict[Any, int], keys: list[Any], costs: list[int], sign: int) -> None:
@@ -769,12 +777,13 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
     else:
         levels = MODEL_LEVELS
     family = model.lower() if model else None
-    sums = _bucket_sums(db, [point.start for point in points] + [points[-1].end],
-                        project=project, model=family, levels=_levels_for(granularity, levels),
-                        key={"model": "model", "phase": "phase", "project": "project_id"}.get(
-                            by or ""))
+    found = _bucket_sums(db, [point.start for point in points] + [points[-1].end],
+                         project=project, model=family, levels=_levels_for(granularity, levels),
+                         key={"model": "model", "phase": "phase", "project": "project_id"}.get(
+                             by or ""))
     series = []
-    for point, by_key in zip(points, sums, strict=True):
+    for index, point in enumerate(points):
+        by_key = found.sums[index]
         if by == "project" and not project:
             # Split by every project, the totals come under the key None (see _bucket_sums);
             # a bucket may hold projects' sums that cancel out and no totals.
@@ -787,8 +796,9 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
         if model:
             entry["model"] = family
         if by:
-            entry["breakdown"] = {key: usd(values[0]) for key, values in sorted(by_key.items())
-                                  if values[0]}
+            # usd() inline: a year of days by 50 projects divides ~18,000 costs.
+            entry["breakdown"] = {key: cost / NANOS_PER_USD for key, cost
+                                  in sorted(found.cost(index).items()) if cost}
         series.append(entry)
     return {"start": buckets.rfc3339(first), "end": buckets.rfc3339(last),
             "granularity": granularity, "series": series}
@@ -797,8 +807,7 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
 def spent_between(db: sqlite_utils.Database, project: str | None, start: datetime,
                   end: datetime) -> int:
     """Nano-USD of every row timestamped in ``[start, end)`` (both on quarter-hour edges)."""
-    return sum(values[0] for values in
-               _bucket_sums(db, [start, end], project=project, model=None)[0].values())
+    return sum(_bucket_sums(db, [start, end], project=project, model=None).cost(0).values())
 
 
 BUDGET_COLUMNS = ("project_id, monthly_limit_usd, alert_threshold_percent, timezone,"
@@ -950,7 +959,7 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
         " ORDER BY p.cost_nanos DESC, p.project_id", {"project": project}).fetchall()
     month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=project, model=None,
                          levels=MODEL_LEVELS if project else PROJECT_LEVELS,
-                         key="project_id")[0]
+                         key="project_id").cost(0)
     listed = []
     for project_id, *sums, events, first, last in rows:
         listed.append({
@@ -959,7 +968,7 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
             "events": events,
             "first_event": None if first is None else _local_rfc3339(first, tz),
             "last_event": None if last is None else _local_rfc3339(last, tz),
-            "month_to_date_usd": usd(month.get(project_id, ZERO)[0]),
+            "month_to_date_usd": usd(month.get(project_id, 0)),
         })
     return {"projects": listed}
 

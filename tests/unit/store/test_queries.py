@@ -194,9 +194,10 @@ def test_bucket_sums_match_cost_log(series_db: sqlite_utils.Database, offsets: l
     origin = datetime.combine(FIRST_DAY, time(), tzinfo=UTC)
     edges = [origin + timedelta(minutes=offset, seconds=offset % 3 * 20)
              for offset in sorted(offsets)]
-    sums = queries._bucket_sums(series_db, edges, project=project, model=model,
-                                levels=queries.MODEL_LEVELS[coarsest:])
-    assert [_cost_and_tokens(by_key) for by_key in sums] == [
+    found = queries._bucket_sums(series_db, edges, project=project, model=model,
+                                 levels=queries.MODEL_LEVELS[coarsest:])
+    assert not any(found.costs)
+    assert [_cost_and_tokens(by_key) for by_key in found.sums] == [
         _direct(series_db, _quarter_floor(lo), _quarter_floor(hi), project, model)
         for lo, hi in zip(edges, edges[1:], strict=False)]
 
@@ -217,11 +218,11 @@ def test_bucket_sums_by_key_match_cost_log(series_db: sqlite_utils.Database, tz:
     first = datetime.combine(date(2026, 10, 25), time(), tzinfo=tz)
     last = first + timedelta(days=3 if granularity == "hour" else 30)
     points = buckets.buckets(first, last, granularity, tz, 1_000)
-    sums = queries._bucket_sums(series_db, [p.start for p in points] + [points[-1].end],
-                                project=None, model=None, levels=levels, key=key)
+    found = queries._bucket_sums(series_db, [p.start for p in points] + [points[-1].end],
+                                 project=None, model=None, levels=levels, key=key)
     names = {"project_id": PROJECTS, "phase": PHASES,
              "model": ("opus", "sonnet", "haiku", "gpt-5", "unknown")}[key]
-    for point, by_key in zip(points, sums, strict=True):
+    for point, by_key, by_cost in zip(points, found.sums, found.costs, strict=True):
         expected = {name: _direct(series_db, point.start, point.end,
                                   name if key == "project_id" else None,
                                   name if key == "model" else None,
@@ -231,9 +232,11 @@ def test_bucket_sums_by_key_match_cost_log(series_db: sqlite_utils.Database, tz:
             # The cost alone per project; every value of the bucket's total.
             total = by_key.pop(None, [0, 0])
             assert tuple(total[:2]) == _direct(series_db, point.start, point.end, None, None)
-            assert {name: values for name, values in by_key.items() if any(values)} == {
-                name: [found[0]] for name, found in expected.items() if found[0]}
+            assert by_key == {}
+            assert {name: cost for name, cost in by_cost.items() if cost} == {
+                name: sums[0] for name, sums in expected.items() if sums[0]}
             continue
+        assert by_cost == {}
         # A key whose ranges cancel out (summed in, then out) is left with zeros.
         assert {name: tuple(values[:2]) for name, values in by_key.items() if any(values)} == {
             name: found for name, found in expected.items() if found != (0, 0)}
@@ -292,7 +295,7 @@ def test_edges_at_the_end_of_year_9999(db: sqlite_utils.Database) -> None:
         ("9999-12-31T18:00:00-03:30", 0), ("9999-12-31T19:00:00-03:30", 3)]
     edge = datetime(9999, 12, 31, 23, 45, tzinfo=UTC)  # its nearest midnight is year 10000
     assert queries._bucket_sums(db, [edge - timedelta(days=3), edge], project=None,
-                                model=None) == [{"": [7, 3, 0, 0, 0, 0]}]
+                                model=None) == ([{"": [7, 3, 0, 0, 0, 0]}], [{}])
 
 
 def test_first_midnight_of_year_1_east_of_utc_is_out_of_range(db: sqlite_utils.Database) -> None:
