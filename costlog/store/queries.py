@@ -196,6 +196,14 @@ class _Read:
     #: The local-day rollups hold all of its rows (they keep no one project's models or
     #: phases).
     local: bool = False
+    #: Every project's own rows (not the all-projects ones).
+    each_project: bool = False
+
+    def condition(self, level: Level) -> str:
+        """SQL over a row ``r`` of ``level``: one of this read's."""
+        # A rollup keyed by period first holds each project's own rows only.
+        each = f"r.{EACH_PROJECT} AND " if self.each_project and not level.period_first else ""
+        return f"{each}{self.where}{level.rows}"
 
 
 def _runs(edges: list[datetime],
@@ -285,7 +293,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
         parts.append(
             f"SELECT {number}, -2, -2, {entries('t, ')} FROM"
             f" (SELECT r.{first.column} AS t, {read.key} AS k, {values(first)}"
-            f" FROM {first.table} AS r WHERE {read.where}{first.rows}"
+            f" FROM {first.table} AS r WHERE {read.condition(first)}"
             f" AND r.{first.column} >= {_period_key(first, f':lo{number}')}"
             f" AND r.{first.column} < {_period_key(first, f':hi{number}')}"
             f"{group(first, '2, 1' if read.key == 'r.project_id' else '1, 2')}) AS sums"
@@ -304,7 +312,7 @@ def _read_parts(read: _Read, number: int, coarsest: list[int],
             f"SELECT {number}, json_extract(p.value, '$[2]'), json_extract(p.value, '$[3]'),"
             f" (SELECT {entries()} FROM"
             f" (SELECT {read.key} AS k, {values(level)} FROM {level.table} AS r"
-            f" WHERE {read.where}{level.rows}"
+            f" WHERE {read.condition(level)}"
             f" AND r.{level.column} >= {bounds[0]} AND r.{level.column} < {bounds[1]}"
             f"{group(level, '1') if read.key.startswith('r.') else ''}) AS sums"
             " WHERE c0 IS NOT NULL)"
@@ -363,8 +371,8 @@ def _bucket_sums(db: sqlite_utils.Database, edges: list[datetime], *, project: s
     if key == "project_id" and not project:
         totals = tuple(level for level in MODEL_LEVELS if level.quarters <= levels[0].quarters)
         # Local days by model hold all projects' sums only; by project, each project's.
-        reads = [_Read(levels, f"r.{EACH_PROJECT}{model_filter}", "r.project_id",
-                       ("cost_nanos",), local=levels[0] == PROJECT_LEVELS[0]),
+        reads = [_Read(levels, f"1{model_filter}", "r.project_id", ("cost_nanos",),
+                       local=levels[0] == PROJECT_LEVELS[0], each_project=True),
                  _Read(totals, f"r.project_id = '{ALL_PROJECTS}'{model_filter}",
                        "CAST(NULL AS TEXT)", local=True)]
     else:
@@ -423,7 +431,9 @@ def _sum_runs(db: sqlite_utils.Database, reads: list[_Read], edges: list[datetim
             kept.add(into)
             continue
         (first, count, one_value), entries, skip = jobs[number], json.loads(found), 0
-        if into == -2:  # a period of the read's coarsest level, first in each entry
+        # A scanned period holds each key once; a range of several periods may not.
+        once = into == -2
+        if once:  # a period of the read's coarsest level, first in each entry
             if one_value:
                 period, *entries = entries
             else:
@@ -433,16 +443,20 @@ def _sum_runs(db: sqlite_utils.Database, reads: list[_Read], edges: list[datetim
         for index, sign in ((into, 1), (out, -1)):
             if 0 <= index < count:
                 if one_value:
-                    _add_costs(result.costs[first + index], *entries, sign)
+                    _add_costs(result.costs[first + index], *entries, sign, once=once)
                 else:
                     _add_entries(result.sums[first + index], entries, sign, skip)
     return result, used, kept
 
 
-def _add_costs(into: dict[Any, int], keys: list[Any], costs: list[int], sign: int) -> None:
+def _add_costs(into: dict[Any, int], keys: list[Any], costs: list[int], sign: int, *,
+               once: bool = False) -> None:
     """Add (``sign`` 1) or subtract (-1) each key's cost into ``into``, with no Python loop:
     ``update`` takes each key's new sum before it reads the next one's, so a key that comes
-    twice adds up."""
+    twice adds up. ``once``: no key comes twice."""
+    if once and sign > 0 and not into:  # a bucket's first period: its costs as they are
+        into.update(zip(keys, costs, strict=True))
+        return
     into.update(zip(keys, map(operator.add if sign > 0 else operator.sub,
                               map(into.get, keys, repeat(0)), costs), strict=True))
 

@@ -423,6 +423,17 @@ def test_add_costs_adds_each_key_however_often_it_comes(
     assert before == after
 
 
+@pytest.mark.parametrize(("before", "sign", "after"), [
+    ({}, 1, {"a": 5, "b": 7}),  # a bucket's first period: taken as it is
+    ({"a": 1}, 1, {"a": 6, "b": 7}),
+    ({}, -1, {"a": -5, "b": -7}),
+])
+def test_add_costs_of_a_period_with_each_key_once(before: dict[str, int], sign: int,
+                                                  after: dict[str, int]) -> None:
+    queries._add_costs(before, ["a", "b"], [5, 7], sign, once=True)
+    assert before == after
+
+
 NEW_YORK = ZoneInfo("America/New_York")
 
 
