@@ -426,16 +426,14 @@ def local_days_remove(ctx: click.Context, zones: tuple[str, ...]) -> None:
 @click.pass_context
 def local_days_list(ctx: click.Context) -> None:
     """The zones whose local days are kept, one per line with their UTC offsets."""
-    from zoneinfo import ZoneInfo
-
-    from costlog.domain.buckets import local_day_offsets
     from costlog.store.queries import local_day_zones
+    from costlog.store.write import zone_offsets
 
     db = _open_db(_settings(ctx))
     zones = local_day_zones(db)
     db.close()
     for zone in zones:
-        offsets = [offset for offset in local_day_offsets(ZoneInfo(zone)) if offset]
+        offsets = zone_offsets(zone)
         click.echo(f"{zone}\t{', '.join(map(_utc_offset, offsets)) or 'none (UTC days)'}")
     if not zones:
         click.echo("no local days kept", err=True)

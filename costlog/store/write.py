@@ -128,17 +128,21 @@ def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,
 # --- local days ----------------------------------------------------------------------------
 
 #: The rollups by local day (migration 014), recomputed whenever the registered offsets change.
-LOCAL_DAY_TABLES = tuple(rollup.table for rollup in rollups.ROLLUPS if rollup.by_offset)
+LOCAL_DAY_ROLLUPS = tuple(rollup.table for rollup in rollups.ROLLUPS if rollup.by_offset)
+
+
+def zone_offsets(name: str) -> list[int]:
+    """The offsets (minutes east of UTC) local days are kept at for the zone ``name``. UTC's own
+    days are the day rollups', so offset 0 is never one of them."""
+    return [offset for offset in buckets.local_day_offsets(ZoneInfo(name)) if offset]
 
 
 def set_local_day_zones(db: sqlite_utils.Database, zones: Iterable[str]) -> list[int]:
     """Keep local days for exactly ``zones`` (IANA names, already checked): record them and
     their offsets, and recompute the local-day rollups when the offsets changed, all in one
-    transaction. Returns the offsets (minutes east of UTC). UTC's own days are the day
-    rollups', so offset 0 is never kept."""
+    transaction. Returns the offsets (minutes east of UTC, :func:`zone_offsets`)."""
     names = sorted(set(zones))
-    offsets = sorted({offset for name in names
-                      for offset in buckets.local_day_offsets(ZoneInfo(name))} - {0})
+    offsets = sorted({offset for name in names for offset in zone_offsets(name)})
     with immediate(db):
         db.execute(f"DELETE FROM {rollups.LOCAL_DAY_ZONES}")
         db.conn.executemany(f"INSERT INTO {rollups.LOCAL_DAY_ZONES}(zone) VALUES (?)",
@@ -150,7 +154,7 @@ def set_local_day_zones(db: sqlite_utils.Database, zones: Iterable[str]) -> list
             db.conn.executemany(
                 f"INSERT INTO {rollups.LOCAL_DAY_OFFSETS}(utc_offset) VALUES (?)",
                 [(offset,) for offset in offsets])
-            migrations.backfill(db, tables=LOCAL_DAY_TABLES)
+            migrations.backfill(db, tables=LOCAL_DAY_ROLLUPS)
     return offsets
 
 
