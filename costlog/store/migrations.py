@@ -28,6 +28,10 @@ BACKFILL_AFTER = {4, 6, 7, 11, 12, 13}
 #: orchestrator database brings with its own rows, is left as it is.
 REBUILD_AFTER = {9: tuple(r.table for r in rollups.ROLLUPS if r.values == rollups.STANDARD_VALUES)}
 
+#: Migrations a database without them gets before any other, whatever the target: on
+#: PostgreSQL every SUM the store runs is costlog_sum (015), the back-fills of 004-013 too.
+PREREQUISITES = {"postgresql": (15,)}
+
 log = logging.getLogger("costlog.store")
 
 ADD_COLUMN_RE = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)", re.IGNORECASE)
@@ -115,11 +119,14 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False,
 
 
 def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int]:
-    """Apply pending migrations up to ``target`` (all by default); returns the versions applied."""
+    """Apply pending migrations up to ``target`` (all by default), each dialect's prerequisites
+    first; returns the versions applied, in order of number."""
     done: list[int] = []
     dialect = _dialect(db)
-    for migration in available() if dialect == "sqlite" else available(dialect):
-        if target is not None and migration.version > target:
+    first = PREREQUISITES.get(dialect, ())
+    found = available() if dialect == "sqlite" else available(dialect)
+    for migration in sorted(found, key=lambda m: (m.version not in first, m.version)):
+        if target is not None and migration.version > target and migration.version not in first:
             break
         if migration.version in applied_versions(db):
             continue
@@ -150,4 +157,4 @@ def migrate(db: sqlite_utils.Database, *, target: int | None = None) -> list[int
                     [migration.version],
                 )
         done.append(migration.version)
-    return done
+    return sorted(done)

@@ -100,3 +100,46 @@ def test_nano_usd_round_exactly_as_sqlite_rounds(postgres_url: str) -> None:
         actual = [conn.execute(f"SELECT {expression}", {"c": cost}).fetchone()[0]
                   for cost in costs]
     assert actual == expected
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ("(9223372036854775806), (1)", (9223372036854775807, "bigint")),
+    ("(2), (NULL), (-5)", (-3, "bigint")),
+    ("(NULL)", (None, "bigint")),
+])
+def test_a_sum_of_bigints_is_a_bigint_as_in_sqlite(postgres_url: str, values: str,
+                                                   expected: tuple) -> None:
+    """SQLite's SUM of integers is an integer (PostgreSQL's own would be NUMERIC)."""
+    db = connect(postgres_url)
+    migrate(db)
+    assert db.execute(f"SELECT SUM(x), pg_typeof(SUM(x))::text FROM"
+                      f" (SELECT CAST(v AS BIGINT) AS x FROM (VALUES {values}) AS t(v)) AS s"
+                      ).fetchone() == expected
+    db.close()
+
+
+def test_a_sum_past_the_largest_bigint_fails_as_in_sqlite(postgres_url: str) -> None:
+    db = connect(postgres_url)
+    migrate(db)
+    with pytest.raises(psycopg.errors.NumericValueOutOfRange, match="bigint out of range"):
+        db.execute("SELECT SUM(x) FROM (VALUES (CAST(9223372036854775807 AS BIGINT)),"
+                   " (CAST(1 AS BIGINT))) AS t(x)").fetchone()
+    db.close()
+    with sqlite3.connect(":memory:") as sqlite, pytest.raises(sqlite3.OperationalError,
+                                                              match="integer overflow"):
+        sqlite.execute("SELECT SUM(x) FROM (SELECT 9223372036854775807 AS x UNION ALL"
+                       " SELECT 1)").fetchone()
+
+
+def test_a_database_of_an_earlier_version_gains_integer_sums(postgres_url: str) -> None:
+    """Migrated before costlog_sum existed: the next migrate adds it, and only it."""
+    db = connect(postgres_url)
+    migrate(db)
+    for argument in ("BIGINT", "INTEGER", "SMALLINT", "DOUBLE PRECISION", "REAL", "NUMERIC"):
+        db.execute(f"DROP AGGREGATE costlog_sum({argument})")
+    db.execute("DELETE FROM costlog_migrations WHERE version = 15")
+    db.conn.commit()
+    assert migrate(db) == [15]
+    assert db.execute("SELECT SUM(x) FROM (VALUES (CAST(2 AS INTEGER)), (3)) AS t(x)"
+                      ).fetchone() == (5,)
+    db.close()

@@ -33,7 +33,8 @@ from costlog.store.postgres import translate
      " DO UPDATE SET value = c.value + excluded.value"),
     ("INSERT INTO r (k, v) SELECT r.k, SUM(r.v) FROM s AS r WHERE 1 GROUP BY 1 ON CONFLICT(k)"
      " DO NOTHING",
-     "INSERT INTO r (k, v) SELECT r.k, SUM(r.v) FROM s AS r WHERE TRUE GROUP BY 1 ORDER BY 1"
+     "INSERT INTO r (k, v) SELECT r.k, costlog_sum(r.v) FROM s AS r WHERE TRUE GROUP BY 1"
+     " ORDER BY 1"
      " ON CONFLICT(k) DO NOTHING"),
     ("SELECT last_insert_rowid()", "SELECT lastval()"),
     ("INSERT INTO b(p, tz) VALUES (:p, :tz) ON CONFLICT(p) DO UPDATE SET"
@@ -47,8 +48,12 @@ from costlog.store.postgres import translate
      "SELECT COALESCE(json_agg(json_build_array(k, c)), CAST('[]' AS json)),"
      " json_build_object('a', a) FROM t"),
     ("SELECT TOTAL(ABS(r.c * 1.0)), TOTAL(x) FROM r",
-     "SELECT COALESCE(SUM(CAST(ABS(r.c * 1.0) AS DOUBLE PRECISION)), CAST(0 AS DOUBLE PRECISION)),"
-     " COALESCE(SUM(CAST(x AS DOUBLE PRECISION)), CAST(0 AS DOUBLE PRECISION)) FROM r"),
+     "SELECT COALESCE(costlog_sum(CAST(ABS(r.c * 1.0) AS DOUBLE PRECISION)),"
+     " CAST(0 AS DOUBLE PRECISION)), COALESCE(costlog_sum(CAST(x AS DOUBLE PRECISION)),"
+     " CAST(0 AS DOUBLE PRECISION)) FROM r"),
+    # Every SUM, however spelt, as a window too; a name that only ends in sum stays.
+    ("SELECT sum(x), SUM(y) OVER (), checksum(z) FROM r",
+     "SELECT costlog_sum(x), costlog_sum(y) OVER (), checksum(z) FROM r"),
 ])
 def test_translate(sqlite: str, postgresql: str) -> None:
     assert translate(sqlite) == postgresql

@@ -1,0 +1,3 @@
+-- Sums of integers that stay integers. SQLite's SUM of integers already is one (and fails
+-- rather than overflow), so on SQLite this migration adds nothing; PostgreSQL's dialect adds
+-- the aggregate that gives its SUM the same meaning there.
