@@ -4,7 +4,8 @@
 -- PostgreSQL every such call runs costlog_sum(…). Over BIGINT it adds with int8pl, which fails
 -- ("bigint out of range") where SQLite's SUM fails ("integer overflow"); costlog keeps every sum
 -- a read or a write adds together within BIGINT (costlog_totals), so neither ever does. Over
--- the other types it is PostgreSQL's own SUM (same transition functions, same result type).
+-- the other types it gives what PostgreSQL's own SUM gives (the same transition functions but
+-- for NUMERIC, whose plain addition gives the same sum).
 -- Not parallel safe: the store's reads are small enough that workers only add start-up time.
 CREATE OR REPLACE AGGREGATE costlog_sum(BIGINT) (SFUNC = int8pl, STYPE = BIGINT);
 CREATE OR REPLACE AGGREGATE costlog_sum(INTEGER) (SFUNC = int4_sum, STYPE = BIGINT);
