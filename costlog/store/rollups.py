@@ -47,7 +47,7 @@ COST_NANOS = "CAST(ROUND(COALESCE(n.cost_usd, 0) * 1e9) AS INTEGER)"
 #: and nano-USD. A rollup's keys and values are written over these columns only, so one
 #: statement serves both sources of rows (``Rollup.select``): cost_log itself, through a
 #: subquery that SQLite flattens into the expressions, or a write's new rows staged once with
-#: the expressions already computed, which 17 statements then read for the price of one.
+#: the expressions already computed, which every add statement then reads for the price of one.
 ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("project", PROJECT), ("task", TASK), ("phase", PHASE), ("model", MODEL),
     ("initiative", INITIATIVE), ("day", DAY), ("hour", HOUR), ("six_hours", SIX_HOURS),
