@@ -41,3 +41,19 @@ def test_a_failed_write_leaves_nothing_staged_or_written(db: Database) -> None:
     assert [(r["task_count"], r["turn_count"])
             for r in get_cost_aggregates(db)] == [(2, 2)]  # noqa: F405
     assert list(check_aggregates(db)) == []  # noqa: F405
+
+
+def test_cost_log_keeps_the_indexes_costlog_reads_and_updated_rows_have_room(
+        db: Database) -> None:
+    """Migration 016: no orchestrator opens a PostgreSQL database, so cost_log keeps only the
+    indexes costlog reads by; the tables writes add into leave room for same-page updates."""
+    indexes = {name for (name,) in db.execute(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'cost_log'"
+        " AND schemaname = current_schema()")}
+    assert indexes == {"cost_log_pkey", "idx_cost_event_id", "idx_cost_timestamp",
+                       "idx_cost_project_timestamp"}
+    roomy = {table for (table,) in db.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = CAST(current_schema() AS regnamespace)"
+        " AND relkind = 'r' AND reloptions = ARRAY['fillfactor=70']")}
+    added_into = {rollup.table for rollup in rollups.ROLLUPS if rollup.values}  # noqa: F405
+    assert roomy == added_into | {"costlog_counters"}

@@ -1,0 +1,3 @@
+-- Cheaper writes on PostgreSQL (see schema/postgresql/016_room_for_writes.sql). On SQLite this
+-- migration changes nothing: the orchestrator opens this database and reads its own indexes,
+-- and SQLite updates a row in place.
