@@ -34,6 +34,11 @@ def data_dir(env: Mapping[str, str] | None = None) -> Path:
 SCHEMES = ("postgresql://", "postgres://")
 
 
+def is_postgres_url(target: object) -> bool:
+    """Whether the database ``target`` (from :func:`database`) is a PostgreSQL URL."""
+    return isinstance(target, str) and target.startswith(SCHEMES)
+
+
 def database(value: str | Path) -> Path | str:
     """``COSTLOG_DB``: a ``postgresql://`` URL (kept as text), else a SQLite file's path."""
     text = str(value)

@@ -5,25 +5,25 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import sqlite_utils
 
 from costlog import constants
-from costlog.settings import database_label
-from costlog.store import postgres
+from costlog.settings import database_label, is_postgres_url
+
+if TYPE_CHECKING:
+    from costlog.store.postgres import PgDatabase
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be opened or read."""
 
 
-#: Either back end's connection: the store uses the same methods of both.
-Database = sqlite_utils.Database | postgres.PgDatabase
-#: What a database error is, on either back end.
-ERRORS = (sqlite3.Error, postgres.Error)
-#: A table a later migration adds is not there yet.
-MISSING_TABLE = (sqlite3.OperationalError, postgres.UndefinedTable)
+#: Either back end's connection: the store uses the same methods of both. (The PostgreSQL
+#: module, with psycopg, is imported only to open a PostgreSQL database: a SQLite process, such
+#: as each job's child of RQ's forking worker, would spend ~90 ms loading it.)
+Database = Union[sqlite_utils.Database, "PgDatabase"]
 
 
 def is_sqlite(db: Database) -> bool:
@@ -32,7 +32,9 @@ def is_sqlite(db: Database) -> bool:
 
 def connect(target: Path | str, *, readonly: bool = False) -> Database:
     """Open the store ``target`` names: a ``postgresql://`` URL, else a SQLite file."""
-    if postgres.is_url(target):
+    if is_postgres_url(target):
+        from costlog.store import postgres
+
         try:
             return postgres.connect(str(target))
         except postgres.Error as error:

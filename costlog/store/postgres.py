@@ -27,7 +27,6 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
-from costlog.settings import SCHEMES
 from costlog.store import rollups
 
 #: The key of the writers' advisory lock (any constant; "costlog" in ASCII).
@@ -57,11 +56,6 @@ _BULK_INSERT_RE = re.compile(
     r" ON CONFLICT\((?P<keys>[\w, ]+)\) DO NOTHING$")
 
 Error = psycopg.Error
-UndefinedTable = psycopg.errors.UndefinedTable
-
-
-def is_url(target: object) -> bool:
-    return isinstance(target, str) and target.startswith(SCHEMES)
 
 
 @functools.cache

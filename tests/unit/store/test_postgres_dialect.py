@@ -2,7 +2,7 @@
 
 import pytest
 
-from costlog.settings import Settings, database, database_label
+from costlog.settings import Settings, database, database_label, is_postgres_url
 from costlog.store import postgres, rollups
 from costlog.store.postgres import translate
 
@@ -87,9 +87,9 @@ def test_staging_table_is_typed_by_its_expressions() -> None:
 def test_database_setting(value: str, expected: str | None) -> None:
     target = database(value)
     if expected is None:
-        assert str(target) == value and not postgres.is_url(target)
+        assert str(target) == value and not is_postgres_url(target)
     else:
-        assert target == expected and postgres.is_url(target)
+        assert target == expected and is_postgres_url(target)
 
 
 @pytest.mark.parametrize(("target", "label"), [
