@@ -21,11 +21,12 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import redis
 from rq.exceptions import NoSuchJobError
 
 from costlog.domain.models import detect_model
-from costlog.store.connection import ERRORS, DatabaseUnavailable, connect
+from costlog.store.connection import DatabaseUnavailable, connect
 from costlog.store.queries import read_counters
 from costlog.store.write import check_aggregates
 from ingest.queue import make_queue
@@ -145,7 +146,7 @@ def count_rows(target: Path | str) -> int:
         return -1
     try:
         return db.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
-    except ERRORS:
+    except psycopg.Error:  # a PostgreSQL URL here: the file was read above
         return -1
     finally:
         db.close()
