@@ -72,3 +72,21 @@ def count_rows(db_path: Path) -> int:
             return conn.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
     except sqlite3.Error:
         return -1
+
+
+#: The project's root: a fresh interpreter started there imports its packages and tests.support.
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def modules_loaded(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """The modules a fresh interpreter has loaded once ``code`` (which may assert) has run."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], check=True, cwd=ROOT, env=env,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def within(modules: list[str], roots: tuple[str, ...]) -> list[str]:
+    """The ``modules`` that are one of ``roots`` or inside one."""
+    return [name for name in modules
+            if any(name == root or name.startswith(root + ".") for root in roots)]
