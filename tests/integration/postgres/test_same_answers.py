@@ -55,8 +55,9 @@ def read_paths() -> list[str]:
             for period in ("24h", "7d", "30d", "month", "last-month", "all"):
                 paths.append(f"/api/cost/breakdown?by={by}&period={period}{project}")
                 paths.append(f"/api/cost/breakdown?by={by}&period={period}&limit=3{project}")
-            paths.append(f"/api/cost/breakdown?by={by}&start=2026-10-03T10:30:00%2B05:30"
-                         f"&end=2026-11-12&tz=Asia/Kolkata{project}")
+            for limit in ("", "&limit=3"):
+                paths.append(f"/api/cost/breakdown?by={by}&start=2026-10-03T10:30:00%2B05:30"
+                             f"&end=2026-11-12&tz=Asia/Kolkata{limit}{project}")
         for granularity in ("hour", "day", "week", "month"):
             for tz in ("UTC", "Asia/Kolkata", "America/New_York"):
                 paths.append(f"/api/cost/timeseries?granularity={granularity}&tz={tz}"

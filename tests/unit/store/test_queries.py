@@ -398,6 +398,111 @@ def test_task_breakdown_shared_key_is_summed(db: sqlite_utils.Database) -> None:
     assert body["other"]["count"] == 2
 
 
+# -- task breakdown over a range (ranked in two steps) --------------------------------------------
+
+#: Beside the series events: a key two (project, task) pairs share, and a task with cache
+#: tokens, inside the ranges below.
+RANGE_EXTRAS: list[dict[str, Any]] = [
+    {"project_id": "p/q", "task_id": "t", "cost_usd": 7.0, "timestamp": "2026-10-09T08:00:00Z"},
+    {"project_id": "p", "task_id": "q/t", "cost_usd": 6.5, "timestamp": "2026-11-02T03:04:05Z"},
+    {"project_id": "alpha", "task_id": "solo", "cost_usd": 5.0, "timestamp": "2026-09-25T12:00:00Z",
+     "cache_read_tokens": 1234},
+]
+#: (start, end) as a client sends them: whole months, days and raw rows at both edges; raw rows
+#: only; one whole month; nothing in range.
+RANGES = [("2026-09-21T05:07:00Z", "2026-11-18T13:20:00Z"),
+          ("2026-10-05T01:00:00Z", "2026-10-05T09:00:00Z"),
+          ("2026-10-01", "2026-10-31"),
+          ("2025-01-01", "2025-02-01")]
+
+
+@pytest.fixture(scope="module")
+def range_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite_utils.Database]:
+    database = connect(tmp_path_factory.mktemp("ranges") / "costlog.db")
+    migrate(database)
+    seed(database, list(_events()) + _with_defaults(RANGE_EXTRAS))
+    yield database
+    database.close()
+
+
+def _expected_range(db: sqlite_utils.Database, project: str | None, since: datetime,
+                    until: datetime, limit: int) -> dict[str, Any]:
+    """The breakdown of the rows in ``[since, until)`` recomputed from cost_log and ranked in
+    Python: every sum, the rest and its count."""
+    key = ("COALESCE(task_id, '')" if project else
+           "COALESCE(project_id, '') || '/' || COALESCE(task_id, '')")
+    kinds = ", ".join(f"SUM(COALESCE({kind}, 0))" for kind in rollups.TOKEN_KINDS)
+    where, params = "timestamp >= ? AND timestamp < ?", [_storage(since), _storage(until)]
+    if project:
+        where, params = where + " AND project_id = ?", [*params, project]
+    rows = db.execute(f"SELECT {key}, COALESCE(SUM({NANOS}), 0), SUM({TOKENS}), {kinds}"
+                      f" FROM cost_log WHERE {where} GROUP BY 1", params).fetchall()
+    ranked = sorted(rows, key=lambda row: (-row[1], row[0]))
+    totals = [sum(row[index] for row in rows) for index in range(1, 7)]
+    shown = ranked[:limit]
+
+    def amounts(sums: list[int]) -> dict[str, Any]:
+        return {"cost": sums[0] / 1e9, "tokens": sums[1],
+                **dict(zip(rollups.TOKEN_KINDS, sums[2:], strict=True)),
+                "percent": sums[0] / totals[0] * 100 if totals[0] else 0.0}
+
+    rest = [total - sum(row[index + 1] for row in shown) for index, total in enumerate(totals)]
+    return {"total_cost_usd": totals[0] / 1e9,
+            "breakdown": {row[0]: amounts(list(row[1:])) for row in shown},
+            "other": {**amounts(rest), "count": len(rows) - len(shown)}}
+
+
+@pytest.mark.parametrize("limit", [1, 5, 1000])
+@pytest.mark.parametrize("project", [None, "alpha", "nobody"])
+@pytest.mark.parametrize(("start", "end"), RANGES)
+def test_task_breakdown_over_a_range_matches_cost_log(
+        range_db: sqlite_utils.Database, start: str, end: str, project: str | None,
+        limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ranked in two steps whatever the number of rows (these ranges hold few).
+    monkeypatch.setattr(queries, "ROWS_PER_PROBE", 0)
+    _, since, until = queries.breakdown_range(None, start, end, UTC, NOW)
+    assert since is not None and until is not None
+    body = queries.breakdown(range_db, by="task", period=None, project=project, limit=limit,
+                             now=NOW, start=start, end=end)
+    expected = _expected_range(range_db, project, since, until, limit)
+    assert {name: body[name] for name in expected} == expected
+    assert list(body["breakdown"]) == list(expected["breakdown"])  # the rank order too
+    # The answer came from the two-step ranking, not the grouping of every row (which a range
+    # of raw rows only still is: no rollup to probe).
+    two_steps = queries._top_rows(range_db, "task", project, since, until, limit)
+    assert (two_steps is not None) == ((start, end) != RANGES[1])
+
+
+def test_task_range_ranks_a_shared_key_as_one(range_db: sqlite_utils.Database,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queries, "ROWS_PER_PROBE", 0)
+    body = queries.breakdown(range_db, by="task", period=None, project=None, limit=2, now=NOW,
+                             start="2026-09-21T05:07:00Z", end="2026-11-18T13:20:00Z")
+    assert list(body["breakdown"]) == ["p/q/t", "alpha/solo"]
+    assert body["breakdown"]["p/q/t"]["cost"] == 13.5
+    assert body["breakdown"]["alpha/solo"]["cache_read_tokens"] == 1234
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("MAX_PROBED_PERIODS", 3),  # the range holds 24 days
+    ("ROWS_PER_PROBE", 10),  # 127 days and months of five probes each: 6,350 rows needed
+])
+def test_task_range_is_grouped_whole_where_probes_cost_more(
+        range_db: sqlite_utils.Database, monkeypatch: pytest.MonkeyPatch, setting: str,
+        value: int) -> None:
+    start, end = RANGES[0]
+    monkeypatch.setattr(queries, "ROWS_PER_PROBE", 0)
+    expected = queries.breakdown(range_db, by="task", period=None, project=None, limit=5,
+                                 now=NOW, start=start, end=end)
+    _, since, until = queries.breakdown_range(None, start, end, UTC, NOW)
+    assert since is not None and until is not None
+    assert queries._top_rows(range_db, "task", None, since, until, 5) is not None
+    monkeypatch.setattr(queries, setting, value)
+    assert queries._top_rows(range_db, "task", None, since, until, 5) is None
+    assert queries.breakdown(range_db, by="task", period=None, project=None, limit=5, now=NOW,
+                             start=start, end=end) == expected
+
+
 @pytest.mark.parametrize("period", ["24h", "7d", "30d", "all"])
 @pytest.mark.parametrize("by", ["model", "phase", "task", "initiative"])
 def test_breakdown_empty_database(db: sqlite_utils.Database, by: str, period: str) -> None:
