@@ -25,8 +25,9 @@ def main() -> None:
             ("bench.bench_queries", "--spread", "both"), ("bench.bench_export",),
             ("bench.bench_claude_code",),
             # Import, reads and one-event ingest on PostgreSQL beside SQLite (a private server,
-            # started here).
-            ("bench.bench_postgres",)]
+            # started here); then import and reads of the uniform spread on both.
+            ("bench.bench_postgres",),
+            ("bench.bench_postgres", "--spread", "uniform", "--no-ingest")]
     for module, *args in runs:
         print(f"\n#### python -m {module} {' '.join([*args, *quick])}", flush=True)
         failed |= subprocess.run([sys.executable, "-m", module, *args, *quick]).returncode

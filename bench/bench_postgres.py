@@ -1,7 +1,7 @@
 """The import, read and ingest benchmarks on PostgreSQL, side by side with SQLite's.
 
     python -m bench.bench_postgres [--quick] [--events N] [--spread task|uniform]
-                                   [--rounds 40] [--jobs 3000] [--workdir DIR]
+                                   [--rounds 40] [--jobs 3000] [--no-ingest] [--workdir DIR]
 
 Starts a private PostgreSQL server (``initdb`` + ``pg_ctl`` into a temporary directory, C locale,
 fsync on: the tests' helper in its durable mode, with the settings docs/postgresql.md recommends,
@@ -9,8 +9,9 @@ fsync on: the tests' helper in its durable mode, with the settings docs/postgres
 SQLite file and into a fresh PostgreSQL database, in turn, and times the reads
 (``bench.bench_queries``) on both. Last, one event per job (``bench.bench_ingest``'s drain):
 round by round RQ's no-op floor, then a drain into a new SQLite file, then one into a new
-PostgreSQL database, each back end's figure the median of its rounds' ratios to the floor. The
-servers are stopped at the end, whatever happens.
+PostgreSQL database, each back end's figure the median of its rounds' ratios to the floor
+(``--no-ingest`` leaves it out: it does not depend on the spread). The servers are stopped at
+the end, whatever happens.
 """
 
 import argparse
@@ -94,6 +95,8 @@ def main() -> None:
     parser.add_argument("--spread", choices=("task", "uniform"), default="task")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--jobs", type=int, help="one-event jobs per drain (default 3000)")
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="import and reads only, no one-event-per-job drains")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args()
     count = args.events or (50_000 if args.quick else 1_000_000)
@@ -118,9 +121,10 @@ def main() -> None:
         print("\n| figure | SQLite | PostgreSQL |\n|---|---|---|")
         for (figure, on_sqlite, *_), (_, on_postgres, *_) in zip(*figures, strict=True):
             print(f"| {figure} | {on_sqlite} | {on_postgres} |")
-        ingest_both(server, args.workdir, args.jobs or (300 if args.quick else 3000),
-                    2 if args.quick else 5)
-        print("\n" + INGEST.table())
+        if not args.no_ingest:
+            ingest_both(server, args.workdir, args.jobs or (300 if args.quick else 3000),
+                        2 if args.quick else 5)
+            print("\n" + INGEST.table())
     finally:
         server.stop()
 
