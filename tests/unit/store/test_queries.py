@@ -484,8 +484,8 @@ def test_task_range_ranks_a_shared_key_as_one(range_db: sqlite_utils.Database,
 
 
 @pytest.mark.parametrize(("setting", "value"), [
-    ("MAX_PROBED_PERIODS", 3),  # the range holds 24 days
-    ("ROWS_PER_PROBE", 10),  # 127 days and months of five probes each: 6,350 rows needed
+    ("MAX_PROBED_PERIODS", 3),  # the range reads a month, then 9 and 17 days
+    ("ROWS_PER_PROBE", 5),  # 27 periods of five probes: 675 rows needed, the range holds 643
 ])
 def test_task_range_is_grouped_whole_where_probes_cost_more(
         range_db: sqlite_utils.Database, monkeypatch: pytest.MonkeyPatch, setting: str,
