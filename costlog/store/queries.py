@@ -612,11 +612,25 @@ def _parts(by: str, project: str | None, since: datetime | None,
     the cost)."""
     dim = _dimension(by, project)
     where, params = _project_filter(project, dim, all_time=since is None)
-    select = f"SELECT {dim.key} AS k, {_values_sql(VALUE_COLUMNS[:width], 'SUM({})')} FROM"
     if since is None:
-        return f"{select} {dim.all_time_table} WHERE {where} GROUP BY {dim.group}", params
+        return (f"{_select(dim, width)} {dim.all_time_table} WHERE {where}"
+                f" GROUP BY {dim.group}", params)
+    pieces = _cover(dim, since, until)
+    return _pieces_sql(dim, project, pieces, params, prefix=prefix, width=width), params
+
+
+def _select(dim: Dimension, width: int) -> str:
+    return f"SELECT {dim.key} AS k, {_values_sql(VALUE_COLUMNS[:width], 'SUM({})')} FROM"
+
+
+def _pieces_sql(dim: Dimension, project: str | None, pieces: list[Piece],
+                params: dict[str, Any], *, prefix: str = "p",
+                width: int = len(VALUE_COLUMNS)) -> str:
+    """:func:`_parts` of a range's ``pieces``; their parameters go into ``params``."""
+    where = _project_filter(project, dim)[0]
+    select = _select(dim, width)
     parts: list[str] = []
-    for level, lo, hi in _cover(dim, since, until):
+    for level, lo, hi in pieces:
         name = f"{prefix}{len(parts)}"
         if level == len(dim.levels):
             parts.append(f"{_raw_part(dim, project, lo, hi, name, params, width)} GROUP BY 1")
@@ -631,8 +645,8 @@ def _parts(by: str, project: str | None, since: datetime | None,
         parts.append(f"{select} {rows} GROUP BY 1" if not dim.sparse_keys else
                      f"SELECT {dim.key} AS k, {_values_sql(VALUE_COLUMNS[:width])} FROM {rows}")
     if not parts:  # an empty range
-        return f"{select} {dim.all_time_table} WHERE 0 GROUP BY 1", params
-    return " UNION ALL ".join(parts), params
+        return f"{select} {dim.all_time_table} WHERE 0 GROUP BY 1"
+    return " UNION ALL ".join(parts)
 
 
 #: The most periods a two-step ranking probes each top key's rows in (:func:`_top_rows`):
@@ -660,9 +674,10 @@ def _periods(grain: Grain, first: datetime, last: datetime) -> list[str] | None:
 def _top_rows(db: sqlite_utils.Database, by: str, project: str | None, since: datetime,
               until: datetime, limit: int) -> Ranked | None:
     """The top ``limit`` keys of a dimension whose rollup rows are nearly all keys of their own
-    (tasks), ranked in two steps within one statement: every key of the range by its cost
-    alone, then the ``Sums`` of the top keys only, from their own rows (primary-key probes,
-    period by period), and the totals from the model rollups of the same range.
+    (tasks), ranked in two steps within one statement (after a count of the range's rollup
+    rows, which chooses it): every key of the range by its cost alone, then the ``Sums`` of
+    the top keys only, from their own rows (primary-key probes, period by period), and the
+    totals from the model rollups of the same range.
 
     SQLite groups by sorting: grouping every row (~90,000 over 80 days of the uniform stress
     spread) by key with all six sums sorted all of them with their sums, where the cost alone
@@ -694,10 +709,9 @@ def _top_rows(db: sqlite_utils.Database, by: str, project: str | None, since: da
     if not probes or db.execute(f"SELECT {' + '.join(counts)}", count_params).fetchone()[0] < (
             ROWS_PER_PROBE * probes):
         return None
-    ranked_parts, ranked_params = _parts(by, project, since, until, width=1)
+    ranked_parts = _pieces_sql(dim, project, pieces, params, width=1)
     # Every row is one model's: the model rollups' sums of the range are the totals.
     totals, totals_params = _parts("model", project, since, until, prefix="m")
-    params |= ranked_params
     found: list[str] = []
     for number, (level, lo, hi) in enumerate(pieces):
         name = f"f{number}"
