@@ -240,7 +240,9 @@ ROLLUPS: tuple[Rollup, ...] = (
         reads=("cost_aggregates_tasks",),
     ),
     # After cost_aggregates, whose task_count reads the keys of the rows before this write.
-    Rollup("cost_aggregates_tasks", keys=TASK_BUCKET_KEYS, values=()),
+    # A key table: a write's rows are added one by one, a key already there (or repeated in
+    # the write) left as it is; sorting them into groups first cost more (CHANGELOG.md).
+    Rollup("cost_aggregates_tasks", keys=TASK_BUCKET_KEYS, values=(), per_row=EACH_PROJECT),
     Rollup(
         "rollup_model_q",
         keys=(_PROJECT, ("bucket", "r.quarter"), _MODEL),

@@ -177,6 +177,10 @@ def test_cost_aggregates_follow_writes(db: sqlite_utils.Database) -> None:
     assert [(r["model"], r["phase"], r["total_cost_usd"], r["total_input_tokens"],
              r["total_cache_tokens"], r["turn_count"], r["task_count"]) for r in rows] == [
         ("sonnet", "implement", 15.0, 5, 7, 4, 2)]
+    # The key table takes task A's two rows of one write, added row by row, once.
+    assert db.execute("SELECT task_id FROM cost_aggregates_tasks ORDER BY task_id").fetchall() \
+        == [("A",), ("B",)]
+    assert list(check_aggregates(db)) == []
 
 
 def test_budget_crud(db: sqlite_utils.Database) -> None:
