@@ -1,6 +1,7 @@
 """What the rollups cost a write: the import and one event per job, with fewer rollups.
 
-    python -m bench.rollup_cost [--events N] [--jobs N] [--rounds N] [--workdir DIR]
+    python -m bench.rollup_cost [--events N] [--jobs N] [--rounds N] [--variants all contract none]
+                                [--backends SQLite PostgreSQL] [--workdir DIR]
 
 Runs the write path with every rollup (``all``), with only those the write needs whatever the
 reads do (``contract``: the orchestrator's ``cost_aggregates`` with the task keys behind its
@@ -38,6 +39,7 @@ VARIANTS: dict[str, frozenset[str] | None] = {
     "contract": frozenset({"cost_aggregates", "cost_aggregates_tasks", "costlog_totals"}),
     "none": frozenset(),
 }
+BACKENDS = ("SQLite", "PostgreSQL")
 RESULTS = Results()
 
 
@@ -67,6 +69,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--jobs", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args()
     workdir = args.workdir / "rollup-cost"
@@ -86,9 +90,9 @@ def main() -> None:
             heading(f"round {number}")
             floor = drain_noop(bench, args.jobs)
             floors.append(floor)
-            for variant in VARIANTS:
+            for variant in args.variants:
                 use(variant)
-                for backend in ("SQLite", "PostgreSQL"):
+                for backend in args.backends:
                     key = f"{backend}, {variant}"
                     if backend == "SQLite":
                         target = str(workdir / f"import-{variant}.db")
