@@ -11,8 +11,8 @@ by round in turn: an import of ``--events`` realistic events into a fresh databa
 process, as ``costlog import`` runs it), then a drain of ``--jobs`` one-event jobs against RQ's
 no-op floor measured in each round; a variant's ratio is its median rate over the median floor
 (one slow drain of the floor, which this VM has now and then, would skew a whole round's
-ratios). Measuring only: with fewer rollups the reads have nothing to
-read, so the databases are thrown away.
+ratios). Measuring only: with fewer rollups the reads have nothing to read, so the databases
+are thrown away.
 """
 
 import argparse
