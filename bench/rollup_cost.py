@@ -53,7 +53,7 @@ def use(variant: str) -> None:
     postgres.translate.cache_clear()
 
 
-def timed_import(target: str, source: Path, count: int) -> float:
+def import_rate(target: str, source: Path, count: int) -> float:
     """Events/s of ``costlog import source`` (``count`` events) into the fresh database
     ``target``."""
     costlog(["--db", target, "--redis-url", NO_REDIS, "migrate"], standalone_mode=False)
@@ -103,7 +103,7 @@ def main() -> None:
                         target = server.create_database()
                         drained = drain_costlog(bench, args.jobs,
                                                 database=server.create_database())
-                    imports[key].append(timed_import(target, source, args.events))
+                    imports[key].append(import_rate(target, source, args.events))
                     drains[key].append(drained)
                     print(f"  {key}: import {imports[key][-1]:,.0f} events/s; one event per job"
                           f" {drained:,.0f}/s against a floor of {floor:,.0f} jobs/s"
