@@ -4,7 +4,6 @@ the stored counters (database) and the queue's numbers (Redis) at scrape time.""
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,9 +17,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.paths import template
-
-if TYPE_CHECKING:  # api.resources imports this module
-    from api.resources import QueueState
+from ingest.health import QueueState
 
 # A *_created series per counter doubles the output and says nothing a scraper needs.
 disable_created_metrics()
@@ -39,7 +36,7 @@ class Scrape:
 
     stored: dict[str, int] | None  # the database's counters; None when it cannot be read
     alerts: dict[str, int] | None  # alerts fired, deliveries pending/failed, alerts unqueued
-    queue: "QueueState | None"  # None when Redis cannot be reached
+    queue: QueueState | None  # None when Redis cannot be reached
     database_up: bool
 
 

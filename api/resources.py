@@ -44,16 +44,6 @@ class StoredCounts:
     alerts: dict[str, int] | None
 
 
-@dataclass(frozen=True)
-class QueueState:
-    """What Redis says of the queue, read in one go (one failure handling for all of it)."""
-
-    depth: int
-    retrying: int  # jobs waiting for a retry (RQ's scheduled registry)
-    failed_jobs: int
-    write_errors: list[health.WriteError]  # workers' recent database write failures
-
-
 class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -197,14 +187,14 @@ class Resources:
             log.warning("budget state not updated (%s); a worker's sweep rewrites it",
                         type(error).__name__)
 
-    def queue_state(self) -> QueueState | None:
+    def queue_state(self) -> health.QueueState | None:
         """The queue's numbers and the workers' write errors; None when Redis cannot be asked."""
         client = self.redis
         if client is None:
             return None
         try:
             queue = make_queue(self.settings.queue_name, client)
-            return QueueState(
+            return health.QueueState(
                 depth=queue.count,
                 retrying=queue.scheduled_job_registry.get_job_count(cleanup=False),
                 failed_jobs=queue.failed_job_registry.get_job_count(cleanup=False),

@@ -6,7 +6,7 @@ same line) to stderr; uvicorn's, RQ's and costlog's own loggers all go through t
 handler. Uncaught exceptions are logged the same way, so a JSON log stays parseable line by line.
 
 Secrets never reach a log: everything that logs a Redis URL passes it through
-``ingest.redis_conn.redact`` (or ``scrub`` for error texts), and the API token is never logged.
+``costlog.redaction.redact`` (or ``scrub`` for error texts), and the API token is never logged.
 """
 
 import json

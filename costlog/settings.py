@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from costlog import constants
+from costlog.redaction import redact
 
 LOG_FORMATS = ("text", "json")
 
@@ -49,8 +50,6 @@ def database_label(target: Path | str) -> str:
     """The database as messages and logs name it: a URL without its password."""
     if not isinstance(target, str):
         return str(target)
-    from ingest.redis_conn import redact  # the one URL redaction (imported late: no cycle)
-
     return redact(target)
 
 

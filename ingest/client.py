@@ -22,9 +22,10 @@ import rq
 
 from costlog import clock, constants
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
+from costlog.redaction import redact, scrub
 from costlog.settings import Settings
 from ingest.queue import enqueue_events, make_queue
-from ingest.redis_conn import connect, redact, scrub
+from ingest.redis_conn import connect
 from ingest.spool import Spool
 
 log = logging.getLogger("costlog.client")

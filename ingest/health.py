@@ -27,6 +27,16 @@ class WriteError:
         return {"worker": self.worker, "error": self.error, "at": self.at.isoformat()}
 
 
+@dataclass(frozen=True)
+class QueueState:
+    """What Redis says of the queue, read in one go (one failure handling for all of it)."""
+
+    depth: int
+    retrying: int  # jobs waiting for a retry (RQ's scheduled registry)
+    failed_jobs: int
+    write_errors: list[WriteError]  # workers' recent database write failures
+
+
 def key(queue_name: str) -> str:
     return f"{constants.WRITE_ERRORS_KEY_PREFIX}{queue_name}"
 

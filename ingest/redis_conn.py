@@ -5,15 +5,11 @@ redis-py retries a failed connection with backoff by default, so a refused conne
 the executor client falls back to its spool at once, and the worker has its own wait loop.
 """
 
-from urllib.parse import unquote, urlsplit, urlunsplit
-
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from costlog import constants
-
-_MASK = "***"
 
 
 def _no_retry() -> Retry:
@@ -39,34 +35,3 @@ def connect(url: str, *, fail_fast: bool = False) -> redis.Redis:
         socket_timeout=socket_timeout,
         retry=_no_retry(),
     )
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***`` — safe for logs and error messages."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "<unparseable redis url>"
-    if password is None:
-        return url
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    netloc = f"{user}:{_MASK}@{hostinfo}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def scrub(text: str, url: str | None) -> str:
-    """``text`` with ``url``'s password masked wherever it appears (error messages, reprs)."""
-    if not url:
-        return text
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return text
-    if not password:
-        return text
-    text = text.replace(url, redact(url))
-    for secret in {password, unquote(password)}:
-        text = text.replace(secret, _MASK)
-    return text

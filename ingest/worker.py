@@ -28,11 +28,12 @@ from rq.timeouts import TimerDeathPenalty
 from rq.worker import SimpleWorker
 
 from costlog import clock, constants
+from costlog.redaction import redact, scrub
 from costlog.settings import Settings
 from ingest import alerts, health, job
 from ingest.job import CostlogJob
 from ingest.queue import make_queue
-from ingest.redis_conn import connect, redact, scrub
+from ingest.redis_conn import connect
 
 log = logging.getLogger("costlog.worker")
 

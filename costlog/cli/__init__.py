@@ -16,6 +16,7 @@ import click
 
 from costlog import constants, logs
 from costlog.domain.event import CostEvent
+from costlog.redaction import scrub
 from costlog.settings import LOG_FORMATS, Settings, SettingsError, database, database_label
 
 if TYPE_CHECKING:
@@ -330,8 +331,6 @@ def spool_replay(ctx: click.Context) -> None:
     try:
         count = _publisher(settings).replay_spool()
     except Exception as error:  # noqa: BLE001 - any Redis failure: report, keep the spool
-        from ingest.redis_conn import scrub
-
         raise click.ClickException(
             f"replay stopped, events kept in the spool: {scrub(str(error), settings.redis_url)}"
         ) from None

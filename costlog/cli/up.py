@@ -36,12 +36,12 @@ from costlog import clock, logs
 from costlog.cli.demo import demo_events
 from costlog.cli.redis_server import RedisNotFound, RedisServer
 from costlog.domain.event import parse_event
+from costlog.redaction import redact
 from costlog.settings import Settings, beside, database_label
 from costlog.store.connection import DatabaseUnavailable, connect
 from costlog.store.migrations import migrate
 from costlog.store.queries import read_counters
 from ingest.client import Publisher
-from ingest.redis_conn import redact
 
 log = logging.getLogger("costlog.cli.up")
 

@@ -11,7 +11,7 @@ import pytest
 
 from costlog import logs
 from costlog.cli.redis_server import free_port
-from ingest.redis_conn import redact
+from costlog.redaction import redact
 from tests.support.processes import costlog_env, run
 
 

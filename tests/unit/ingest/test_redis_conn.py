@@ -9,7 +9,8 @@ import redis.retry
 from redis.backoff import NoBackoff
 
 from costlog import constants
-from ingest.redis_conn import connect, redact, scrub
+from costlog.redaction import redact, scrub
+from ingest.redis_conn import connect
 
 
 def closed_port() -> int:
