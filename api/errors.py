@@ -10,6 +10,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from costlog import errors as shared
+from costlog.errors import CostlogError
 from costlog.store.queries import QueryError
 
 log = logging.getLogger("costlog.api")
@@ -23,13 +25,13 @@ INVALID_PROJECT = "invalid 'project' parameter"
 INVALID_TZ = "invalid 'tz' parameter: unknown time zone"
 INVALID_LIMIT = "invalid 'limit' parameter: use an integer from 1 to 1000"
 INVALID_BODY = "invalid request body: {}"
-NEGATIVE_LIMIT = "monthly_limit_usd must be non-negative"
+NEGATIVE_LIMIT = shared.NEGATIVE_LIMIT  # the store's own budget operations say the same
 LIMIT_NOT_A_NUMBER = "monthly_limit_usd must be a number"
 BAD_TIMEZONE = "timezone must be an IANA time zone name"
 BAD_HARD_LIMIT = "hard_limit must be true or false"
 INVALID_MONTH = "invalid 'month' parameter: use YYYY-MM"
 TINY_LIMIT = "monthly_limit_usd must be 0 or at least 0.000000001"
-BAD_THRESHOLD = "alert_threshold_percent must be between 0 and 100"
+BAD_THRESHOLD = shared.BAD_THRESHOLD
 BODY_TOO_LARGE = "request body too large"
 TOO_MANY_EVENTS = "too many events: at most {}"
 BAD_TOKEN = "missing or invalid token"
@@ -42,7 +44,7 @@ BUSY = "busy: retry shortly"
 INTERNAL = "internal server error"
 
 
-class ApiError(Exception):
+class ApiError(CostlogError):
     """Raised anywhere in a handler; answered as ``{"error": message}`` with ``status``."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:

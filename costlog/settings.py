@@ -15,12 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from costlog import constants
+from costlog.errors import CostlogError
 from costlog.redaction import redact
 
 LOG_FORMATS = ("text", "json")
 
 
-class SettingsError(ValueError):
+class SettingsError(CostlogError, ValueError):
     """A variable's value cannot be used; the message names the variable."""
 
 

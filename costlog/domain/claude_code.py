@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import msgspec
 
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
+from costlog.errors import CostlogError
 
 SYNTHETIC_MODEL = "<synthetic>"
 EVENT_ID_PREFIX = "cc"
@@ -45,7 +46,7 @@ _5M, _1H = "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"
 _5M_NAME, _1H_NAME = f"cache_creation.{_5M}", f"cache_creation.{_1H}"
 
 
-class Malformed(ValueError):
+class Malformed(CostlogError, ValueError):
     """A line that is not JSON, or a response line whose fields break the event contract."""
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from costlog import constants
+from costlog.errors import CostlogError
 
 EVENT_ID_PATTERN = rf"^[A-Za-z0-9._:-]{{1,{constants.EVENT_ID_MAX}}}$"
 EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
@@ -40,7 +41,7 @@ COUNT_FIELDS = (
 )
 
 
-class InvalidEvent(ValueError):
+class InvalidEvent(CostlogError, ValueError):
     """An event that breaks the contract; ``field`` names the culprit."""
 
     def __init__(self, field: str, reason: str) -> None:

@@ -21,6 +21,7 @@ from costlog.constants import (
     MAX_COST_USD,
 )
 from costlog.domain.event import CostEvent
+from costlog.errors import CostlogError
 
 #: The override-file key used when nothing else matches.
 FALLBACK_KEY = "*"
@@ -79,7 +80,7 @@ BUILTIN_PRICES: Mapping[str, Price] = {
 _VERSION_CONTINUES = re.compile(r"\d|[-.]\d(?!\d)")
 
 
-class PriceFileError(ValueError):
+class PriceFileError(CostlogError, ValueError):
     """The price override file is unreadable or malformed."""
 
 
@@ -156,7 +157,7 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-class _Duplicate(Exception):
+class _Duplicate(CostlogError):
     def __init__(self, key: str) -> None:
         self.key = key
 

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, Union
 import sqlite_utils
 
 from costlog import constants
+from costlog.errors import CostlogError
 from costlog.settings import database_label, is_postgres_url
 
 if TYPE_CHECKING:
     from costlog.store.postgres import PgDatabase
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(CostlogError, RuntimeError):
     """The database cannot be opened or read."""
 
 

@@ -16,6 +16,7 @@ from costlog.constants import ALL_PROJECTS
 from costlog.domain.event import parse_event
 from costlog.domain.models import detect_model
 from costlog.domain.pricing import PriceTable
+from costlog.errors import BAD_THRESHOLD, NEGATIVE_LIMIT
 from costlog.store import alerts, queries
 from costlog.store.connection import immediate
 from costlog.store.write import WriteResult, record_events
@@ -108,9 +109,9 @@ def set_budget(db: sqlite_utils.Database, project_id: str | None, monthly_limit_
     lowered below this month's spend fires at once.
     """
     if not math.isfinite(monthly_limit_usd) or monthly_limit_usd < 0:
-        raise ValueError("monthly_limit_usd must be non-negative")
+        raise ValueError(NEGATIVE_LIMIT)
     if not 0 <= alert_threshold_percent <= 100:
-        raise ValueError("alert_threshold_percent must be between 0 and 100")
+        raise ValueError(BAD_THRESHOLD)
     if timezone is not None:
         ZoneInfo(timezone)  # raises on an unknown zone
     threshold = alert_threshold_percent or queries.DEFAULT_ALERT_THRESHOLD

@@ -24,6 +24,17 @@ import sqlite_utils
 
 from costlog.constants import ALL_PROJECTS, MAX_SERIES_POINTS, NANOS_PER_USD
 from costlog.domain import buckets, export
+from costlog.errors import (
+    DATES_OUT_OF_RANGE,
+    INVALID_BY,
+    INVALID_GRANULARITY,
+    INVALID_PERIOD,
+    INVALID_SERIES_BY,
+    PERIOD_AND_RANGE,
+    PHASE_WITH_MODEL,
+    START_AFTER_END,
+    CostlogError,
+)
 from costlog.store import rollups
 from costlog.store.connection import is_sqlite
 
@@ -38,12 +49,6 @@ PERIODS: dict[str, timedelta | None] = {
 #: Calendar periods in ``tz``: this month to date, and the whole previous month.
 CALENDAR_PERIODS = ("month", "last-month")
 SERIES_DIMENSIONS = ("model", "phase", "project")
-INVALID_BY = ("invalid 'by' parameter: use model, phase, task, initiative, model_id, provider,"
-              " or project")
-INVALID_PERIOD = "invalid 'period' parameter: use 24h, 7d, 30d, month, last-month, or all"
-INVALID_SERIES_BY = "invalid 'by' parameter: use model, phase, or project"
-PHASE_WITH_MODEL = "invalid 'by' parameter: by=phase cannot be combined with model"
-PERIOD_AND_RANGE = "invalid range: use either period or start/end"
 #: The sums every rollup keeps, in this order everywhere below (``Sums``).
 VALUE_COLUMNS = ("cost_nanos", "tokens", *rollups.TOKEN_KINDS)
 #: The same sums over raw cost_log rows (alias n).
@@ -55,10 +60,9 @@ ZERO: Sums = (0, 0, 0, 0, 0, 0)
 DEFAULT_SERIES_SPAN = timedelta(days=30)
 UTC_ZONE = ZoneInfo("UTC")
 DEFAULT_ALERT_THRESHOLD = 80
-DATES_OUT_OF_RANGE = "invalid range: dates out of range"
 
 
-class QueryError(ValueError):
+class QueryError(CostlogError, ValueError):
     """A bad request parameter; ``str()`` is the exact message the client gets."""
 
 
@@ -900,7 +904,7 @@ def series_range(start: str | None, end: str | None, tz: ZoneInfo,
     if first is None:
         first = last - DEFAULT_SERIES_SPAN
     if first > last:
-        raise QueryError("invalid range: start is after end")
+        raise QueryError(START_AFTER_END)
     return first, last
 
 
@@ -919,7 +923,7 @@ def timeseries(db: sqlite_utils.Database, *, granularity: str, start: str | None
     """Gap-filled cost and tokens per bucket in ``tz``; with ``by``, each point's cost split by
     model family, phase or project."""
     if granularity not in buckets.GRANULARITIES:
-        raise QueryError("invalid granularity: use hour, day, week, or month")
+        raise QueryError(INVALID_GRANULARITY)
     if by is not None and by not in SERIES_DIMENSIONS:
         raise QueryError(INVALID_SERIES_BY)
     if by == "phase" and model:
@@ -1171,7 +1175,7 @@ def export_query(*, start: str | None, end: str | None, project: str | None,
         where.append("n.timestamp <= :end")
         params["end"] = buckets.storage_text(_parse_bound(end, "end", tz, end=True))
     if start is not None and end is not None and params["start"] > params["end"]:
-        raise QueryError("invalid range: start is after end")
+        raise QueryError(START_AFTER_END)
     if project:
         where.append("n.project_id = :project")
         params["project"] = project
