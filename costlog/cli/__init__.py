@@ -463,6 +463,10 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.argument("kind", type=click.Choice(["daily", "weekly", "monthly", "models", "phases",
                                            "tasks", "initiatives", "projects"]),
                 default="daily")
+@click.option("--period", type=click.Choice(["24h", "7d", "30d", "month", "last-month", "all"]),
+              help="The API's period: rolling 24h/7d/30d ending now, the calendar month to"
+                   " date, last month, or all.")
+@click.option("--all", "all_time", is_flag=True, help="All time (the same as --period all).")
 @click.option("--since", type=_DAY, help="First day (YYYY-MM-DD, in --tz).")
 @click.option("--until", type=_DAY, help="Last day, included (YYYY-MM-DD, in --tz).")
 @click.option("--project", help="One project [COSTLOG_PROJECT]; default all projects.")
@@ -471,31 +475,39 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
               help="Top N keys by cost (models … projects); the rest in one row.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
-def report(ctx: click.Context, kind: str, since: Any, until: Any, project: str | None,
-           tz: str | None, limit: int | None, as_json: bool) -> None:
+def report(ctx: click.Context, kind: str, period: str | None, all_time: bool, since: Any,
+           until: Any, project: str | None, tz: str | None, limit: int | None,
+           as_json: bool) -> None:
     """Print spend per day, week or month (with the models used), or per model, phase, task,
     initiative or project: input, output, cache write, cache read and total tokens and cost,
     with a Total row. Reads the database directly; the figures are the API's for the same range.
 
-    Time reports default to the last 30 days (daily), 12 weeks (weekly) or 365 days (monthly)
-    up to --until (default today); the others to all time. Honours NO_COLOR and fits the
-    terminal's width.
+    The words are the API's: --period 7d is the rolling 7 x 24 hours ending now (a day it
+    cuts is marked *), --since/--until are whole calendar days in --tz, --all is all time.
+    Without them, time reports cover their last 30 days (daily), 12 weeks (weekly) or 12
+    months (monthly), today's included, and the others all time; the title names the range.
+    Honours NO_COLOR and fits the terminal's width.
     """
     import json
 
     from rich.console import Console
 
     from costlog import clock
-    from costlog.cli.report import build, render
+    from costlog.cli.report import build, render, window
     from costlog.store.queries import QueryError
 
     settings = _settings(ctx)
     zone = _zone(settings, tz)
+    now = clock.now()
+    try:
+        span = window(kind, since=since and since.date(), until=until and until.date(),
+                      period=period, all_time=all_time, tz=zone, now=now)
+    except QueryError as error:
+        raise click.UsageError(str(error)) from None
     db = _open_db(settings)
     try:
-        result = build(db, kind, since=since and since.date(), until=until and until.date(),
-                       project=_project(settings, project), tz=zone, limit=limit,
-                       now=clock.now())
+        result = build(db, kind, span=span, project=_project(settings, project), tz=zone,
+                       limit=limit, now=now)
     except QueryError as error:
         raise click.UsageError(str(error)) from None
     finally:

@@ -104,7 +104,7 @@ def test_report_default_daily_is_the_last_30_days(client: TestClient, db_path: P
 def test_report_errors(seeded: sqlite_utils.Database, db_path: Path) -> None:
     bad = run(db_path, "report", "models", "--since", "2026-11-20", "--until", "2026-11-01")
     assert bad.exit_code == 2
-    assert "invalid range: start is after end" in bad.output
+    assert "invalid range: --since is after --until" in bad.output
     assert "unknown time zone 'Mars/Base'" in run(db_path, "report", "--tz", "Mars/Base").output
     assert run(db_path, "report", "--since", "20-11-2026").exit_code == 2
 
