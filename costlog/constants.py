@@ -69,10 +69,16 @@ IMPORT_MESSAGE_LINES: Final = 2_000
 #: How many malformed lines `costlog import --format claude-code` prints before "and N more".
 IMPORT_MALFORMED_SHOWN: Final = 20
 #: `costlog import --format claude-code` reads logs of at least this many bytes in one process
-#: per core (below, forking them costs more than it saves), each a run of files at a time:
-#: several runs a reader keep the progress bar moving and the readers equally busy.
+#: per core (below, forking them costs more than it saves), each a batch of whole sessions of
+#: about IMPORT_BATCH_BYTES at a time, at most IMPORT_BATCHES_PER_READER batches a reader read
+#: and not yet written: memory stays flat however large the history.
 IMPORT_PARALLEL_BYTES: Final = 16 * 1024 * 1024
-IMPORT_RUNS_PER_READER: Final = 4
+IMPORT_BATCH_BYTES: Final = 4 * 1024 * 1024
+IMPORT_BATCHES_PER_READER: Final = 2
+#: The blocks a log is read in (its lines split out of each).
+IMPORT_READ_BLOCK_BYTES: Final = 1024 * 1024
+#: `costlog import --format claude-code --follow` looks at the logs this often.
+FOLLOW_POLL_SECONDS: Final = 1.0
 IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
 #: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/cli/importer.py.
 IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002

@@ -187,8 +187,13 @@ IMPORT_FORMATS = ("jsonl", "claude-code")
               help="'jsonl': one FILE of cost events; 'claude-code': Claude Code's session logs.")
 @click.option("--chunk", default=constants.IMPORT_CHUNK, show_default=True, type=click.IntRange(1),
               help="Events per transaction.")
+@click.option("--full", is_flag=True,
+              help="claude-code: read every log from the start, whatever was read before.")
+@click.option("--follow", is_flag=True,
+              help="claude-code: then keep recording new responses until Ctrl-C or SIGTERM.")
 @click.pass_context
-def import_(ctx: click.Context, paths: tuple[Path, ...], format_: str, chunk: int) -> None:
+def import_(ctx: click.Context, paths: tuple[Path, ...], format_: str, chunk: int, full: bool,
+            follow: bool) -> None:
     """Back-fill events straight into the database, exactly once.
 
     Uses the same idempotent write path as the worker, one transaction per chunk, so importing
@@ -202,16 +207,21 @@ def import_(ctx: click.Context, paths: tuple[Path, ...], format_: str, chunk: in
     *.jsonl files found in each PATH (folders searched recursively, subagent logs included);
     without PATH, in <dir>/projects for each directory of CLAUDE_CONFIG_DIR (comma-separated),
     else in ~/.config/claude/projects and ~/.claude/projects. The copies a log holds of one
-    response count once. Prints 'imported N events (M new, K already recorded) from F files;
-    S malformed lines skipped'; the exit status is 1 only when no file could be read.
+    response count once. Only what was added to a log since the last import is read (--full:
+    every log from the start). --follow: then keep running, recording each new response within
+    seconds, until Ctrl-C or SIGTERM. Prints 'imported N events (M new, K already recorded, R
+    revised) from F files (U unchanged); S malformed lines skipped'; the exit status is 1 only
+    when no file could be read.
     """
     settings = _settings(ctx)
     if format_ == "claude-code":
         from costlog.cli.claude_logs import run_import
 
         run_import(settings, paths, chunk=chunk, claude_config_dir=os.environ.get(
-            "CLAUDE_CONFIG_DIR"), home=Path.home())
+            "CLAUDE_CONFIG_DIR"), home=Path.home(), full=full, follow=follow)
         return
+    if full or follow:
+        raise click.UsageError("--full and --follow are for --format claude-code", ctx)
     if len(paths) != 1:
         raise click.UsageError("--format jsonl imports one FILE", ctx)
     file = click.Path(exists=True, dir_okay=False, path_type=Path).convert(paths[0], None, ctx)

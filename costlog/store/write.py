@@ -22,6 +22,7 @@ import sqlite_utils
 from costlog import clock
 from costlog.constants import COST_UNPRICED
 from costlog.domain import buckets
+from costlog.domain.cursors import Cursor
 from costlog.domain.event import CostEvent
 from costlog.domain.models import detect_model
 from costlog.domain.pricing import PriceTable, cost_of
@@ -227,3 +228,30 @@ def rebuild_aggregates(db: sqlite_utils.Database) -> list[Refusal]:
     cost_log_refused because no exact sum could hold them."""
     with immediate(db):
         return migrations.backfill(db)
+
+
+# --- where each Claude Code log was read up to ------------------------------------------------
+
+CURSORS_TABLE = "claude_code_cursors"
+_CURSOR_COLUMNS = ("path", "device", "inode", "size", "mtime_ns", "byte_offset", "lines",
+                   "head_sha256")
+_UPSERT_CURSOR = (
+    f"INSERT INTO {CURSORS_TABLE} ({', '.join(_CURSOR_COLUMNS)})"
+    f" VALUES ({', '.join('?' for _ in _CURSOR_COLUMNS)}) ON CONFLICT(path) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _CURSOR_COLUMNS[1:])
+)
+
+
+def record_cursors(db: sqlite_utils.Database, cursors: dict[str, Cursor]) -> None:
+    """Keep ``cursors`` (by file path), in one transaction. The caller commits the rows a
+    cursor covers first: a crash in between only makes the next import read them again."""
+    if not cursors:
+        return
+    with immediate(db):
+        db.conn.executemany(_UPSERT_CURSOR, [(path, *cursor) for path, cursor in cursors.items()])
+
+
+def read_cursors(db: sqlite_utils.Database) -> dict[str, Cursor]:
+    """Every file's cursor, by path."""
+    return {row[0]: Cursor(*row[1:]) for row in db.execute(
+        f"SELECT {', '.join(_CURSOR_COLUMNS)} FROM {CURSORS_TABLE}").fetchall()}

@@ -44,9 +44,11 @@ def run(env: dict[str, str | None], *args: str):
                               catch_exceptions=False)
 
 
-def summary(events: int, new: int, files: int, malformed: int) -> str:
-    return (f"imported {events} events ({new} new, {events - new} already recorded) from"
-            f" {files} files; {malformed} malformed lines skipped")
+def summary(events: int, new: int, files: int, malformed: int, *, unchanged: int = 0,
+            revised: int = 0) -> str:
+    return (f"imported {events} events ({new} new, {events - new - revised} already recorded,"
+            f" {revised} revised) from {files} files ({unchanged} unchanged);"
+            f" {malformed} malformed lines skipped")
 
 
 @pytest.mark.parametrize("readers", ["one process", "a process per core"])
@@ -60,20 +62,23 @@ def test_import_twice_records_each_response_once(env: dict[str, str | None], tmp
     files = write_tree(root)
     first = run(env, str(root), "--chunk", "4")
     assert first.exit_code == 0, first.output
-    cut = f"{root}/-home-dev-shop/{S1}.jsonl:13: invalid JSON: Invalid control character at:"
-    assert first.stderr.splitlines()[-4:] == [
+    cut = f"{root}/-home-dev-shop/{S1}.jsonl:13: invalid JSON: Unterminated string starting at:"
+    assert first.stderr.splitlines()[-3:] == [
         f"{root}/-home-dev-blog/{S3}.jsonl:4: invalid JSON: Expecting property name enclosed in"
         " double quotes: line 1 column 2 (char 1)",
-        f"{cut} line 1 column 151 (char 150)",
-        "recording",
+        f"{cut} line 1 column 143 (char 142)",
         summary(len(R), len(R), files, MALFORMED),
     ]
     expected = expected_by_task()
     assert_same(stored_by_task(Path(env["COSTLOG_DB"])), expected)
 
+    # Nothing changed: no file is opened. --full reads every file again, and counts nothing
+    # twice.
     second = run(env, str(root))
     assert second.exit_code == 0
-    assert second.stderr.splitlines()[-1] == summary(len(R), 0, files, MALFORMED)
+    assert second.stderr.splitlines()[-1] == summary(0, 0, files, 0, unchanged=files)
+    full = run(env, str(root), "--full")
+    assert full.stderr.splitlines()[-1] == summary(len(R), 0, files, MALFORMED)
     assert_same(stored_by_task(Path(env["COSTLOG_DB"])), expected)
 
     db = connect(env["COSTLOG_DB"])
@@ -97,7 +102,7 @@ def test_import_twice_records_each_response_once(env: dict[str, str | None], tmp
     with (root / f"-home-dev-blog/{S3}.jsonl").open("a") as log:
         log.write(line(later) + "\n")
     third = run(env, str(root))
-    assert third.stderr.splitlines()[-1] == summary(len(R) + 1, 1, files, MALFORMED)
+    assert third.stderr.splitlines()[-1] == summary(1, 1, files, 0, unchanged=files - 1)
 
 
 def usd(value: float) -> float:
@@ -189,7 +194,7 @@ def test_many_malformed_lines_are_counted_and_some_shown(env: dict[str, str | No
     err = result.stderr.splitlines()
     assert err[1] == f"{log}:1: invalid JSON: Expecting property name enclosed in double quotes:" \
         " line 1 column 2 (char 1)"
-    assert err[-3:] == ["... and 5 more malformed lines", "recording", summary(1, 1, 1, 25)]
+    assert err[-2:] == ["... and 5 more malformed lines", summary(1, 1, 1, 25)]
 
 
 def test_prices_come_from_the_price_file_unless_the_log_has_costusd(

@@ -207,7 +207,8 @@ def test_the_migration_sets_aside_what_an_older_version_stored(db_path: Path) ->
                     db.execute(statement, {"lo": 4_650, "hi": 9_300})
     assert db.execute("SELECT typeof(cost_nanos) FROM rollup_model_d WHERE project_id = '*'"
                       ).fetchone()[0] == "real"
-    assert migrations.migrate(db) == [11, 12, 13, 14, 15, 16]
+    assert migrations.migrate(db) == [m.version for m in migrations.available()
+                                      if m.version > 10]
     assert db.execute("SELECT COUNT(*) FROM cost_log_refused").fetchone()[0] == 9_300 - FIT
     integer_sums_only(db)
     assert list(check_aggregates(db)) == []
