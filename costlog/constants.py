@@ -1,5 +1,6 @@
 """Every fixed number and name costlog uses, in one place."""
 
+from datetime import UTC, datetime
 from typing import Final
 
 QUEUE_NAME: Final = "costlog"
@@ -12,6 +13,8 @@ DELIVER_FUNCTION: Final = "ingest.job.deliver_alert"
 MAX_TOKENS: Final = 10**12
 MAX_COST_USD: Final = 1_000_000.0
 MAX_FUTURE_SECONDS: Final = 24 * 3600
+#: No AI coding agent ran before it; earlier instants are typing errors or zero clocks.
+EARLIEST_TIMESTAMP: Final = datetime(2000, 1, 1, tzinfo=UTC)
 EVENT_ID_MAX: Final = 128
 PROJECT_ID_MAX: Final = 512
 TASK_ID_MAX: Final = 256

@@ -6,9 +6,10 @@ is an exact union of quarter-hour rollup rows ``[key(start), key(end))`` — and
 whole-hour zones, and of day rows in UTC.
 """
 
+import math
 import re
 from dataclasses import dataclass
-from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from costlog.domain.event import RFC3339_RE
@@ -186,7 +187,16 @@ def month_bounds(instant: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def rfc3339(instant: datetime) -> str:
-    """Seconds precision with the zone's offset (``Z`` is not used: the offset is the point)."""
+    """Seconds precision with the zone's offset (``Z`` is not used: the offset is the point).
+
+    RFC 3339 offsets are whole minutes. A local mean time's offset (New York's -04:56:02 before
+    1883) is written rounded up to the minute, the local time moved with it: the same instant,
+    shown at most 59 s after the zone's own clock, so never on the day before a midnight.
+    """
+    offset = instant.utcoffset()
+    if offset is not None and offset % timedelta(minutes=1):
+        minutes = math.ceil(offset / timedelta(minutes=1))
+        instant = instant.astimezone(timezone(timedelta(minutes=minutes)))
     return instant.isoformat(timespec="seconds")
 
 

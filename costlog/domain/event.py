@@ -164,6 +164,8 @@ def _timestamp(payload: dict, now: datetime) -> datetime | None:
         parsed = parsed.astimezone(UTC)
     except OverflowError:
         raise InvalidEvent("timestamp", "is out of range") from None
+    if parsed < constants.EARLIEST_TIMESTAMP:
+        raise InvalidEvent("timestamp", f"must be {constants.EARLIEST_TIMESTAMP:%Y-%m-%d} or later")
     if parsed > now + timedelta(seconds=constants.MAX_FUTURE_SECONDS):
         raise InvalidEvent("timestamp", "is more than 24 hours in the future")
     return parsed
@@ -188,7 +190,8 @@ def json_schema() -> dict[str, Any]:
                               "description": "Absent: computed from the price table."}
     properties["timestamp"] = {
         "type": "string", "format": "date-time",
-        "description": "RFC 3339 with an offset; at most 24 hours in the future.",
+        "description": f"RFC 3339 with an offset; {constants.EARLIEST_TIMESTAMP:%Y-%m-%d} or"
+                       " later, at most 24 hours in the future.",
     }
     required = [name for name, _, is_required in STRING_FIELDS if is_required]
     return {"type": "object", "required": required, "properties": properties}

@@ -1,5 +1,6 @@
 """Calendar buckets in a zone, over UTC quarter-hour rollup keys (pure)."""
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -146,3 +147,24 @@ def test_local_day_offsets_are_a_zones_midnights_from_2000_to_2100(zone: str,
 def test_edge_offset_is_the_offset_whose_midnight_the_edge_is(edge: datetime,
                                                               offset: int | None) -> None:
     assert buckets.edge_offset(edge) == offset
+
+
+RFC3339_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$"
+
+
+@pytest.mark.parametrize(("instant", "text"), [
+    # Local mean times: offsets with seconds, which RFC 3339 cannot write. The offset is
+    # written rounded up to the minute and the local time moved with it: the same instant,
+    # never shown on the day before a midnight.
+    (datetime(1850, 1, 1, tzinfo=NY), "1850-01-01T00:00:02-04:56"),
+    (datetime(1930, 6, 1, tzinfo=ZoneInfo("Europe/Amsterdam")), "1930-06-01T00:00:28+01:20"),
+    (datetime(1900, 1, 1, tzinfo=KOLKATA), "1900-01-01T00:00:50+05:22"),
+    (datetime(2026, 11, 1, 1, tzinfo=NY), "2026-11-01T01:00:00-04:00"),
+    (datetime(2026, 11, 1, tzinfo=KATHMANDU), "2026-11-01T00:00:00+05:45"),
+])
+def test_rfc3339_offsets_are_whole_minutes(instant: datetime, text: str) -> None:
+    written = buckets.rfc3339(instant)
+    assert written == text
+    assert re.fullmatch(RFC3339_OFFSET, written)
+    # Compared in UTC: Python never calls an ambiguous local time equal across zones.
+    assert datetime.fromisoformat(written).astimezone(UTC) == instant.astimezone(UTC)

@@ -196,6 +196,19 @@ def test_timestamp_exactly_24_hours_ahead_is_accepted() -> None:
     assert parse(event(timestamp=format_timestamp(ahead))).timestamp == ahead
 
 
+@pytest.mark.parametrize("stamp", [
+    "1999-12-31T23:59:59Z", "1999-12-31T23:59:59.999999Z", "2000-01-01T00:59:59+01:00",
+    "1883-11-18T12:00:00-04:56", "0006-06-01T00:00:00Z", "1000-01-01T00:00:00Z",
+])
+def test_timestamp_before_2000_is_refused(stamp: str) -> None:
+    assert_invalid(event(timestamp=stamp), "timestamp", "must be 2000-01-01 or later")
+
+
+@pytest.mark.parametrize("stamp", ["2000-01-01T00:00:00Z", "1999-12-31T23:00:00-01:00"])
+def test_timestamp_at_2000_is_accepted(stamp: str) -> None:
+    assert parse(event(timestamp=stamp)).timestamp == datetime(2000, 1, 1, tzinfo=UTC)
+
+
 def test_timestamp_in_the_past_is_accepted() -> None:
     assert parse(event(timestamp="2001-01-01T00:00:00Z")).timestamp == datetime(
         2001, 1, 1, tzinfo=UTC

@@ -6,6 +6,7 @@ bucket's UTC bounds, built here independently of ``costlog.domain.buckets``: New
 2026-11-01 fall-back (a 25-hour day), Asia/Kolkata's half-hour offset, ISO weeks, months.
 """
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -583,3 +584,21 @@ def test_project_levels_keep_six_hours_where_they_nest() -> None:
     assert levels is not None and [level.table for level in levels] == [
         "rollup_project_ld", "rollup_project_6h", "rollup_project_h", "rollup_model_q"]
     assert queries._local_levels(queries._levels_for("hour", queries.MODEL_LEVELS), -300) is None
+
+
+RFC3339_INSTANT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}"
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day", "month"])
+def test_every_instant_of_a_local_mean_time_answer_is_rfc3339(db: sqlite_utils.Database,
+                                                              granularity: str) -> None:
+    """New York kept its local mean time (-04:56:02) until 1883: no offset with seconds."""
+    start, end = "1883-11-17", "1883-11-18"
+    series = queries.timeseries(db, granularity=granularity, start=start, end=end, model=None,
+                                project=None, tz=NEW_YORK, now=NOW)
+    ranged = queries.breakdown(db, by="model", period=None, start=start, end=end,
+                               project=None, limit=None, now=NOW, tz=NEW_YORK)
+    instants = [series["start"], series["end"], ranged["start"], ranged["end"],
+                *(point["start"] for point in series["series"])]
+    assert [text for text in instants if not re.fullmatch(RFC3339_INSTANT, text)] == []
+    assert series["start"] == ranged["start"] == "1883-11-17T00:00:02-04:56"
