@@ -233,11 +233,16 @@ def _limit_value(value: Any) -> float:
 
 
 def _threshold_value(value: Any) -> int:
-    if value is None or (value == 0 and not isinstance(value, bool)):
+    """An integer percent; an integral number (``74.0``, as many JSON encoders write 74) is one."""
+    if value is None:
         return queries.DEFAULT_ALERT_THRESHOLD
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, errors.THRESHOLD_NOT_AN_INTEGER)
+    if not 0 <= value <= 100:
         raise ApiError(400, errors.BAD_THRESHOLD)
-    return value
+    return value or queries.DEFAULT_ALERT_THRESHOLD
 
 
 def _timezone_value(value: Any) -> str | None:

@@ -32,6 +32,7 @@ BAD_HARD_LIMIT = "hard_limit must be true or false"
 INVALID_MONTH = "invalid 'month' parameter: use YYYY-MM"
 TINY_LIMIT = "monthly_limit_usd must be 0 or at least 0.000000001"
 BAD_THRESHOLD = shared.BAD_THRESHOLD
+THRESHOLD_NOT_AN_INTEGER = "alert_threshold_percent must be an integer"
 BODY_TOO_LARGE = "request body too large"
 TOO_MANY_EVENTS = "too many events: at most {}"
 BAD_TOKEN = "missing or invalid token"

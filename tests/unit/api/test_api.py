@@ -450,6 +450,19 @@ def test_handle_update_cost_budget(client: TestClient, seeded: sqlite_utils.Data
     assert seeded.execute("SELECT COUNT(*) FROM cost_budgets").fetchone()[0] == 1
 
 
+@pytest.mark.parametrize(("threshold", "stored"), [
+    (74.0, 74), (100.0, 100), (1e2, 100), (0.0, 80), (-0.0, 80), (74, 74)])
+def test_update_budget_integral_threshold_is_an_integer(
+        client: TestClient, seeded: sqlite_utils.Database, threshold: float, stored: int) -> None:
+    response = client.put("/api/cost/budget", params={"project": "alpha"},
+                          json={"monthly_limit_usd": 10, "alert_threshold_percent": threshold})
+    assert response.status_code == 200
+    assert response.json()["alert_threshold_percent"] == stored
+    assert isinstance(response.json()["alert_threshold_percent"], int)
+    assert seeded.execute("SELECT alert_threshold_percent, typeof(alert_threshold_percent)"
+                          " FROM cost_budgets").fetchone() == (stored, "integer")
+
+
 def test_update_budget_zero_limit_means_no_budget(client: TestClient,
                                                   seeded: sqlite_utils.Database) -> None:
     body = client.put("/api/cost/budget", params={"project": "alpha"},
@@ -483,12 +496,20 @@ def test_update_budget_zero_limit_means_no_budget(client: TestClient,
      "alert_threshold_percent must be between 0 and 100"),
     (b'{"monthly_limit_usd": 10, "alert_threshold_percent": -1}',
      "alert_threshold_percent must be between 0 and 100"),
+    (b'{"monthly_limit_usd": 10, "alert_threshold_percent": 101.0}',
+     "alert_threshold_percent must be between 0 and 100"),
     (b'{"monthly_limit_usd": 10, "alert_threshold_percent": 50.5}',
-     "alert_threshold_percent must be between 0 and 100"),
+     "alert_threshold_percent must be an integer"),
+    (b'{"monthly_limit_usd": 10, "alert_threshold_percent": 1e400}',
+     "alert_threshold_percent must be an integer"),
+    (b'{"monthly_limit_usd": 10, "alert_threshold_percent": NaN}',
+     "alert_threshold_percent must be an integer"),
     (b'{"monthly_limit_usd": 10, "alert_threshold_percent": "50"}',
-     "alert_threshold_percent must be between 0 and 100"),
+     "alert_threshold_percent must be an integer"),
     (b'{"monthly_limit_usd": 10, "alert_threshold_percent": true}',
-     "alert_threshold_percent must be between 0 and 100"),
+     "alert_threshold_percent must be an integer"),
+    (b'{"monthly_limit_usd": 10, "alert_threshold_percent": false}',
+     "alert_threshold_percent must be an integer"),
 ])
 def test_update_budget_errors(client: TestClient, seeded: sqlite_utils.Database, body: bytes,
                               message: str) -> None:

@@ -33,6 +33,7 @@ COSTS = st.one_of(
 TIMESTAMPS = st.one_of(
     st.none(),
     st.sampled_from(["0001-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00",
+                     "1999-12-31T23:59:59Z", "2000-01-01T00:00:00+00:00",
                      "9999-12-31T23:59:59-01:00", "2026-11-21T11:59:59Z",
                      "2026-11-21T12:00:01Z", "2026-11-20T12:00:00.123456789+05:45"]),
     st.timedeltas(min_value=timedelta(days=-400), max_value=timedelta(hours=30)).map(
