@@ -326,8 +326,22 @@ async def test_alert(request: Request) -> Response:
     return JSON({"results": await run_in_threadpool(send)})
 
 
+#: How many reasons the message of an all-refused array names (every one is in ``rejected``).
+REASONS_IN_MESSAGE = 3
+
+
+def _refused_message(rejected: list[dict[str, Any]], *, single: bool) -> str:
+    if single:
+        return rejected[0]["error"]
+    shown = "; ".join(f"[{item['index']}] {item['error']}"
+                      for item in rejected[:REASONS_IN_MESSAGE])
+    more = len(rejected) - REASONS_IN_MESSAGE
+    return errors.ALL_REFUSED.format(shown + (f"; and {more} more" if more > 0 else ""))
+
+
 def validate_events(payload: Any) -> tuple[list[CostEvent], list[dict[str, Any]]]:
-    """Valid events and per-item rejections ``{"index", "error"}``; 400/413 for the whole body."""
+    """Valid events and per-item rejections ``{"index", "error"}``; 400/413 for the whole body,
+    and 400 when every event is refused (the reasons in the message and in ``rejected``)."""
     if isinstance(payload, dict):
         items = [payload]
     elif isinstance(payload, list):
@@ -345,13 +359,21 @@ def validate_events(payload: Any) -> tuple[list[CostEvent], list[dict[str, Any]]
             valid.append(parse_event(item, now=now, fill_id="hash"))
         except InvalidEvent as error:
             rejected.append({"index": index, "error": str(error)})
+    if rejected and not valid:
+        raise ApiError(400, _refused_message(rejected, single=isinstance(payload, dict)),
+                       body={"accepted": 0, "ids": [], "rejected": rejected})
     return valid, rejected
 
 
 async def post_cost_events(request: Request) -> Response:
     res = resources(request)
     require_write_access(request, res.settings)
-    valid, rejected = validate_events(decode_json(await read_body(request)))
+    try:
+        valid, rejected = validate_events(decode_json(await read_body(request)))
+    except ApiError as error:
+        if error.body is not None:
+            res.metrics.rejected(len(error.body["rejected"]))
+        raise
     if rejected:
         res.metrics.rejected(len(rejected))
     ids: list[str] = []

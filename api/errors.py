@@ -35,6 +35,7 @@ BAD_THRESHOLD = shared.BAD_THRESHOLD
 THRESHOLD_NOT_AN_INTEGER = "alert_threshold_percent must be an integer"
 BODY_TOO_LARGE = "request body too large"
 TOO_MANY_EVENTS = "too many events: at most {}"
+ALL_REFUSED = "every event was refused: {}"
 BAD_TOKEN = "missing or invalid token"
 LOOPBACK_ONLY = "writes are allowed from loopback only"
 QUEUE_UNAVAILABLE = "event queue not available"
@@ -46,13 +47,16 @@ INTERNAL = "internal server error"
 
 
 class ApiError(CostlogError):
-    """Raised anywhere in a handler; answered as ``{"error": message}`` with ``status``."""
+    """Raised anywhere in a handler; answered as ``{"error": message}`` with ``status``, plus
+    ``body``'s fields when given (a refused write keeps its success answer's shape)."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, *,
+                 body: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers
+        self.body = body
 
 
 #: Compact UTF-8 JSON, as Starlette's JSONResponse writes it but ~8x faster (a year of New York
@@ -72,13 +76,14 @@ class JSON(JSONResponse):
                               separators=(",", ":")).encode("ascii")
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSON({"error": message}, status_code=status, headers=headers)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None,
+                   body: dict[str, Any] | None = None) -> Response:
+    return JSON({"error": message, **(body or {})}, status_code=status, headers=headers)
 
 
 async def api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, exc.headers)
+    return error_response(exc.status, exc.message, exc.headers, exc.body)
 
 
 async def query_error(request: Request, exc: Exception) -> Response:

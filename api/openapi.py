@@ -50,8 +50,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             },
             **{
                 str(status): {"description": HTTPStatus(status).phrase,
-                              "content": {"application/json": {
-                                  "schema": {"$ref": "#/components/schemas/Error"}}}}
+                              "content": {"application/json": {"schema": endpoint.error_bodies.get(
+                                  status, {"$ref": "#/components/schemas/Error"})}}}
                 for status in endpoint.errors
             },
         },

@@ -45,6 +45,8 @@ class Endpoint:
     heavy: bool = False  # a database read: runs under the query limiter (api/limits.py)
     #: The success body's media types (one unless the client picks a format).
     media_types: tuple[str, ...] = ("application/json",)
+    #: Error bodies that carry more than ``{"error"}``, by status.
+    error_bodies: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 PROJECT = Param("project", "query", {"type": "string", "minLength": 1},
@@ -65,6 +67,13 @@ _kinds = {kind: _count for kind in TOKEN_KINDS}
 _amounts = {"cost": _money, "tokens": _count, **_kinds}
 _share = {"type": "object", "properties": {**_amounts, "percent": {"type": "number"}}}
 _instant = {"type": "string", "format": "date-time"}
+_EVENTS_ANSWER = {
+    "accepted": {"type": "integer", "minimum": 0},
+    "ids": {"type": "array", "items": {"type": "string"}},
+    "rejected": {"type": "array", "items": {"type": "object", "required": ["index", "error"],
+                                            "properties": {"index": {"type": "integer"},
+                                                           "error": {"type": "string"}}}},
+}
 START = Param("start", "query", INSTANT,
               "RFC 3339 with an offset, or YYYY-MM-DD (midnight in tz).")
 END = Param("end", "query", INSTANT,
@@ -273,14 +282,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         request_body={"oneOf": [{"$ref": "#/components/schemas/CostEvent"},
                                 {"type": "array", "maxItems": MAX_EVENTS_PER_REQUEST,
                                  "items": {"$ref": "#/components/schemas/CostEvent"}}]},
-        response={"type": "object", "required": ["accepted", "ids", "rejected"], "properties": {
-            "accepted": {"type": "integer"},
-            "ids": {"type": "array", "items": {"type": "string"}},
-            "rejected": {"type": "array", "items": {"type": "object", "properties": {
-                "index": {"type": "integer"}, "error": {"type": "string"}}}}}},
+        response={"type": "object", "required": ["accepted", "ids", "rejected"],
+                  "properties": _EVENTS_ANSWER},
         success=202,
         errors=(400, 401, 403, 413, 415, 503),
         write=True,
+        error_bodies={400: {
+            "type": "object", "required": ["error"],
+            "description": "A body that is no JSON, or one whose every event is refused: then"
+                           " also accepted (0), ids ([]) and every reason in rejected.",
+            "properties": {"error": {"type": "string"}, **_EVENTS_ANSWER}}},
     ),
     Endpoint(
         "GET", "/healthz", endpoints.healthz, "getHealth",

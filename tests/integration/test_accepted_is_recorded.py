@@ -55,11 +55,12 @@ def cli(settings: Settings, *args: str, stdin: str | None = None):
 def test_a_derived_total_over_the_bound_is_refused_at_every_edge(
     settings: Settings, queue: rq.Queue, tmp_path: Path,
 ) -> None:
-    """10^12 input tokens and 1 output token: 202 then dropped by the worker, before."""
+    """10^12 input tokens and 1 output token: accepted then dropped by the worker, before."""
     with client_for(settings) as client:
         response = client.post("/api/cost/events", json=OVER)
     assert (response.status_code, response.json()) == (
-        202, {"accepted": 0, "ids": [], "rejected": [{"index": 0, "error": OVER_REASON}]})
+        400, {"error": OVER_REASON, "accepted": 0, "ids": [],
+              "rejected": [{"index": 0, "error": OVER_REASON}]})
     assert queue.count == 0
 
     emitted = cli(settings, "emit", "-", stdin=json.dumps(OVER) + "\n")

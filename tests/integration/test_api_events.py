@@ -97,12 +97,31 @@ def test_array_with_rejections(client: TestClient, queue: Any) -> None:
         "evt-1", hashed_id(GOOD), "evt-2"]
 
 
-def test_single_invalid_event_is_index_0(client: TestClient, queue: Any) -> None:
+def test_single_invalid_event_is_a_400_with_its_reason(client: TestClient, queue: Any) -> None:
     response = client.post("/api/cost/events", json={**GOOD, "task_id": ""})
-    assert response.status_code == 202
-    assert response.json() == {"accepted": 0, "ids": [],
+    assert response.status_code == 400
+    assert response.json() == {"error": "task_id: must not be empty", "accepted": 0, "ids": [],
                                "rejected": [{"index": 0, "error": "task_id: must not be empty"}]}
     assert queue.count == 0
+
+
+def test_array_whose_every_event_is_refused_is_a_400(client: TestClient, queue: Any) -> None:
+    response = client.post("/api/cost/events", json=[
+        {**GOOD, "task_id": ""}, {**GOOD, "timestamp": "1999-12-31T23:59:59Z"}])
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "every event was refused: [0] task_id: must not be empty;"
+                 " [1] timestamp: must be 2000-01-01 or later",
+        "accepted": 0, "ids": [],
+        "rejected": [{"index": 0, "error": "task_id: must not be empty"},
+                     {"index": 1, "error": "timestamp: must be 2000-01-01 or later"}]}
+    assert queue.count == 0
+
+
+def test_array_of_one_refused_event_is_a_400(client: TestClient, queue: Any) -> None:
+    response = client.post("/api/cost/events", json=[{**GOOD, "cost_usd": -1}])
+    assert (response.status_code, response.json()["error"]) == (
+        400, "every event was refused: [0] cost_usd: must be a number >= 0, got -1")
 
 
 def test_empty_array(client: TestClient, queue: Any) -> None:
@@ -139,7 +158,7 @@ def test_nan_and_huge_numbers_are_rejected_per_item(client: TestClient, queue: A
            b' {"project_id": "p", "task_id": "t", "phase": "x", "cost_usd": 1e999},' \
            b' {"project_id": "p", "task_id": "t", "phase": "x", "input_tokens": 1e3}]'
     response = client.post("/api/cost/events", content=body, headers=JSON_TYPE)
-    assert response.status_code == 202
+    assert response.status_code == 400  # every event refused
     assert response.json()["rejected"] == [
         {"index": 0, "error": "cost_usd: must be a finite number"},
         {"index": 1, "error": "cost_usd: must be a finite number"},
@@ -150,7 +169,7 @@ def test_nan_and_huge_numbers_are_rejected_per_item(client: TestClient, queue: A
 def test_lone_surrogates_never_break_the_response(client: TestClient, queue: Any) -> None:
     body = b'[{"project_id": "\\ud800", "task_id": "t", "phase": "x"}]'
     response = client.post("/api/cost/events", content=body, headers=JSON_TYPE)
-    assert response.status_code == 202
+    assert response.status_code == 400
     assert response.json()["rejected"] == [
         {"index": 0, "error": "project_id: must be valid Unicode text"}]
 
@@ -216,7 +235,8 @@ def test_no_redis_configured_is_503(db: sqlite_utils.Database, db_path: Path,
             503, {"error": "event queue not available"})
         # Nothing to enqueue: still answered (rejections need no queue).
         response = client.post("/api/cost/events", json={"phase": 1})
-        assert response.status_code == 202
+        assert (response.status_code, response.json()["error"]) == (
+            400, "project_id: is required")
 
 
 def test_posted_events_reach_the_read_api(client: TestClient, queue: Any,
