@@ -4,6 +4,7 @@ Settings come from ``costlog.settings`` (the ``COSTLOG_*`` variables); the optio
 them and are accepted before or after the command (``costlog --db X up`` = ``costlog up --db X``).
 """
 
+import importlib.metadata
 import logging
 import os
 import sys
@@ -110,9 +111,20 @@ def _open_db(settings: Settings):
     return db
 
 
+VERSION_MESSAGE = "%(prog)s %(version)s"
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="costlog", prog_name="costlog", message=VERSION_MESSAGE)
 def main() -> None:
     """costlog: exactly-once cost analytics for AI coding agents."""
+
+
+@main.command(cls=click.Command)
+def version() -> None:
+    """Print the installed version of costlog (the same as ``costlog --version``)."""
+    click.echo(VERSION_MESSAGE % {"prog": "costlog",
+                                  "version": importlib.metadata.version("costlog")})
 
 
 @main.command()

@@ -1,5 +1,6 @@
 """The costlog CLI, in process with click's runner, against a temp database and real Redis."""
 
+import importlib.metadata
 import json
 import os
 import re
@@ -43,11 +44,18 @@ def test_every_command_is_documented() -> None:
         "costlog local-days list", "costlog local-days remove", "costlog migrate",
         "costlog report",
         "costlog spool replay",
-        "costlog spool status", "costlog up", "costlog worker",
+        "costlog spool status", "costlog up", "costlog version", "costlog worker",
     ]
     for path, command in commands:
         assert command.help and len(command.help.strip()) > 20, f"{path} has no --help text"
         assert f"`{path}" in readme, f"{path} is not in the README"
+
+
+@pytest.mark.parametrize("args", [["--version"], ["version"]])
+def test_version(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.output) == (
+        0, f"costlog {importlib.metadata.version('costlog')}\n")
 
 
 @pytest.fixture
