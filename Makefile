@@ -1,13 +1,19 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Running needs costlog and its dependencies; the tests and benchmarks also need the test extras.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+STAMP := $(VENV)/.installed-test
 
 .PHONY: install test test-fast lint up bench faults clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -25,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 PORT ?= 8787
-up: $(STAMP)
+up: $(RUNTIME_STAMP)
 	$(BIN)/costlog up --demo --port $(PORT)
 
 # Benchmarks print figures (docs/benchmarks.md); CI does not run them. QUICK=1 for a smoke run.

@@ -35,3 +35,23 @@ def test_the_wheel_holds_every_file_of_the_packages(tmp_path: Path) -> None:
     # The parts a top-level-only package list left out of the image.
     assert {"costlog/cli/__init__.py", "costlog/store/write.py", "api/static/app.js",
             "api/templates/dashboard.html", "schema/postgresql/001_cost_log.sql"} <= packaged
+
+
+def make_commands(target: str, venv: Path) -> list[str]:
+    """The commands ``make TARGET`` would run from a fresh checkout (no venv yet)."""
+    dry = subprocess.run(["make", "-n", "-C", str(ROOT), target, f"VENV={venv}"],
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0, dry.stderr
+    return dry.stdout.splitlines()
+
+
+def test_make_up_installs_what_running_needs_not_the_test_extras(tmp_path: Path) -> None:
+    installs = [line for line in make_commands("up", tmp_path / "venv") if "pip install" in line]
+    assert any(line.endswith("pip install -q -e .") for line in installs), installs
+    assert not any("[test]" in line for line in installs), installs
+
+
+def test_make_test_installs_the_test_extras(tmp_path: Path) -> None:
+    installs = [line for line in make_commands("test", tmp_path / "venv")
+                if "pip install" in line]
+    assert any(line.endswith("pip install -q -e '.[test]'") for line in installs), installs
