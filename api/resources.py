@@ -6,23 +6,20 @@ use, so the app answers even when a server (or a test) does not run the lifespan
 """
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import psycopg
-import psycopg_pool
 import redis
 
 from api import errors
 from api.limits import QueryLimiter
 from api.metrics import Metrics, Scrape
-from costlog import clock, constants
-from costlog.settings import Settings, is_postgres_url
+from costlog import clock
+from costlog.settings import Settings
 from costlog.store import alerts as store_alerts
-from costlog.store import connection, postgres, queries
+from costlog.store import connection, queries
 from costlog.store.alerts import Decision
 from ingest import alerts as ingest_alerts
 from ingest import health, redis_conn
@@ -31,8 +28,6 @@ from ingest.queue import make_queue
 
 log = logging.getLogger("costlog.api")
 
-#: A table a later migration adds is not there yet (a database no worker has migrated).
-MISSING_TABLE = (sqlite3.OperationalError, psycopg.errors.UndefinedTable)
 #: How long shutdown waits for a background spool replay the publisher started.
 SHUTDOWN_REPLAY_WAIT = 5.0
 
@@ -53,7 +48,7 @@ class Resources:
         self._lock = threading.Lock()
         self._publisher: Publisher | None = None
         self._redis: redis.Redis | None = None
-        self._pool: psycopg_pool.ConnectionPool | None = None
+        self.databases = connection.Connections(settings.db_path)
 
     # -- lifetime ----------------------------------------------------------------------------
 
@@ -65,9 +60,7 @@ class Resources:
         with self._lock:
             publisher, self._publisher = self._publisher, None
             client, self._redis = self._redis, None
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
+        self.databases.close()
         if publisher is not None and not publisher.wait_for_replay(SHUTDOWN_REPLAY_WAIT):
             log.warning("spool replay still running at shutdown; the rest is replayed later")
         if client is not None:
@@ -111,44 +104,11 @@ class Resources:
 
     @contextmanager
     def _db(self, *, readonly: bool) -> Iterator[connection.Database]:
-        if is_postgres_url(self.settings.db_path):
-            with self._pooled() as db:
+        try:
+            with self.databases.open(readonly=readonly) as db:
                 yield db
-            return
-        path = self.settings.db_path
-        try:
-            if not path.is_file():
-                raise connection.DatabaseUnavailable(f"no database file at {path}")
-            db = connection.connect(path, readonly=readonly)
-        except (connection.DatabaseUnavailable, OSError) as error:
+        except connection.DatabaseUnavailable as error:
             log.warning("database unavailable: %s", error)
-            raise errors.ApiError(503, errors.UNAVAILABLE) from None
-        try:
-            yield db
-        except sqlite3.Error as error:
-            log.warning("database error: %s: %s", type(error).__name__, error)
-            raise errors.ApiError(503, errors.UNAVAILABLE) from None
-        finally:
-            db.close()
-
-    @contextmanager
-    def _pooled(self) -> Iterator[connection.Database]:
-        """A PostgreSQL connection of the pool for one request."""
-        with self._lock:
-            if self._pool is None:
-                # Opened without waiting: a server that is down answers 503, not a hang.
-                self._pool = psycopg_pool.ConnectionPool(
-                    str(self.settings.db_path), min_size=1,
-                    max_size=constants.PG_POOL_MAX_SIZE, open=False,
-                    kwargs={"autocommit": True}, configure=postgres.configure)
-                self._pool.open(wait=False)
-            pool = self._pool
-        try:
-            with pool.connection(timeout=constants.PG_POOL_WAIT_SECONDS) as conn:
-                yield postgres.PgDatabase(conn)
-        except (psycopg_pool.PoolTimeout, psycopg.Error) as error:
-            # The message can name the host, never the URL (which may hold a password).
-            log.warning("database error: %s", type(error).__name__)
             raise errors.ApiError(503, errors.UNAVAILABLE) from None
 
     # -- queue ---------------------------------------------------------------------------------
@@ -160,7 +120,7 @@ class Resources:
                 counters = queries.read_counters(db)
                 try:
                     alerts = store_alerts.counts(db)
-                except MISSING_TABLE:
+                except connection.missing_table(db):
                     alerts = None  # a database the worker has not migrated yet
                 return StoredCounts(counters, alerts)
         except errors.ApiError:

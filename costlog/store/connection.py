@@ -2,6 +2,7 @@
 transaction shape every write uses."""
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from costlog.errors import CostlogError
 from costlog.settings import database_label, is_postgres_url
 
 if TYPE_CHECKING:
-    from costlog.store.postgres import PgDatabase
+    from costlog.store.postgres import PgDatabase, Pool
 
 
 class DatabaseUnavailable(CostlogError, RuntimeError):
@@ -42,6 +43,68 @@ def connect(target: Path | str, *, readonly: bool = False) -> Database:
             raise DatabaseUnavailable(
                 f"cannot open database {database_label(target)}: {error}") from error
     return _connect_sqlite(Path(target), readonly=readonly)
+
+
+def missing_table(db: Database) -> tuple[type[BaseException], ...]:
+    """What a query of a table that is not there yet (an unmigrated database) raises on ``db``."""
+    if is_sqlite(db):
+        return (sqlite3.OperationalError,)
+    import psycopg
+
+    return (psycopg.errors.UndefinedTable,)
+
+
+class Connections:
+    """Where a long-lived process with many threads (the API) gets a connection for each unit of
+    work: from a pool on PostgreSQL, a new one of the existing file on SQLite (sqlite3
+    connections are cheap and not shared across threads). The database is never created here.
+
+    Any failure to open or use the database surfaces as :class:`DatabaseUnavailable`, whose
+    text names neither a URL nor a password.
+    """
+
+    def __init__(self, target: Path | str) -> None:
+        self.target = target
+        self._lock = threading.Lock()
+        self._pool: Pool | None = None
+
+    @contextmanager
+    def open(self, *, readonly: bool) -> Iterator[Database]:
+        if is_postgres_url(self.target):
+            with self._pooled() as db:
+                yield db
+            return
+        path = Path(self.target)
+        if not path.is_file():
+            raise DatabaseUnavailable(f"no database file at {path}")
+        db = _connect_sqlite(path, readonly=readonly)
+        try:
+            yield db
+        except sqlite3.Error as error:
+            raise DatabaseUnavailable(f"database error: {type(error).__name__}: {error}") from None
+        finally:
+            db.close()
+
+    @contextmanager
+    def _pooled(self) -> Iterator[Database]:
+        from costlog.store import postgres
+
+        with self._lock:
+            if self._pool is None:
+                self._pool = postgres.Pool(str(self.target))
+            pool = self._pool
+        try:
+            with pool.connection() as db:
+                yield db
+        except postgres.POOL_ERRORS as error:
+            # The message can name the host, never the URL (which may hold a password).
+            raise DatabaseUnavailable(f"database error: {type(error).__name__}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
 
 def _connect_sqlite(path: Path, *, readonly: bool) -> sqlite_utils.Database:

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import psycopg_pool
 from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 
+from costlog import constants
 from costlog.store import rollups
 
 #: The key of the writers' advisory lock (any constant; "costlog" in ASCII).
@@ -56,6 +58,8 @@ _BULK_INSERT_RE = re.compile(
     r" ON CONFLICT\((?P<keys>[\w, ]+)\) DO NOTHING$")
 
 Error = psycopg.Error
+#: What taking a pooled connection, or using it, raises when the server is away or refuses.
+POOL_ERRORS = (psycopg_pool.PoolTimeout, psycopg.Error)
 
 
 @functools.cache
@@ -409,3 +413,22 @@ def _open(url: str) -> psycopg.Connection:
 
 def connect(url: str) -> PgDatabase:
     return PgDatabase(_open(url), url)
+
+
+class Pool:
+    """Connections shared by one process's threads, opened without waiting: a server that is down
+    makes :meth:`connection` fail after a short wait instead of hanging the caller."""
+
+    def __init__(self, url: str) -> None:
+        self._pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=constants.PG_POOL_MAX_SIZE, open=False,
+            kwargs={"autocommit": True}, configure=configure)
+        self._pool.open(wait=False)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[PgDatabase]:
+        with self._pool.connection(timeout=constants.PG_POOL_WAIT_SECONDS) as conn:
+            yield PgDatabase(conn)
+
+    def close(self) -> None:
+        self._pool.close()

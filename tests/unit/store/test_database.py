@@ -1,11 +1,12 @@
 """How costlog.store.connection opens the SQLite file: the settings every writer and reader gets."""
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from costlog import constants
-from costlog.store.connection import connect
+from costlog.store.connection import Connections, DatabaseUnavailable, connect
 
 
 def pragma(db, name: str) -> object:
@@ -43,3 +44,23 @@ def test_a_restarted_wal_is_truncated_to_the_limit(tmp_path: Path,
     assert reader.execute("SELECT COUNT(*) FROM t").fetchone() == (2,)
     db.close()
     reader.close()
+
+
+def test_connections_open_only_an_existing_file_and_report_failures_as_unavailable(
+        tmp_path: Path) -> None:
+    missing = Connections(tmp_path / "absent.db")
+    with pytest.raises(DatabaseUnavailable, match="^no database file at "), \
+            missing.open(readonly=True):
+        pass
+    assert not (tmp_path / "absent.db").exists()
+
+    path = tmp_path / "costlog.db"
+    sqlite3.connect(path).close()
+    connections = Connections(path)
+    with pytest.raises(DatabaseUnavailable,
+                       match="^database error: OperationalError: no such table: absent$"), \
+            connections.open(readonly=True) as db:
+        db.execute("SELECT * FROM absent")
+    with pytest.raises(KeyError), connections.open(readonly=True):  # not the database's failure
+        raise KeyError("x")
+    connections.close()
