@@ -5,13 +5,15 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 
-from api import errors, openapi, params
+from api import errors, openapi, pages, params
 from api.cors import CorsMiddleware
 from api.metrics import TimingMiddleware
 from api.resources import Resources
 from api.routes import ENDPOINTS, routes
 from api.security import HostGuard
+from costlog.constants import GZIP_MINIMUM_BYTES
 from costlog.settings import Settings
 
 
@@ -27,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     except errors.ApiError:
         raise ValueError(f"COSTLOG_TZ: unknown time zone {settings.tz!r}") from None
     resources = Resources(settings)
+    pages.assets()  # the assets' content-hashed URLs, once, before the first page
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -37,7 +40,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             resources.close()
 
     # The Host check first: nothing else answers a request sent to a rebinding domain.
-    middleware = [Middleware(HostGuard, allowed=settings.allowed_hosts)]
+    middleware = [Middleware(HostGuard, allowed=settings.allowed_hosts),
+                  # Text of 1 KiB or more, gzipped for clients that accept it (streams too).
+                  Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)]
     if settings.cors_origins:
         middleware.append(Middleware(CorsMiddleware, origins=settings.cors_origins))
     middleware.append(Middleware(TimingMiddleware, metrics=resources.metrics))

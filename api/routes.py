@@ -5,8 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import BaseRoute, Mount, Route, request_response
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
 from api import endpoints, pages
@@ -360,5 +359,5 @@ routes: list[BaseRoute] = [
     *(Route(page.path, pages.handler(page), methods=["GET"], name=page.template)
       for page in pages.PAGES),
     Route("/favicon.ico", pages.favicon, methods=["GET"], name="favicon"),
-    Mount("/static", app=StaticFiles(directory=pages.STATIC), name="static"),
+    Route("/static/{name}", pages.static, methods=["GET"], name="static"),
 ]

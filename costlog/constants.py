@@ -162,3 +162,5 @@ ALERT_ENQUEUE_GRACE_SECONDS: Final = 10
 BUDGET_STATE_KEY_PREFIX: Final = "costlog:budget-state:"
 #: Field of that hash set once a worker has written every budget's state ('' is no project id).
 BUDGET_STATE_READY_FIELD: Final = ""
+#: The API gzips a response of at least this many bytes for a client that accepts it.
+GZIP_MINIMUM_BYTES: Final = 1024
