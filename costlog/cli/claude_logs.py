@@ -10,7 +10,6 @@ pure, in :mod:`costlog.domain.claude_code`.
 """
 
 import contextlib
-import ctypes
 import gc
 import logging
 import multiprocessing
@@ -30,6 +29,7 @@ from typing import IO, Any, NamedTuple
 import click
 
 from costlog import clock, constants
+from costlog.cli import children
 from costlog.cli.importer import import_database
 from costlog.domain.claude_code import (
     SUBAGENTS_FOLDER,
@@ -231,15 +231,11 @@ def read_batch(tasks: Sequence[Task], now: datetime, prices: PriceTable) -> Batc
     return batch
 
 
-def _die_with_parent() -> None:
-    """A reader's start: killed with its importer even by SIGKILL (Linux), and Ctrl-C is the
+def _die_with_parent(parent: int) -> None:
+    """A reader's start: killed with its importer even by SIGKILL, and Ctrl-C is the
     importer's to handle."""
+    children.die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def read_batches(work: Sequence[list[Task]], now: datetime, prices: PriceTable,
@@ -253,7 +249,8 @@ def read_batches(work: Sequence[list[Task]], now: datetime, prices: PriceTable,
         return
     # Forked: the readers inherit the prices, and not the caller's database connection (it is
     # opened after them).
-    pool = multiprocessing.get_context("fork").Pool(readers, initializer=_die_with_parent)
+    pool = multiprocessing.get_context("fork").Pool(readers, initializer=_die_with_parent,
+                                                    initargs=(os.getpid(),))
     try:
         waiting: deque[Any] = deque()
         pending = iter(work)

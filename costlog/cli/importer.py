@@ -13,6 +13,7 @@ import dataclasses
 import json
 import marshal
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -25,6 +26,7 @@ from typing import IO, Any
 import sqlite_utils
 
 from costlog import clock, constants
+from costlog.cli import children
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.domain.pricing import PriceTable
 from costlog.errors import CostlogError
@@ -118,7 +120,7 @@ class _Window:
             out.put(Parsed(size=self.size - sent))
 
 
-def _parse_file(path: Path, prices: PriceTable, out: Any) -> None:
+def _parse_file(path: Path, prices: PriceTable, out: Any, parent: int) -> None:
     """The parser process: every line of ``path`` into messages on ``out``, then None.
 
     Rejected lines are sent as they are read. Rows are sent a window of up to
@@ -127,7 +129,9 @@ def _parse_file(path: Path, prices: PriceTable, out: Any) -> None:
     over the database (at a million rows a chunk of year-spread events rewrote a third of it).
     A repeated event_id is sent after the whole window, so its first row in the file still wins.
     """
-    # Ctrl-C is the importer's to handle: it stops this process, without a second traceback.
+    # Killed with the importer, even by SIGKILL; Ctrl-C is the importer's to handle: it stops
+    # this process, without a second traceback.
+    children.die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The queue's feeder thread writes each message to the pipe in 64 KB pieces and needs the
     # GIL between them, which this parsing thread gives up only every switch interval: at the
@@ -183,7 +187,8 @@ class ParserProcess:
         context = multiprocessing.get_context("fork")
         self._queue = context.Queue(maxsize=constants.IMPORT_QUEUE_MESSAGES)
         self._process: BaseProcess = context.Process(
-            target=_parse_file, args=(path, prices, self._queue), name="costlog-import-parser",
+            target=_parse_file, args=(path, prices, self._queue, os.getpid()),
+            name="costlog-import-parser",
             daemon=True)
 
     def __enter__(self) -> "ParserProcess":
