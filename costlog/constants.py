@@ -12,6 +12,8 @@ DELIVER_FUNCTION: Final = "ingest.job.deliver_alert"
 # Event bounds: keep every sum finite.
 MAX_TOKENS: Final = 10**12
 MAX_COST_USD: Final = 1_000_000.0
+#: An event's revision (a correction of a recorded event_id) is a signed 32-bit integer.
+MAX_REVISION: Final = 2**31 - 1
 MAX_FUTURE_SECONDS: Final = 24 * 3600
 #: No AI coding agent ran before it; earlier instants are typing errors or zero clocks.
 EARLIEST_TIMESTAMP: Final = datetime(2000, 1, 1, tzinfo=UTC)
@@ -33,6 +35,12 @@ UNKNOWN_MODEL: Final = "unknown"
 COST_REPORTED: Final = "reported"
 COST_COMPUTED: Final = "computed"
 COST_UNPRICED: Final = "unpriced"
+
+# What superseded a version of an event (cost_log_revisions.superseded_by).
+SUPERSEDED_BY_EVENT: Final = "event"
+SUPERSEDED_BY_VOID: Final = "void"
+SUPERSEDED_BY_REPRICE: Final = "reprice"
+SUPERSEDED_BY_IMPORT: Final = "import"
 
 # Rollup cost is stored as integer nano-USD so sums are exact and order-independent.
 NANOS_PER_USD: Final = 1_000_000_000

@@ -68,11 +68,15 @@ class CostEvent:
     duration_ms: int
     initiative_id: str
     timestamp: datetime  # aware, UTC
+    #: A higher revision of a recorded event_id replaces it (costlog.store.write).
+    revision: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The wire form put on the queue and in the spool (parse_event reads it back)."""
         data = asdict(self)
         data["timestamp"] = format_timestamp(self.timestamp)
+        if not self.revision:
+            del data["revision"]  # the default: the wire form of an uncorrected event unchanged
         return data
 
 
@@ -188,6 +192,11 @@ def json_schema() -> dict[str, Any]:
     )
     properties["cost_usd"] = {"type": "number", "minimum": 0, "maximum": constants.MAX_COST_USD,
                               "description": "Absent: computed from the price table."}
+    properties["revision"] = {
+        "type": "integer", "minimum": 0, "maximum": constants.MAX_REVISION, "default": 0,
+        "description": "A higher revision of a recorded event_id replaces it; a lower or equal"
+                       " one changes nothing.",
+    }
     properties["timestamp"] = {
         "type": "string", "format": "date-time",
         "description": f"RFC 3339 with an offset; {constants.EARLIEST_TIMESTAMP:%Y-%m-%d} or"
@@ -237,6 +246,7 @@ def parse_event(
     duration = _count(payload, "duration_ms") or 0
     initiative = _string(payload, "initiative_id", constants.INITIATIVE_ID_MAX, required=False)
     timestamp = _timestamp(payload, now)
+    revision = _count(payload, "revision", constants.MAX_REVISION) or 0
 
     fields: dict[str, Any] = {
         "project_id": project_id, "task_id": task_id, "phase": phase, "model": model,
@@ -249,5 +259,8 @@ def parse_event(
             event_id = str(uuid.uuid4())
         else:
             stamp = None if timestamp is None else format_timestamp(timestamp)
+            # Without the revision: an id the hash fills names the event's content, and a
+            # revision only means something for an id the producer chose.
             event_id = _canonical_id({**fields, "timestamp": stamp})
-    return CostEvent(event_id=event_id, timestamp=timestamp or now.astimezone(UTC), **fields)
+    return CostEvent(event_id=event_id, timestamp=timestamp or now.astimezone(UTC),
+                     revision=revision, **fields)

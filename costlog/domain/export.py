@@ -45,6 +45,23 @@ def event_fields(row: tuple) -> dict[str, Any]:
     return fields
 
 
+def superseded_fields(row: dict[str, Any], at: str, by: str) -> dict[str, Any]:
+    """A version an event superseded (its cost_log row as stored in cost_log_revisions) as a
+    receipt shows it: the export's fields, its revision, and when and by what (``event``,
+    ``void``, ``reprice`` or ``import``) it was superseded."""
+    fields = {column: row.get(column) for column in COLUMNS}
+    for column in COLUMNS:
+        if fields[column] is None:
+            fields[column] = "" if column in TEXT_COLUMNS else 0
+    fields["timestamp"] = utc_rfc3339(fields["timestamp"])
+    fields["model"] = fields["model"] or "unknown"  # as every read names a model without one
+    voided = row.get("voided_at")
+    return {**fields, "revision": row.get("revision") or 0,
+            "voided": None if voided is None else {"reason": row.get("void_reason"),
+                                                   "at": voided},
+            "superseded_at": at, "superseded_by": by}
+
+
 def _csv_cells(row: tuple) -> list[Any]:
     cells = list(row)
     cells[_TIMESTAMP] = utc_rfc3339(cells[_TIMESTAMP])

@@ -108,7 +108,7 @@ def find_unfit(db: sqlite_utils.Database) -> list[Refusal]:
     """The rows of cost_log that cannot all be summed exactly (stored before the totals
     existed): the ones that, in id order, would take a total past the limit."""
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
-    unfit = unfit_rows(db, rollups.COST_LOG_ROWS, {"lo": 0, "hi": hi}, [0] * len(_COLUMNS))
+    unfit = unfit_rows(db, rollups.live_rows(db), {"lo": 0, "hi": hi}, [0] * len(_COLUMNS))
     return [Refusal(row_id, db.execute("SELECT event_id FROM cost_log WHERE id = ?",
                                        [row_id]).fetchone()[0], reason)
             for row_id, reason in unfit]

@@ -105,6 +105,7 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False,
     if refused:  # every rollup held them
         only_empty, tables = False, None
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
+    rows = rollups.live_rows(db)
     for rollup in rollups.ROLLUPS:
         if tables is not None and rollup.table not in tables:
             continue
@@ -113,7 +114,7 @@ def backfill(db: sqlite_utils.Database, *, only_empty: bool = False,
         if only_empty and db.execute(f"SELECT 1 FROM {rollup.table} LIMIT 1").fetchone():
             continue
         db.execute(f"DELETE FROM {rollup.table}")
-        for statement in rollup.add_statements(recompute=True):
+        for statement in rollup.add_statements(recompute=True, rows=rows):
             db.execute(statement, {"lo": 0, "hi": hi})
     return refused
 

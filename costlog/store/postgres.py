@@ -66,7 +66,7 @@ POOL_ERRORS = (psycopg_pool.PoolTimeout, psycopg.Error)
 def _statements() -> dict[str, str]:
     """Whole statements whose PostgreSQL form differs in more than words."""
     # Typed as the expressions it stages are (no rows: the id bounds do not matter).
-    no_rows = rollups.COST_LOG_ROWS.replace(":lo", "0").replace(":hi", "0")
+    no_rows = rollups.COST_LOG_ROWS_BEFORE_VOIDS.replace(":lo", "0").replace(":hi", "0")
     grouped = [statement for rollup in rollups.ROLLUPS for statement in
                rollup.add_statements(recompute=True, rows=rollups.STAGED_ROWS)]
     return {

@@ -603,7 +603,7 @@ def _raw_part(dim: Dimension, project: str | None, lo: datetime, hi: datetime | 
     raw_project = "n.project_id = :project" if project else "1"
     return (f"SELECT {dim.raw_key} AS k, {_values_sql(RAW_VALUES[:width], 'SUM({})')}"
             f" FROM cost_log AS n WHERE n.timestamp >= :{name}lo{below}"
-            f" AND {raw_project} AND ({dim.raw_where})")
+            f" AND {raw_project} AND ({dim.raw_where}) AND {rollups.LIVE}")
 
 
 def _parts(by: str, project: str | None, since: datetime | None,
@@ -1118,7 +1118,8 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
     # entries), in the same statement: one round trip, where a statement per project took
     # PostgreSQL ~25 ms for 50 projects.
     first_last = ", ".join(
-        f"(SELECT {bound}(n.timestamp) FROM cost_log AS n WHERE n.project_id = p.project_id)"
+        f"(SELECT {bound}(n.timestamp) FROM cost_log AS n WHERE n.project_id = p.project_id"
+        f" AND {rollups.LIVE})"
         for bound in ("MIN", "MAX"))
     rows = db.execute(
         f"SELECT p.project_id, {', '.join(f'p.{c}' for c in VALUE_COLUMNS)}, p.events,"
@@ -1155,10 +1156,22 @@ _EVENT_SELECT = ", ".join(_stored(column) for column in export.COLUMNS)
 
 
 def event(db: sqlite_utils.Database, event_id: str) -> dict[str, Any] | None:
-    """One stored event by id (its receipt); None when there is none."""
-    row = db.execute(f"SELECT {_EVENT_SELECT} FROM cost_log AS n WHERE n.event_id = ?",
-                     [event_id]).fetchone()
-    return None if row is None else export.event_fields(row)
+    """One stored event by id (its receipt): its fields, its ``revision``, ``voided`` (None or
+    the reason and when) and ``revisions``, the versions it superseded, newest first; None when
+    there is none."""
+    row = db.execute(
+        f"SELECT {_EVENT_SELECT}, COALESCE(n.revision, 0), n.voided_at, n.void_reason"
+        " FROM cost_log AS n WHERE n.event_id = ?", [event_id]).fetchone()
+    if row is None:
+        return None
+    *fields, revision, voided_at, reason = row
+    older = db.execute(
+        "SELECT revision, superseded_at, superseded_by, row FROM cost_log_revisions"
+        " WHERE event_id = ? ORDER BY revision DESC, id DESC", [event_id]).fetchall()
+    return {**export.event_fields(tuple(fields)), "revision": revision,
+            "voided": None if voided_at is None else {"reason": reason, "at": voided_at},
+            "revisions": [export.superseded_fields(json.loads(old), at, by)
+                          for _, at, by, old in older]}
 
 
 def export_query(*, start: str | None, end: str | None, project: str | None,
@@ -1167,7 +1180,7 @@ def export_query(*, start: str | None, end: str | None, project: str | None,
     by timestamp then event_id. Run it and iterate the cursor: rows arrive one at a time (the
     timestamp index gives the order), so memory stays flat at any size. Checked eagerly, so a
     bad parameter is a 400 before any row is sent."""
-    where, params = ["1"], {}
+    where, params = [rollups.LIVE], {}
     if start is not None:
         where.append("n.timestamp >= :start")
         params["start"] = buckets.storage_text(_parse_bound(start, "start", tz, end=False))

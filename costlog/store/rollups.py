@@ -7,7 +7,8 @@ a value is: both read the rows as ``ROW_COLUMNS`` (the store's statements may ad
 one rather than grouped: ``Rollup.per_row``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from costlog.constants import ALL_PROJECTS
 
@@ -66,11 +67,35 @@ ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     # Which cost_log row it is: the exact-range guard refuses rows by it (store/bounds.py).
     ("row_id", "n.id"),
 )
-#: The rows with ``:lo < id <= :hi`` of cost_log as ROW_COLUMNS.
-COST_LOG_ROWS = (
-    f"(SELECT {', '.join(f'{expr} AS {name}' for name, expr in ROW_COLUMNS)}"
-    " FROM cost_log AS n WHERE n.id > :lo AND n.id <= :hi)"
-)
+
+
+def _cost_log_rows(where: str) -> str:
+    return (f"(SELECT {', '.join(f'{expr} AS {name}' for name, expr in ROW_COLUMNS)}"
+            f" FROM cost_log AS n WHERE {where})")
+
+
+#: A live row: one not voided (migration 018). A voided row stays in cost_log, in no sum.
+LIVE = "n.voided_at IS NULL"
+#: The live rows with ``:lo < id <= :hi`` of cost_log as ROW_COLUMNS.
+COST_LOG_ROWS = _cost_log_rows(f"n.id > :lo AND n.id <= :hi AND {LIVE}")
+#: The same in a database that has no voids yet (before migration 018: its back-fills).
+COST_LOG_ROWS_BEFORE_VOIDS = _cost_log_rows("n.id > :lo AND n.id <= :hi")
+#: The live rows of the event ids in ``:ids`` (a JSON array): the versions a correction
+#: supersedes, taken out of every rollup.
+EVENT_ROWS = _cost_log_rows(
+    f"n.event_id IN (SELECT value FROM json_each(:ids)) AND {LIVE}")
+#: A write's rows as ROW_COLUMNS, computed once for the statements to read (a temporary table:
+#: each writer connection has its own, emptied by every write).
+STAGED_ROWS_TABLE = "temp.costlog_new_rows"
+
+
+def live_rows(db: Any) -> str:
+    """The cost_log rows every rollup sums (COST_LOG_ROWS) in the database ``db`` at whatever
+    migration: before 018 no row is void."""
+    columns = {column.name for column in db["cost_log"].columns}
+    return COST_LOG_ROWS if "voided_at" in columns else COST_LOG_ROWS_BEFORE_VOIDS
+
+
 #: The four token kinds every rollup sums beside the total (migration 009).
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens")
 STANDARD_VALUES = (
@@ -152,22 +177,26 @@ class Rollup:
     def value_columns(self) -> list[str]:
         return [column for column, _ in self.values]
 
+    def _key_exprs(self, project_expr: str | None) -> list[str]:
+        return [
+            (project_expr if column == "project_id" and project_expr else expr)
+            for column, expr in self.keys
+        ]
+
+    def _source(self, rows: str) -> str:
+        return LOCAL_DAY_ROWS.format(rows=rows) if self.by_offset else rows
+
     def select(self, project_expr: str | None = None, *, grouped: bool = True,
                rows: str = COST_LOG_ROWS) -> str:
         """The SELECT over ``rows`` (cost_log's rows with ``:lo < id <= :hi`` unless a table of
         them staged as ROW_COLUMNS is named): one row per key, or with ``grouped=False`` one per
         cost_log row."""
-        keys = [
-            (project_expr if column == "project_id" and project_expr else expr)
-            for column, expr in self.keys
-        ]
+        keys = self._key_exprs(project_expr)
         values = [expr if grouped else _row_value(expr) for _, expr in self.values]
         exprs = keys + values + [e for _, e in self.constants]
         group = ", ".join(str(i + 1) for i in range(len(keys)))
-        if self.by_offset:
-            rows = LOCAL_DAY_ROWS.format(rows=rows)
         return (
-            f"SELECT {', '.join(exprs)} FROM {rows} AS r WHERE {self.where}"
+            f"SELECT {', '.join(exprs)} FROM {self._source(rows)} AS r WHERE {self.where}"
             + (f" GROUP BY {group}" if grouped else "")
         )
 
@@ -190,11 +219,44 @@ class Rollup:
             for project in self.project_exprs()
         ]
 
-    def expected(self) -> str:
+    def subtract_statements(self, rows: str = STAGED_ROWS_TABLE) -> list[str]:
+        """Upserts that take ``rows`` (staged ROW_COLUMNS) out of the sums again: the additive
+        upserts with every value negated. ``task_count`` is left to :data:`TASK_KEYS_GONE`,
+        a key table to it too (it alone knows whether a task keeps a live row in the bucket)."""
+        if not self.values:
+            return []
+        negated = tuple((column, "0" if aggregate == _NEW_TASK else f"-{aggregate}")
+                        for column, aggregate in self.values)
+        return replace(self, values=negated, per_row=()).add_statements(recompute=True,
+                                                                       rows=rows)
+
+    @property
+    def count_column(self) -> str | None:
+        """The column counting a key's rows: 0 means the key holds nothing."""
+        for column in ("events", "turn_count"):
+            if column in self.value_columns:
+                return column
+        return None
+
+    def prune_statements(self, rows: str = STAGED_ROWS_TABLE) -> list[str]:
+        """DELETEs of the keys of ``rows`` left holding no row after a subtraction: a key a
+        correction emptied reads as absent, as in a recomputation (no zero rows in a
+        breakdown)."""
+        if self.count_column is None:
+            return []
+        return [
+            f"DELETE FROM {self.table} WHERE {self.count_column} = 0"
+            f" AND ({', '.join(self.key_columns)}) IN (SELECT DISTINCT"
+            f" {', '.join(self._key_exprs(project))} FROM {self._source(rows)} AS r"
+            f" WHERE {self.where})"
+            for project in self.project_exprs()
+        ]
+
+    def expected(self, rows: str = COST_LOG_ROWS) -> str:
         """Keys and values as recomputed from all of cost_log (for ``aggregates check``)."""
         stripped = Rollup(self.table, self.keys, self.values, self.where, self.all_projects,
                           by_offset=self.by_offset)
-        return " UNION ALL ".join(stripped.select(p) for p in self.project_exprs())
+        return " UNION ALL ".join(stripped.select(p, rows=rows) for p in self.project_exprs())
 
 
 #: The registered UTC offsets of local days (minutes east of UTC; ``costlog local-days``).
@@ -324,17 +386,41 @@ ROLLUPS: tuple[Rollup, ...] = (
            by_offset=True, reads=(LOCAL_DAY_OFFSETS,), per_row=EACH_PROJECT),
 )
 
-#: A write's new rows as ROW_COLUMNS, computed once for the ADD_STATEMENTS to read (a temporary
-#: table: each writer connection has its own, emptied by every write).
-STAGED_ROWS = "temp.costlog_new_rows"
+#: A write's new rows, or a correction's old ones (see STAGED_ROWS_TABLE).
+STAGED_ROWS = STAGED_ROWS_TABLE
 CREATE_STAGED_ROWS = (
     f"CREATE TABLE IF NOT EXISTS {STAGED_ROWS} ({', '.join(name for name, _ in ROW_COLUMNS)})"
 )
 STAGE_ROWS = f"INSERT INTO {STAGED_ROWS} SELECT * FROM {COST_LOG_ROWS}"
 CLEAR_STAGED_ROWS = f"DELETE FROM {STAGED_ROWS}"
+#: The live rows of the event ids ``:ids`` staged: the versions a correction takes out.
+STAGE_EVENT_ROWS = f"INSERT INTO {STAGED_ROWS} SELECT * FROM {EVENT_ROWS} AS staged"
 
 #: Every rollup's additive upserts of the staged rows, in order: built once, since each write
 #: runs all of them (building the text per write cost ~80 µs, a fifth of a single-event job).
 ADD_STATEMENTS: tuple[str, ...] = tuple(
     statement for rollup in ROLLUPS for statement in rollup.add_statements(rows=STAGED_ROWS)
 )
+
+#: Every rollup's subtraction of the staged rows, then the deletion of the keys left empty.
+SUBTRACT_STATEMENTS: tuple[str, ...] = tuple(
+    statement for rollup in ROLLUPS for statement in rollup.subtract_statements())
+PRUNE_STATEMENTS: tuple[str, ...] = tuple(
+    statement for rollup in ROLLUPS for statement in rollup.prune_statements())
+#: The task keys (cost_aggregates_tasks) of the staged rows that no live row of cost_log holds
+#: any more, deleted; each one is a task fewer in its cost_aggregates bucket.
+TASK_KEYS_GONE = (
+    "DELETE FROM cost_aggregates_tasks WHERE (project_id, model, phase, date, task_id) IN"
+    f" (SELECT DISTINCT {', '.join(expr for _, expr in TASK_BUCKET_KEYS)} FROM {STAGED_ROWS}"
+    " AS r WHERE r.task_id IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM cost_log AS n WHERE"
+    " n.project_id = cost_aggregates_tasks.project_id"
+    " AND n.task_id = cost_aggregates_tasks.task_id"
+    # The day as a range of the (project_id, timestamp) index too: a probe of that day's rows.
+    " AND n.timestamp >= cost_aggregates_tasks.date"
+    " AND n.timestamp < cost_aggregates_tasks.date || '~'"
+    f" AND {MODEL} = cost_aggregates_tasks.model AND {PHASE} = cost_aggregates_tasks.phase"
+    f" AND {DAY} = cost_aggregates_tasks.date AND {LIVE})"
+    " RETURNING project_id, model, phase, date"
+)
+TASK_GONE = ("UPDATE cost_aggregates SET task_count = task_count - 1"
+             " WHERE project_id = ? AND model = ? AND phase = ? AND date = ?")

@@ -10,17 +10,23 @@ exact range of a 64-bit integer are refused instead (:mod:`costlog.store.bounds`
 still recorded.
 """
 
+import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from costlog import clock
-from costlog.constants import COST_UNPRICED
+from costlog.constants import (
+    COST_UNPRICED,
+    MAX_REVISION,
+    SUPERSEDED_BY_EVENT,
+    SUPERSEDED_BY_VOID,
+)
 from costlog.domain import buckets
 from costlog.domain.cursors import Cursor
 from costlog.domain.event import CostEvent
@@ -34,7 +40,7 @@ from costlog.store.connection import immediate
 COLUMNS = (
     "event_id", "project_id", "task_id", "phase", "model", "model_id", "provider", "iteration",
     "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens",
-    "cost_usd", "cost_source", "duration_ms", "initiative_id", "timestamp",
+    "cost_usd", "cost_source", "duration_ms", "initiative_id", "timestamp", "revision",
 )
 _INSERT = (
     f"INSERT INTO cost_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
@@ -45,11 +51,14 @@ _INSERT = (
 @dataclass(frozen=True)
 class WriteResult:
     inserted: int
+    #: Rows that changed nothing: an event_id recorded at the same or a higher revision.
     duplicates: int
     #: New rows that no exact sum could hold: not recorded (see costlog.store.bounds).
     refused: tuple[Refusal, ...] = ()
     #: The alerts this write fired and its budgets' month spend (nothing without new rows).
     decision: alerts.Decision = alerts.Decision()
+    #: Rows that replaced a recorded version of their event (a higher revision).
+    revised: int = 0
 
 
 def event_row(event: CostEvent, prices: PriceTable) -> tuple:
@@ -60,7 +69,7 @@ def event_row(event: CostEvent, prices: PriceTable) -> tuple:
         detect_model(event.model, event.provider), event.model, event.provider, event.iteration,
         event.input_tokens, event.output_tokens, event.cache_creation_tokens,
         event.cache_read_tokens, event.total_tokens, cost, source, event.duration_ms,
-        event.initiative_id, buckets.storage_text(event.timestamp),
+        event.initiative_id, buckets.storage_text(event.timestamp), event.revision,
     )
 
 
@@ -75,21 +84,59 @@ def record_events(
 
 
 _PROJECT = COLUMNS.index("project_id")
+_EVENT_ID = COLUMNS.index("event_id")
+_REVISION = COLUMNS.index("revision")
+_TOKEN_COLUMNS = tuple(COLUMNS.index(name) for name in (
+    "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"))
+_TOTAL_TOKENS = COLUMNS.index("total_tokens")
 
 
-def record_rows(db: sqlite_utils.Database, rows: list[tuple],
-                now: datetime | None = None) -> WriteResult:
+def row_tokens(row: tuple) -> int:
+    """A row's tokens as every rollup counts them (``rollups.TOKENS``)."""
+    return row[_TOTAL_TOKENS] or sum(row[index] for index in _TOKEN_COLUMNS)
+
+
+def _latest(rows: list[tuple], larger: bool) -> list[tuple]:
+    """One row per event_id: its highest revision (with ``larger``, of those the copy with the
+    most tokens), the first of equals, in the order the ids first appear."""
+    if len(rows) < 2:
+        return rows
+    kept: dict[str, tuple] = {}
+    for row in rows:
+        best = kept.get(row[_EVENT_ID])
+        if best is None or row[_REVISION] > best[_REVISION] or (
+                larger and row[_REVISION] == best[_REVISION]
+                and row_tokens(row) > row_tokens(best)):
+            kept[row[_EVENT_ID]] = row
+    return rows if len(kept) == len(rows) else list(kept.values())
+
+
+def record_rows(db: sqlite_utils.Database, rows: list[tuple], now: datetime | None = None, *,
+                source: str = SUPERSEDED_BY_EVENT, larger: bool = False) -> WriteResult:
     """Insert ``rows`` (built by :func:`event_row`), add the new ones into every rollup and fire
     the budget alerts they make due at ``now`` (default: the clock), all in one transaction.
-    ``costlog import`` builds the rows in another process."""
+    ``costlog import`` builds the rows in another process.
+
+    A row whose event_id is recorded at a lower revision replaces it (:func:`_supersede`, the
+    version it replaces kept in cost_log_revisions as superseded by ``source``). With
+    ``larger``, so does a row holding more tokens than the recorded live version, as that
+    version's next revision (a Claude Code response an earlier import read half-written).
+    """
     decision = alerts.Decision()
+    given = len(rows)
+    rows = _latest(rows, larger)
+    when = now or clock.now()
     with immediate(db):
         (lo,) = db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
         inserted = db.conn.executemany(_INSERT, rows).rowcount
-        duplicates = len(rows) - inserted
+        revised, old_projects = 0, set()
+        if inserted < len(rows) and (larger or any(row[_REVISION] for row in rows)):
+            # Some ids were recorded before: those at a lower revision are replaced.
+            revised, old_projects = _supersede(db, rows, lo, when, source, larger)
+        duplicates = given - inserted - revised
         ids = {"lo": lo, "hi": lo}
         refused: list[Refusal] = []
-        if inserted:
+        if inserted or revised:
             # The new rows are the ones above lo, up to the last one inserted. (lo cannot be
             # derived from it: a duplicate row still uses up an AUTOINCREMENT id.)
             (ids["hi"],) = db.conn.execute("SELECT last_insert_rowid()").fetchone()
@@ -101,14 +148,118 @@ def record_rows(db: sqlite_utils.Database, rows: list[tuple],
                 db.conn.execute(statement, ids)
             db.conn.execute(rollups.CLEAR_STAGED_ROWS)
             # Duplicates' projects too: deciding for a budget twice changes nothing.
-            decision = alerts.decide(db, {row[_PROJECT] for row in rows}, now or clock.now())
-        _bump_counters(db, rows, inserted, duplicates, len(refused), ids)
+            decision = alerts.decide(db, {row[_PROJECT] for row in rows} | old_projects, when)
+        _bump_counters(db, rows, inserted, duplicates, len(refused), ids, revised)
     return WriteResult(inserted=inserted, duplicates=duplicates, refused=tuple(refused),
-                       decision=decision)
+                       decision=decision, revised=revised)
+
+
+def _supersede(db: sqlite_utils.Database, rows: list[tuple], lo: int, now: datetime,
+               source: str, larger: bool) -> tuple[int, set[str]]:
+    """Replace the recorded versions (ids up to ``lo``) that ``rows`` supersede: each taken out
+    of every rollup and kept in cost_log_revisions, its row deleted, the new version inserted
+    (above ``lo``: the caller adds it into the rollups with the write's new rows). Returns the
+    rows that replaced one and the projects of the versions taken out."""
+    wanted = {row[_EVENT_ID]: row for row in rows if larger or row[_REVISION]}
+    stored = db.conn.execute(
+        f"SELECT n.event_id, COALESCE(n.revision, 0), n.voided_at IS NOT NULL, {rollups.TOKENS}"
+        " FROM cost_log AS n WHERE n.event_id IN (SELECT value FROM json_each(:ids))"
+        " AND n.id <= :lo", {"ids": json.dumps(list(wanted)), "lo": lo}).fetchall()
+    replacing = []
+    for event_id, revision, voided, tokens in stored:
+        row = wanted[event_id]
+        if row[_REVISION] > revision:
+            replacing.append(row)
+        elif (larger and not voided and revision < MAX_REVISION
+              and row_tokens(row) > tokens):
+            replacing.append(row[:_REVISION] + (revision + 1,) + row[_REVISION + 1:])
+    if not replacing:
+        return 0, set()
+    ids = json.dumps([row[_EVENT_ID] for row in replacing])
+    projects = _take_out(db, ids, now, source,
+                         "DELETE FROM cost_log WHERE event_id IN (SELECT value FROM"
+                         " json_each(:ids))", {})
+    db.conn.executemany(_INSERT, replacing)
+    return len(replacing), projects
+
+
+def _take_out(db: sqlite_utils.Database, ids: str, now: datetime, source: str,
+              change: str, params: dict[str, Any]) -> set[str]:
+    """Supersede the recorded versions of the event ids ``ids`` (a JSON array): keep each in
+    cost_log_revisions, ``change`` their cost_log rows (a statement over ``:ids`` and
+    ``params``: delete them, or void them), and take the live ones out of every rollup — the
+    sums subtracted, a task whose bucket no live row holds any more counted out, the keys left
+    empty deleted. Returns the projects of the rows taken out."""
+    names = [row[1] for row in db.conn.execute("PRAGMA table_info(cost_log)").fetchall()
+             if row[1] != "id"]
+    # Identifiers from the database's own schema, never from input.
+    as_json = ", ".join(f"'{name}', n.\"{name}\"" for name in names)
+    db.conn.execute(rollups.CREATE_STAGED_ROWS)
+    db.conn.execute(rollups.STAGE_EVENT_ROWS, {"ids": ids})
+    at = buckets.rfc3339(now.astimezone(UTC))
+    db.conn.execute(
+        "INSERT INTO cost_log_revisions(event_id, revision, superseded_at, superseded_by, row)"
+        f" SELECT n.event_id, COALESCE(n.revision, 0), :at, :source, json_object({as_json})"
+        " FROM cost_log AS n WHERE n.event_id IN (SELECT value FROM json_each(:ids))"
+        " ORDER BY n.event_id", {"ids": ids, "at": at, "source": source})
+    db.conn.execute(change, {"ids": ids, **params})
+    for statement in rollups.SUBTRACT_STATEMENTS:
+        db.conn.execute(statement)
+    gone = db.conn.execute(rollups.TASK_KEYS_GONE).fetchall()
+    if gone:
+        db.conn.executemany(rollups.TASK_GONE, [tuple(key) for key in gone])
+    for statement in rollups.PRUNE_STATEMENTS:
+        db.conn.execute(statement)
+    projects = {project for (project,) in db.conn.execute(
+        f"SELECT DISTINCT project FROM {rollups.STAGED_ROWS}")}
+    db.conn.execute(rollups.CLEAR_STAGED_ROWS)
+    return projects
+
+
+class EventNotFound(LookupError):
+    """No recorded event has that id."""
+
+
+@dataclass(frozen=True)
+class VoidResult:
+    event_id: str
+    #: The revision the event has now (the void's own).
+    revision: int
+    #: False when the event was void already: nothing changed.
+    changed: bool
+    decision: alerts.Decision = alerts.Decision()
+
+
+def void_event(db: sqlite_utils.Database, event_id: str, reason: str,
+               now: datetime | None = None) -> VoidResult:
+    """Record the next revision of ``event_id`` as void: its row stays, kept out of every
+    figure; the version it supersedes goes into cost_log_revisions. Voiding a void changes
+    nothing. Raises :class:`EventNotFound` for an id never recorded."""
+    when = now or clock.now()
+    with immediate(db):
+        row = db.conn.execute(
+            "SELECT COALESCE(revision, 0), voided_at IS NOT NULL FROM cost_log"
+            " WHERE event_id = ?", [event_id]).fetchone()
+        if row is None:
+            raise EventNotFound(event_id)
+        revision, voided = row
+        if voided:
+            return VoidResult(event_id, revision, changed=False)
+        if revision >= MAX_REVISION:
+            raise ValueError(f"event {event_id}: revision {revision} is the last one")
+        ids = json.dumps([event_id])
+        projects = _take_out(
+            db, ids, when, SUPERSEDED_BY_VOID,
+            "UPDATE cost_log SET revision = COALESCE(revision, 0) + 1, voided_at = :at,"
+            " void_reason = :reason WHERE event_id IN (SELECT value FROM json_each(:ids))",
+            {"at": buckets.rfc3339(when.astimezone(UTC)), "reason": reason})
+        decision = alerts.decide(db, projects, when)
+        _bump(db, {"events_voided": 1})
+    return VoidResult(event_id, revision + 1, changed=True, decision=decision)
 
 
 def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,
-                   duplicates: int, refused: int, ids: dict[str, int]) -> None:
+                   duplicates: int, refused: int, ids: dict[str, int], revised: int) -> None:
     if inserted == len(rows):
         unpriced = sum(row[_SOURCE] == COST_UNPRICED for row in rows)
     else:
@@ -118,7 +269,11 @@ def _bump_counters(db: sqlite_utils.Database, rows: list[tuple], inserted: int,
             " AND cost_source = 'unpriced'", ids,
         ).fetchone()
     counts = {"events_ingested": inserted, "duplicates_ignored": duplicates,
-              "events_unpriced": unpriced, "events_refused": refused}
+              "events_unpriced": unpriced, "events_refused": refused, "events_revised": revised}
+    _bump(db, counts)
+
+
+def _bump(db: sqlite_utils.Database, counts: dict[str, int]) -> None:
     db.conn.executemany(
         "INSERT INTO costlog_counters(name, value) VALUES (?, ?)"
         " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
@@ -204,6 +359,7 @@ def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift | Unfit]:
         yield from map(Unfit, unfit)
         return
     (hi,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM cost_log").fetchone()
+    rows = rollups.live_rows(db)
     for rollup in rollups.ROLLUPS:
         if not migrations.has_columns(db, rollup):
             continue  # a database not yet migrated that far
@@ -211,7 +367,7 @@ def check_aggregates(db: sqlite_utils.Database) -> Iterator[Drift | Unfit]:
         # A key table's only value is whether the key is there.
         columns, present = (rollup.value_columns, ()) if rollup.values else (["rows"], (1,))
         expected = {row[:width]: row[width:] + present for row in
-                    db.execute(rollup.expected(), {"lo": 0, "hi": hi}).fetchall()}
+                    db.execute(rollup.expected(rows), {"lo": 0, "hi": hi}).fetchall()}
         actual = {row[:width]: row[width:] + present for row in db.execute(
             f"SELECT {', '.join(rollup.key_columns + rollup.value_columns)} FROM {rollup.table}"
         ).fetchall()}

@@ -203,7 +203,8 @@ def test_the_migration_sets_aside_what_an_older_version_stored(db_path: Path) ->
     with db.conn:  # the older write path: each upsert's '+' turned the sums into REAL
         for rollup in rollups.ROLLUPS:
             if db[rollup.table].exists():
-                for statement in rollup.add_statements():
+                for statement in rollup.add_statements(
+                        rows=rollups.COST_LOG_ROWS_BEFORE_VOIDS):
                     db.execute(statement, {"lo": 4_650, "hi": 9_300})
     assert db.execute("SELECT typeof(cost_nanos) FROM rollup_model_d WHERE project_id = '*'"
                       ).fetchone()[0] == "real"

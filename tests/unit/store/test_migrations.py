@@ -46,6 +46,7 @@ def test_migration_files_are_numbered_in_order() -> None:
         (8, "drop_task_search_index"), (9, "token_kinds"), (10, "budget_alerts"),
         (11, "exact_sums"), (12, "task_months"), (13, "series_rollups"),
         (14, "local_days"), (15, "integer_sums"), (16, "room_for_writes"),
+        (18, "revisions"),
         (19, "claude_code_cursors"),
     ]
 
@@ -349,11 +350,11 @@ def test_a_prerequisite_goes_first_whatever_the_target(fresh: sqlite_utils.Datab
                                                        tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL's 015 makes the SUM every earlier back-fill runs: it is applied first."""
-    every = [*available(), Migration(17, "uses_it", "INSERT INTO made_first VALUES (17)"),
-             Migration(18, "made_first", "CREATE TABLE made_first(n INTEGER)")]
+    every = [*available(), Migration(98, "uses_it", "INSERT INTO made_first VALUES (98)"),
+             Migration(99, "made_first", "CREATE TABLE made_first(n INTEGER)")]
     monkeypatch.setattr(migrations, "available", lambda: every)
-    monkeypatch.setattr(migrations, "PREREQUISITES", {"sqlite": (18,)})
+    monkeypatch.setattr(migrations, "PREREQUISITES", {"sqlite": (99,)})
     assert migrate(fresh) == sorted(m.version for m in every)
-    assert fresh.execute("SELECT n FROM made_first").fetchall() == [(17,)]
+    assert fresh.execute("SELECT n FROM made_first").fetchall() == [(98,)]
     older = connect(tmp_path / "older.db")
-    assert migrate(older, target=4) == [1, 2, 3, 4, 18]
+    assert migrate(older, target=4) == [1, 2, 3, 4, 99]

@@ -67,6 +67,7 @@ def test_record_cost_extended_all_fields(db: sqlite_utils.Database) -> None:
         "cache_creation_tokens": 300, "cache_read_tokens": 4000, "total_tokens": 5500,
         "cost_usd": 0.75, "cost_source": "reported", "duration_ms": 12_345,
         "initiative_id": "INIT-1", "timestamp": "2026-11-19 21:30:15",
+        "revision": 0, "voided_at": None, "void_reason": None,
     }
 
 
