@@ -22,7 +22,7 @@ from costlog.store import alerts as store_alerts
 from costlog.store import connection, queries
 from costlog.store.alerts import Decision
 from ingest import alerts as ingest_alerts
-from ingest import health, redis_conn
+from ingest import gate, health, redis_conn
 from ingest.client import Publisher
 from ingest.queue import make_queue
 
@@ -142,7 +142,7 @@ class Resources:
             ingest_alerts.enqueue_deliveries(db, client, self.settings.queue_name,
                                              self.settings, decision.fired)
         try:
-            ingest_alerts.publish_states(client, self.settings.queue_name, decision.states)
+            gate.publish_states(client, self.settings.queue_name, decision.states)
         except ingest_alerts.REDIS_ERRORS as error:
             log.warning("budget state not updated (%s); a worker's sweep rewrites it",
                         type(error).__name__)

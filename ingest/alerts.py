@@ -29,6 +29,7 @@ from costlog import clock, constants
 from costlog.domain import alerts
 from costlog.errors import CostlogError
 from costlog.settings import Settings
+from ingest import gate
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -52,33 +53,6 @@ class DeliveryFailed(CostlogError, RuntimeError):
 def delivery_retry() -> rq.Retry:
     return rq.Retry(max=len(constants.ALERT_RETRY_INTERVALS),
                     interval=list(constants.ALERT_RETRY_INTERVALS))
-
-
-# -- the gate's state ---------------------------------------------------------------------------
-
-
-def state_key(queue_name: str) -> str:
-    return f"{constants.BUDGET_STATE_KEY_PREFIX}{queue_name}"
-
-
-def publish_states(connection: redis.Redis, queue_name: str,
-                   states: Iterable[alerts.BudgetState], *, complete: bool = False) -> None:
-    """Write budgets' month spend for the gate; ``complete``: these are all the budgets (the
-    hash is replaced and marked ready)."""
-    pipe = connection.pipeline(transaction=True)
-    if complete:
-        pipe.delete(state_key(queue_name))
-        pipe.hset(state_key(queue_name), constants.BUDGET_STATE_READY_FIELD, "1")
-    queue_states(pipe, queue_name, states)
-    pipe.execute()
-
-
-def queue_states(pipeline: redis.client.Pipeline, queue_name: str,
-                 states: Iterable[alerts.BudgetState]) -> None:
-    """Add the writes of budgets' month spend to ``pipeline`` (executed by the caller)."""
-    mapping = {state.project: json.dumps(state.to_json()) for state in states}
-    if mapping:
-        pipeline.hset(state_key(queue_name), mapping=mapping)
 
 
 # -- after a commit -----------------------------------------------------------------------------
@@ -132,7 +106,7 @@ def after_commit(context: "JobContext", decision: "Decision", job: rq.job.Job | 
         job.gate_states = decision.states
         return
     try:
-        publish_states(job.connection, job.origin, decision.states)
+        gate.publish_states(job.connection, job.origin, decision.states)
     except REDIS_ERRORS as error:
         log.warning("budget state not updated (%s); the next sweep rewrites it",
                     type(error).__name__)
@@ -148,7 +122,7 @@ def sweep(db: "sqlite_utils.Database", connection: redis.Redis, queue_name: str,
     if late:
         log.info("sweep: enqueuing %d alert(s) left unqueued", len(late))
         enqueue_deliveries(db, connection, queue_name, settings, late)
-    publish_states(connection, queue_name, store.all_states(db, now), complete=True)
+    gate.publish_states(connection, queue_name, store.all_states(db, now), complete=True)
 
 
 # -- delivery -----------------------------------------------------------------------------------

@@ -1,16 +1,17 @@
 """The budget gate: ``from ingest import budget_allows``, asked by the executor before a task.
 
-It reads one Redis hash the workers keep (``ingest.alerts.publish_states``: each budget's month
-spend, rewritten after every commit that changes it, every budget change and every sweep), so
-an answer costs one round trip and no database. It never raises and fails open, like the
-orchestrator's own check: when Redis or the state is missing the task may run, and the reason
-says why the gate could not tell.
+It reads one Redis hash that this module also writes (:func:`publish_states`, called by the
+workers and the API: each budget's month spend, rewritten after every commit that changes it,
+every budget change and every sweep), so an answer costs one round trip and no database. It
+never raises and fails open, like the orchestrator's own check: when Redis or the state is
+missing the task may run, and the reason says why the gate could not tell.
 """
 
 import json
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
 import redis
@@ -53,13 +54,43 @@ def verdict(raw: list[bytes | None], projects: list[str]) -> tuple[bool, str | N
     return True, None
 
 
+# -- writing the state ---------------------------------------------------------------------------
+
+
+def state_key(queue_name: str) -> str:
+    return f"{constants.BUDGET_STATE_KEY_PREFIX}{queue_name}"
+
+
+def publish_states(connection: redis.Redis, queue_name: str,
+                   states: Iterable[alerts.BudgetState], *, complete: bool = False) -> None:
+    """Write budgets' month spend for the gate; ``complete``: these are all the budgets (the
+    hash is replaced and marked ready)."""
+    pipe = connection.pipeline(transaction=True)
+    if complete:
+        pipe.delete(state_key(queue_name))
+        pipe.hset(state_key(queue_name), constants.BUDGET_STATE_READY_FIELD, "1")
+    queue_states(pipe, queue_name, states)
+    pipe.execute()
+
+
+def queue_states(pipeline: redis.client.Pipeline, queue_name: str,
+                 states: Iterable[alerts.BudgetState]) -> None:
+    """Add the writes of budgets' month spend to ``pipeline`` (executed by the caller)."""
+    mapping = {state.project: json.dumps(state.to_json()) for state in states}
+    if mapping:
+        pipeline.hset(state_key(queue_name), mapping=mapping)
+
+
+# -- reading it ----------------------------------------------------------------------------------
+
+
 class Gate:
     """Answers from one Redis client with the executor's short timeouts; after a failure it
     answers without Redis for BREAKER_OPEN_SECONDS, so a dead Redis costs one timeout."""
 
     def __init__(self, connection: redis.Redis | None, queue_name: str) -> None:
         self.connection = connection
-        self.key = f"{constants.BUDGET_STATE_KEY_PREFIX}{queue_name}"
+        self.key = state_key(queue_name)
         self._open_until = 0.0
 
     @classmethod

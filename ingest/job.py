@@ -241,9 +241,9 @@ class CostlogJob(Job):
         # than costing a round trip of its own after every commit (ingest.alerts.after_commit).
         super()._handle_success(result_ttl, pipeline, *args, **kwargs)
         if self.gate_states:
-            from ingest import alerts
+            from ingest import gate
 
-            alerts.queue_states(pipeline, self.origin, self.gate_states)
+            gate.queue_states(pipeline, self.origin, self.gate_states)
 
     def _execute(self) -> Any:
         try:

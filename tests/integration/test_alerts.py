@@ -25,8 +25,8 @@ from costlog.store.connection import connect as connect_db
 from costlog.store.migrations import migrate
 from costlog.store.orchestrator import set_budget
 from costlog.store.write import record_events
-from ingest import alerts, worker
-from ingest.gate import Gate
+from ingest import worker
+from ingest.gate import Gate, publish_states
 from ingest.hooks import check_budget
 from ingest.queue import enqueue_events, make_queue
 from ingest.redis_conn import connect
@@ -211,7 +211,7 @@ def test_gate_follows_commits_and_budget_changes(
     # A budget change is published by whoever makes it (the API does, see its tests); a sweep
     # covers the rest.
     decision = set_budget(store, None, 50.0)
-    alerts.publish_states(client, settings.queue_name, decision.states)
+    publish_states(client, settings.queue_name, decision.states)
     assert gate.allows("proj") == (True, None)
     # A new month re-opens it.
     set_budget(store, None, 5.0)
