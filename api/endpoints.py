@@ -181,21 +181,21 @@ def initiative_cost(request: Request) -> Response:
 # -- writes --------------------------------------------------------------------------------------
 
 
-async def read_body(request: Request) -> bytes:
-    """The body, at most MAX_BODY_BYTES: 413 from Content-Length first, then while reading."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, at most ``limit`` bytes: 413 from Content-Length first, then while reading."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
             size = int(declared)
         except ValueError:
             raise ApiError(400, errors.INVALID_BODY.format("invalid Content-Length")) from None
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise ApiError(413, errors.BODY_TOO_LARGE)
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
-        if received > MAX_BODY_BYTES:
+        if received > limit:
             raise ApiError(413, errors.BODY_TOO_LARGE)
         chunks.append(chunk)
     return b"".join(chunks)
@@ -365,6 +365,28 @@ def validate_events(payload: Any) -> tuple[list[CostEvent], list[dict[str, Any]]
     return valid, rejected
 
 
+async def enqueue(res: Resources, events: list[CostEvent]) -> list[str]:
+    """Put validated events on the queue (spooled when Redis is down): their ids, in order.
+
+    503 when neither can take them (no Redis configured, or Redis down and the spool
+    unwritable): the client keeps its events and sends them again.
+    """
+    if not events:
+        return []
+    publisher = res.publisher
+    if publisher is None:
+        log.error("no Redis URL configured: cannot enqueue %d events", len(events))
+        raise ApiError(503, errors.QUEUE_UNAVAILABLE)
+    try:
+        result = await run_in_threadpool(publisher.publish_events, events)
+    except Exception as error:  # noqa: BLE001 - e.g. an unwritable spool: not the client's
+        log.error("publishing %d events failed: %s", len(events), type(error).__name__)
+        raise ApiError(503, errors.QUEUE_UNAVAILABLE) from None
+    if result.spooled:
+        log.warning("redis unavailable: %d events spooled", len(result.ids))
+    return list(result.ids)
+
+
 async def post_cost_events(request: Request) -> Response:
     res = resources(request)
     require_write_access(request, res.settings)
@@ -376,20 +398,7 @@ async def post_cost_events(request: Request) -> Response:
         raise
     if rejected:
         res.metrics.rejected(len(rejected))
-    ids: list[str] = []
-    if valid:
-        publisher = res.publisher
-        if publisher is None:
-            log.error("no Redis URL configured: cannot enqueue %d events", len(valid))
-            raise ApiError(503, errors.QUEUE_UNAVAILABLE)
-        try:
-            result = await run_in_threadpool(publisher.publish_events, valid)
-        except Exception as error:  # noqa: BLE001 - e.g. an unwritable spool: not the client's
-            log.error("publishing %d events failed: %s", len(valid), type(error).__name__)
-            raise ApiError(503, errors.QUEUE_UNAVAILABLE) from None
-        ids = list(result.ids)
-        if result.spooled:
-            log.warning("redis unavailable: %d events spooled", len(ids))
+    ids = await enqueue(res, valid)
     return JSON({"accepted": len(ids), "ids": ids, "rejected": rejected}, status_code=202)
 
 

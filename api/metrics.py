@@ -98,6 +98,14 @@ class Metrics:
         self.events_rejected = Counter(
             "costlog_events_rejected", "Events rejected by POST /api/cost/events in this process.",
             registry=self.registry)
+        self.otlp_requests = Counter(
+            "costlog_otlp_requests", "OTLP export requests taken (answered 200), by signal and"
+            " encoding (protobuf or json).", ["signal", "encoding"], registry=self.registry)
+        self.otlp_items = Counter(
+            "costlog_otlp_records", "Items of OTLP export requests by signal and outcome:"
+            " accepted (onto the queue as cost events), refused (invalid, in partial_success)"
+            " or ignored (not cost events: other log records, spans without GenAI usage,"
+            " metric data points).", ["signal", "outcome"], registry=self.registry)
         self.requests = Counter(
             "costlog_http_requests", "HTTP requests by route and status.",
             ["route", "method", "status"], registry=self.registry)
@@ -111,6 +119,14 @@ class Metrics:
 
     def rejected(self, count: int) -> None:
         self.events_rejected.inc(count)
+
+    def otlp(self, signal: str, media_type: str, *, accepted: int, refused: int,
+             ignored: int) -> None:
+        encoding = "json" if media_type == "application/json" else "protobuf"
+        self.otlp_requests.labels(signal, encoding).inc()
+        for outcome, count in (("accepted", accepted), ("refused", refused),
+                               ("ignored", ignored)):
+            self.otlp_items.labels(signal, outcome).inc(count)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "other"

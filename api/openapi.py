@@ -27,10 +27,18 @@ COST_EVENT = event.json_schema()
 WRITE_RULE = (
     "Without COSTLOG_API_TOKEN, no token is needed and only loopback clients may write (403"
     " otherwise); with it, 'Authorization: Bearer <token>' is required (401 otherwise). Always:"
-    " 'Content-Type: application/json' (415 otherwise), and an Origin header, when sent, must be"
+    " 'Content-Type: {}' (415 otherwise), and an Origin header, when sent, must be"
     " the API's own or listed in COSTLOG_CORS_ORIGINS (403 otherwise)."
 )
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+#: A body in a binary encoding (OTLP's protobuf): the schema of the JSON form does not apply.
+BINARY = {"type": "string", "format": "binary"}
+BINARY_MEDIA_TYPES = frozenset({"application/x-protobuf"})
+
+
+def _content(media_types: Iterable[str], schema: dict[str, Any]) -> dict[str, Any]:
+    return {media_type: {"schema": BINARY if media_type in BINARY_MEDIA_TYPES else schema}
+            for media_type in media_types}
 
 
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
@@ -45,8 +53,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "responses": {
             str(endpoint.success): {
                 "description": HTTPStatus(endpoint.success).phrase,
-                "content": {media_type: {"schema": endpoint.response}
-                            for media_type in endpoint.media_types},
+                "content": _content(endpoint.media_types, endpoint.response),
             },
             **{
                 str(status): {"description": HTTPStatus(status).phrase,
@@ -59,12 +66,13 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint.request_body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": endpoint.request_body}},
+            "content": _content(endpoint.request_media_types, endpoint.request_body),
         }
     if endpoint.write:
         # No token when none is configured ({}), else the bearer token: as enforced.
         operation["security"] = [{}, {"bearer": []}]
-        operation["description"] = WRITE_RULE
+        operation["description"] = WRITE_RULE.format(
+            "' or '".join(endpoint.request_media_types))
     return operation
 
 

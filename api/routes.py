@@ -8,10 +8,10 @@ from typing import Any
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import Receive, Scope, Send
 
-from api import endpoints, pages
+from api import endpoints, otlp, pages
 from api.limits import limited
 from api.params import IANA_ZONES
-from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST
+from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, OTLP_MAX_BODY_BYTES
 from costlog.domain import export
 from costlog.domain.buckets import DATE_RE
 from costlog.domain.event import RFC3339_RE
@@ -46,6 +46,8 @@ class Endpoint:
     media_types: tuple[str, ...] = ("application/json",)
     #: Error bodies that carry more than ``{"error"}``, by status.
     error_bodies: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: The request body's media types (``request_body`` describes the JSON one).
+    request_media_types: tuple[str, ...] = ("application/json",)
 
 
 PROJECT = Param("project", "query", {"type": "string", "minLength": 1},
@@ -291,6 +293,36 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "description": "A body that is no JSON, or one whose every event is refused: then"
                            " also accepted (0), ids ([]) and every reason in rejected.",
             "properties": {"error": {"type": "string"}, **_EVENTS_ANSWER}}},
+    ),
+    *(
+        Endpoint(
+            "POST", f"/v1/{signal.name}", handler, operation_id,
+            f"OTLP/HTTP {signal.name} receiver (an exporter's OTEL_EXPORTER_OTLP_ENDPOINT is the"
+            f" API's address). {what} Protobuf or OTLP JSON, plain or gzip/deflate, at most"
+            f" {OTLP_MAX_BODY_BYTES} bytes decompressed; the answer is the"
+            f" {signal.response.__name__} in the request's encoding.",
+            request_body={"type": "object", "description": f"OTLP JSON {signal.request.__name__}"
+                          " (lowerCamelCase, hex trace and span ids)."},
+            response={"type": "object", "properties": {"partialSuccess": {
+                "type": "object", "description": "When some items were refused: how many, and"
+                " the first reason.", "properties": {
+                    otlp.json_name(signal.rejected_field): {"type": ["string", "integer"]},
+                    "errorMessage": {"type": "string"}}}}},
+            errors=(400, 401, 403, 413, 415, 503),
+            write=True,
+            media_types=otlp.RESPONSE_MEDIA_TYPES,
+            request_media_types=otlp.RESPONSE_MEDIA_TYPES,
+        )
+        for signal, handler, operation_id, what in (
+            (otlp.LOGS, otlp.export_logs, "exportOtlpLogs",
+             "Claude Code's api_request records (event.name api_request) become cost events;"
+             " other records are ignored."),
+            (otlp.TRACES, otlp.export_traces, "exportOtlpTraces",
+             "Spans with GenAI usage (gen_ai.usage.input_tokens/output_tokens) become cost"
+             " events; other spans are ignored."),
+            (otlp.METRICS, otlp.export_metrics, "exportOtlpMetrics",
+             "Accepted and not recorded (the events already carry the cost)."),
+        )
     ),
     Endpoint(
         "GET", "/healthz", endpoints.healthz, "getHealth",

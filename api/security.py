@@ -4,8 +4,9 @@
   name in COSTLOG_ALLOWED_HOSTS), else 400: a page on a rebinding domain cannot reach it.
 - Writes: an ``Origin`` other than the API's own or one in COSTLOG_CORS_ORIGINS is refused
   (403), the body must be declared ``application/json`` (415: a browser sends that cross-site
-  only after a CORS preflight), then a bearer token when COSTLOG_API_TOKEN is set, else loopback
-  clients only.
+  only after a CORS preflight; the OTLP paths also take ``application/x-protobuf``, which a
+  browser cannot send cross-site without a preflight either), then a bearer token when
+  COSTLOG_API_TOKEN is set, else loopback clients only.
 """
 
 import hashlib
@@ -24,6 +25,7 @@ from costlog.constants import LOOPBACK_HOST_NAMES
 from costlog.settings import Settings
 
 JSON_MEDIA_TYPE = "application/json"
+JSON_ONLY = frozenset({JSON_MEDIA_TYPE})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 #: ``name[:port]`` or ``[ipv6][:port]`` (RFC 3986 reg-name characters; no user info, no path).
 HOST_RE = re.compile(
@@ -134,13 +136,19 @@ def media_type(header: str | None) -> str:
     return (header or "").split(";", 1)[0].strip().lower()
 
 
-def require_write_access(request: Request, settings: Settings) -> None:
-    """Raise 403/415/401/403 unless this request may write (see the module's docstring)."""
+def require_write_access(request: Request, settings: Settings, *,
+                         media_types: frozenset[str] = JSON_ONLY,
+                         media_error: str = errors.UNSUPPORTED_MEDIA) -> None:
+    """Raise 403/415/401/403 unless this request may write (see the module's docstring).
+
+    ``media_types`` widens the JSON-only rule for the paths that take another body (OTLP's
+    protobuf), with ``media_error`` as the 415's text.
+    """
     origin = request.headers.get("origin")
     if origin is not None and not origin_allowed(origin, request, settings.cors_origins):
         raise errors.ApiError(403, errors.CROSS_ORIGIN)
-    if media_type(request.headers.get("content-type")) != JSON_MEDIA_TYPE:
-        raise errors.ApiError(415, errors.UNSUPPORTED_MEDIA)
+    if media_type(request.headers.get("content-type")) not in media_types:
+        raise errors.ApiError(415, media_error)
     if settings.api_token:
         if not token_matches(request.headers.get("authorization"), settings.api_token):
             raise errors.ApiError(401, errors.BAD_TOKEN, {"WWW-Authenticate": "Bearer"})

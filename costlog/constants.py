@@ -116,6 +116,8 @@ EXECUTION_TTL_SECONDS: Final = JOB_TIMEOUT_SECONDS + BUSY_TIMEOUT_MS // 1000 + 5
 # HTTP.
 MAX_BODY_BYTES: Final = 1024 * 1024
 MAX_EVENTS_PER_REQUEST: Final = 1000
+#: An OTLP export request's body, as sent and once decompressed (a gzip bomb stops here).
+OTLP_MAX_BODY_BYTES: Final = 8 * 1024 * 1024
 MAX_SERIES_POINTS: Final = 10_000
 DEFAULT_HOST: Final = "127.0.0.1"
 #: Host header names always served (besides the bind address and COSTLOG_ALLOWED_HOSTS).
