@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import redis
 
@@ -230,6 +231,25 @@ def _count_rows(db_path: Path) -> int:
         db.close()
 
 
+def claude_code_env(url: str, settings: Settings) -> list[str]:
+    """The lines that send Claude Code's requests here live (OTLP logs to /v1/logs).
+
+    The project is COSTLOG_PROJECT, else this directory's name; the token, when one is set, is
+    named, never printed.
+    """
+    project = quote(settings.project or Path.cwd().name or "claude-code", safe="")
+    lines = ["Claude Code, live (paste into the shell that runs claude):",
+             "  export CLAUDE_CODE_ENABLE_TELEMETRY=1",
+             "  export OTEL_LOGS_EXPORTER=otlp",
+             "  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+             f"  export OTEL_EXPORTER_OTLP_ENDPOINT={url}",
+             f"  export OTEL_RESOURCE_ATTRIBUTES=costlog.project={project}"]
+    if settings.api_token:
+        lines.append("  export OTEL_EXPORTER_OTLP_HEADERS="
+                     "Authorization=Bearer%20$COSTLOG_API_TOKEN")
+    return lines
+
+
 def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult | None) -> str:
     redis_note = " (private, data in " + str(beside(settings.db_path, REDIS_DIR_NAME)) + ")"
     lines = [
@@ -257,6 +277,8 @@ def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult |
         f"  curl -s '{url}/api/cost/budget'",
         f"  curl -s '{url}/api/initiatives/INIT-1/cost'",
         f"  curl -s '{url}/healthz'",
+        "",
+        *claude_code_env(url, settings),
     ]
     if private_redis:
         lines += [

@@ -174,9 +174,11 @@ def sdk_log_request(records: list[dict[str, Any]],
     return encode_logs(exporter.get_finished_logs())
 
 
-def sdk_trace_request(count: int, *, plain: int = 0) -> Message:
+def sdk_trace_request(count: int, resource: dict[str, Any] | None = None, *,
+                      plain: int = 0) -> Message:
+    """The ExportTraceServiceRequest of :func:`record_spans`' spans."""
     exporter = InMemorySpanExporter()
-    with tracer_provider(exporter) as provider:
+    with tracer_provider(exporter, resource) as provider:
         record_spans(provider, count, plain=plain)
     return encode_spans(exporter.get_finished_spans())
 
