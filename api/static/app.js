@@ -21,7 +21,21 @@
   // -- formats -------------------------------------------------------------------------------
   const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
   const int = new Intl.NumberFormat("en-US");
-  const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+  // Shortened counts, as `costlog report` writes them (costlog/domain/figures.py): one decimal
+  // in a unit chosen after rounding (999, 5.0K, 409.8K, 1.0M, 6.8B), in integer arithmetic.
+  const UNITS = [[1e9, "B"], [1e6, "M"], [1e3, "K"]];
+  const compact = (x) => {
+    const size = Math.abs(x);
+    for (let i = 0; i < UNITS.length; i++) {
+      if (size < UNITS[i][0]) continue;
+      const tenthsIn = (unit) => Math.floor((size * 10 + unit / 2) / unit);
+      const up = i > 0 && tenthsIn(UNITS[i][0]) >= 10000; // 999.95K reads 1.0M
+      const [unit, name] = UNITS[up ? i - 1 : i];
+      const tenths = tenthsIn(unit);
+      return `${x < 0 ? "-" : ""}${Math.floor(tenths / 10)}.${tenths % 10}${name}`;
+    }
+    return String(x);
+  };
   const num = (x) => typeof x === "number" && Number.isFinite(x);
   const money = (x) => (!num(x) ? "—" : x > 0 && x < 0.01 ? "<$0.01" : usd.format(x));
   const count = (x) => (num(x) ? int.format(x) : "—");
@@ -171,7 +185,7 @@
       el("span", { text: pct(percent) })));
   };
   const tokenCell = (value) => el("td", { class: "num tok", title: num(value) ? int.format(value) : "not reported",
-    "data-value": num(value) ? value : "" }, num(value) ? compact.format(value) : "—");
+    "data-value": num(value) ? value : "" }, num(value) ? compact(value) : "—");
   const costCell = (value) => el("td", { class: "num", "data-value": value }, money(value));
 
   // Rows of a table: [{key, label?: Node, cells: [td…], other?}], or a message when empty.
@@ -296,12 +310,17 @@
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
     const total = points.reduce((s, p) => s + p.cost, 0);
     const peakPoint = points.find((p) => p.cost === peak);
+    const cut = points.filter((p) => p.from || p.to).map((p) => `${tickLabel(p.date, granularity)}${partLabel(p, granularity)}`);
     chart.setAttribute("aria-label", `Spend per ${granularity}: ${money(total)} in ${points.length} bars` +
-      (peak > 0 && peakPoint ? `; highest ${money(peak)} on ${peakPoint.date}` : ""));
-    for (let v = 0; v <= top + 1e-12; v += step) {
+      (peak > 0 && peakPoint ? `; highest ${money(peak)} on ${peakPoint.date}` : "") +
+      (cut.length ? `; partial: ${cut.join(", ")}` : ""));
+    setField("chart-note", cut.length ? `Partial ${cut.length > 1 ? "bars" : "bar"}: ${cut.join("; ")}` : "");
+    const axisMoney = axisFormat(step, top);
+    for (let i = 0; i * step <= top + 1e-12; i++) {
+      const v = i * step;
       const y = pad.top + innerH - (v / top) * innerH;
       chart.append(svg("line", { class: "gridline", x1: pad.left, x2: width - pad.right, y1: y, y2: y }));
-      const label = svg("text", { class: "axis", x: pad.left - 6, y: y + 4, "text-anchor": "end" });
+      const label = svg("text", { class: "axis y", x: pad.left - 6, y: y + 4, "text-anchor": "end" });
       label.textContent = axisMoney(v);
       chart.append(label);
     }
@@ -310,10 +329,12 @@
     const every = Math.max(1, Math.ceil(points.length / Math.max(2, Math.floor(innerW / 64))));
     points.forEach((p, i) => {
       const x = pad.left + i * slot + (slot - barW) / 2;
-      const group = svg("g", { class: "bar" });
+      const group = svg("g", { class: p.from || p.to ? "bar partial" : "bar" });
+      if (p.from) group.dataset.from = p.from;
+      if (p.to) group.dataset.to = p.to;
       const title = svg("title");
       const parts = split ? Object.entries(p.breakdown || {}).sort(([a], [b]) => familyOrder(a, b)) : [["all", p.cost]];
-      title.textContent = `${tickLabel(p.date, granularity)}: ${money(p.cost)}` +
+      title.textContent = `${tickLabel(p.date, granularity)}${partLabel(p, granularity)}: ${money(p.cost)}` +
         (split && parts.length ? ` (${parts.map(([k, v]) => `${k} ${money(v)}`).join(", ")})` : "");
       group.append(title);
       let y = pad.top + innerH;
@@ -343,7 +364,22 @@
     for (const m of [1, 2, 2.5, 5, 10]) if (m * power >= raw) return m * power;
     return 10 * power;
   }
-  const axisMoney = (v) => (v >= 1000 ? `$${compact.format(v)}` : v >= 10 || v === 0 ? `$${Math.round(v)}` : `$${+v.toFixed(2)}`);
+  // Axis labels: every tick with the decimals its step needs ($0.25 steps: $0.00, $0.25, …;
+  // thousands as $2.5K, $5.0K).
+  const axisFormat = (step, top) => {
+    if (top >= 1000) return (v) => (v === 0 ? "$0" : `$${compact(Math.round(v))}`);
+    const decimals = step >= 1 && Number.isInteger(step) ? 0 : step >= 0.1 && Number.isInteger(step * 10) ? 1 : 2;
+    return (v) => `$${v.toFixed(decimals)}`;
+  };
+  // " from 14:00" / " to 12:00" (or the date, for buckets longer than a day) of a cut bucket.
+  const partLabel = (p, granularity) => {
+    const at = (text) => {
+      const parts = zoneParts(new Date(Date.parse(text)), state.tz);
+      const time = `${parts.hour}:${parts.minute}`;
+      return granularity === "hour" || granularity === "day" ? time : `${MONTHS[+parts.month - 1]} ${+parts.day} ${time}`;
+    };
+    return (p.from ? ` from ${at(p.from)}` : "") + (p.to ? ` to ${at(p.to)}` : "");
+  };
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   function tickLabel(date, granularity, short = false) {
     const [d, time] = date.split(" ");
@@ -443,10 +479,11 @@
       const first = (p.projects || []).map((x) => Date.parse(x.first_event)).filter(Number.isFinite);
       return first.length ? new Date(Math.min(...first)) : new Date(now() - 365 * 864e5);
     }, () => new Date(now() - 365 * 864e5));
+    const card = api("/api/cost/breakdown", readParams({ by: "model", ...periodParams() }));
     const tasks = [
       projects.then(renderProjects, () => renderProjects({ projects: [] })),
       api("/api/cost/budget", { project: state.project }).then(renderBudget),
-      Promise.all([api("/api/cost/breakdown", readParams({ by: "model", ...periodParams() })),
+      Promise.all([card,
         prevParams ? api("/api/cost/breakdown", readParams({ by: "model", ...prevParams })).catch(() => null) : null])
         .then(([current, previous]) => {
           renderPeriod(current, previous);
@@ -465,9 +502,7 @@
       api("/api/cost/breakdown", readParams({ by: "initiative", limit: TOP, ...periodParams() }))
         .then((b) => fillTable($('[data-table="top-initiatives"]'), breakdownRows(b, false, initiativeLink), "No initiatives in this period"),
           (error) => failTable($('[data-table="top-initiatives"]'), error)),
-      Promise.resolve(chartStart).then((start) => api("/api/cost/timeseries", readParams({
-        granularity, by: "model", ...(state.period === "custom" ? periodParams()
-          : { start: rfc3339(start), end: rfc3339(win ? win.end : now()) }) })))
+      Promise.all([card, chartStart]).then(([current, start]) => chartSeries(current, start, granularity))
         .then((s) => renderChart(s, granularity), (error) => {
           lastSeries = null;
           $('[data-chart="timeseries"] .chart-box').replaceChildren(el("p", { class: "empty", text: `Not available: ${error.message}` }));
@@ -477,6 +512,31 @@
     ];
     const results = await Promise.allSettled(tasks);
     return results.filter((r) => r.status === "rejected").map((r) => r.reason);
+  }
+
+  // The chart covers exactly the card's range (the API names it: start, end): a bucket the
+  // range cuts holds only its part inside, read from the breakdown over that part, and is
+  // marked so (`from`: the first bar starts late; `to`: the last one ends at the range's end).
+  async function chartSeries(current, allStart, granularity) {
+    const start = current.start || rfc3339(allStart);
+    // A calendar month "to date" is drawn up to now, not to its last (future) day.
+    const end = current.end && Date.parse(current.end) <= now() ? current.end : rfc3339(now());
+    const series = await api("/api/cost/timeseries", readParams({ granularity, by: "model", start, end }));
+    const points = series.series || [];
+    if (!points.length) return series;
+    const edge = (i) => (i < points.length ? Date.parse(points[i].start) : null);
+    if (current.start && edge(0) < Date.parse(start)) {
+      const next = edge(1);
+      const partEnd = next !== null && next <= Date.parse(end) ? rfc3339(new Date(next - 1000)) : end;
+      const part = await api("/api/cost/breakdown", readParams({ by: "model", start, end: partEnd }));
+      const entries = Object.entries(part.breakdown || {});
+      points[0] = { ...points[0], cost: part.total_cost_usd,
+        tokens: entries.reduce((sum, [, e]) => sum + e.tokens, 0),
+        breakdown: Object.fromEntries(entries.filter(([, e]) => e.cost).map(([k, e]) => [k, e.cost])),
+        from: start };
+    }
+    if (!["custom", "last-month"].includes(state.period)) points[points.length - 1].to = end;
+    return series;
   }
 
   function renderProjects(body) {

@@ -21,15 +21,16 @@ def money(usd: float) -> str:
 def compact(count: int) -> str:
     """A count in at most 6 characters, one decimal in a unit: 999, 5.0K, 409.8K, 6.8M, 1.2B.
 
-    The unit is chosen after rounding, so 999,950 reads 1.0M, not 1000.0K."""
+    Tenths are rounded half up in integers (as the dashboard does), and the unit is chosen
+    after rounding, so 999,950 reads 1.0M, not 1000.0K."""
     size = abs(count)
-    for index, (unit_size, unit) in enumerate(UNITS):
-        if size >= unit_size:
-            shown = f"{count / unit_size:.1f}"
-            if abs(float(shown)) >= 1000 and index:  # rounded up into the next unit
-                bigger, bigger_unit = UNITS[index - 1]
-                return f"{count / bigger:.1f}{bigger_unit}"
-            return f"{shown}{unit}"
+    for index, (unit_size, _) in enumerate(UNITS):
+        if size < unit_size:
+            continue
+        up = index > 0 and (size * 10 + unit_size // 2) // unit_size >= 10_000
+        unit_size, unit = UNITS[index - 1 if up else index]
+        tenths = (size * 10 + unit_size // 2) // unit_size
+        return f"{'-' if count < 0 else ''}{tenths // 10}.{tenths % 10}{unit}"
     return str(count)
 
 

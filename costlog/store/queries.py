@@ -866,10 +866,10 @@ def breakdown(db: sqlite_utils.Database, *, by: str, period: str | None, project
         raise QueryError(DATES_OUT_OF_RANGE) from None
     rows, total, keys = ranked
     result: dict[str, Any] = {"period": period}
-    if period not in PERIODS:  # a calendar month or a chosen range: say which (end inclusive)
-        assert since is not None and until is not None
+    if since is not None:  # every range but all time says which (end inclusive; rolling: now)
+        last = now if until is None else until - timedelta(seconds=1)
         result |= {"start": buckets.rfc3339(since.astimezone(tz)),
-                   "end": buckets.rfc3339((until - timedelta(seconds=1)).astimezone(tz))}
+                   "end": buckets.rfc3339(last.astimezone(tz))}
     result |= {
         "total_cost_usd": usd(total[0]),
         "breakdown": {key: {**amounts(sums), "percent": _share(sums[0], total[0])}

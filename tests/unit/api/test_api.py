@@ -60,8 +60,14 @@ def test_handle_cost_breakdown(client: TestClient, seeded: sqlite_utils.Database
     body = response.json()
     expected = expected_breakdown(seeded, by, period, project)
     total = sum(nanos for nanos, _ in expected.values())
-    assert set(body) == {"period", "total_cost_usd", "breakdown"}
+    # A rolling window names its range: from now minus the window to now.
+    ranged = {"start", "end"} if period != "all" else set()
+    assert set(body) == {"period", "total_cost_usd", "breakdown"} | ranged
     assert body["period"] == period
+    if ranged:
+        span = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+        assert body["start"] == (NOW - span[period]).isoformat()
+        assert body["end"] == NOW.isoformat()
     assert body["total_cost_usd"] == usd(total)
     assert set(body["breakdown"]) == set(expected)
     for key, (nanos, tokens) in expected.items():

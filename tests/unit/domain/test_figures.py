@@ -17,7 +17,7 @@ def test_money(usd: float, text: str) -> None:
 @pytest.mark.parametrize(("count", "text"), [
     (0, "0"), (999, "999"), (1000, "1.0K"), (5000, "5.0K"), (409_800, "409.8K"),
     (999_949, "999.9K"), (999_950, "1.0M"), (6_800_000, "6.8M"), (14_049_999, "14.0M"),
-    (1_200_000_000, "1.2B"), (-5000, "-5.0K"),
+    (1_200_000_000, "1.2B"), (-5000, "-5.0K"), (1250, "1.3K"), (1150, "1.2K"),  # half up
 ])
 def test_compact(count: int, text: str) -> None:
     assert figures.compact(count) == text
