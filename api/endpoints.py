@@ -29,11 +29,13 @@ from costlog.constants import (
     MAX_BODY_BYTES,
     MAX_EVENTS_PER_REQUEST,
     NANOS_PER_USD,
+    VOID_REASON_MAX,
 )
 from costlog.domain import export
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.store import alerts as store_alerts
 from costlog.store import connection, orchestrator, queries
+from costlog.store.write import EventNotFound, void_event
 from ingest import alerts as ingest_alerts
 from ingest.gate import Gate
 
@@ -400,6 +402,42 @@ async def post_cost_events(request: Request) -> Response:
         res.metrics.rejected(len(rejected))
     ids = await enqueue(res, valid)
     return JSON({"accepted": len(ids), "ids": ids, "rejected": rejected}, status_code=202)
+
+
+def void_reason(payload: Any) -> str:
+    """The ``reason`` of a void's body ``{"reason": "…"}``, or 400 naming what is wrong."""
+    if not isinstance(payload, dict):
+        raise ApiError(400, errors.INVALID_BODY.format("expected a JSON object"))
+    reason = payload.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > VOID_REASON_MAX \
+            or "\x00" in reason:
+        raise ApiError(400, errors.VOID_REASON.format(VOID_REASON_MAX))
+    return reason
+
+
+async def void_cost_event(request: Request) -> Response:
+    """Record the next revision of an event as void. Written here, not queued: the answer
+    says whether the event exists (404), and the write is one row."""
+    res = resources(request)
+    require_write_access(request, res.settings)
+    reason = void_reason(decode_json(await read_body(request)))
+    event_id = request.path_params["event_id"]
+
+    def write() -> dict[str, Any] | None:
+        with res.write_db() as db:
+            try:
+                result = void_event(db, event_id, reason, clock.now())
+            except EventNotFound:
+                return None
+            if result.changed:
+                res.after_budget_change(db, result.decision)
+            return queries.event(db, event_id)
+
+    body = await run_in_threadpool(write)
+    if body is None:
+        raise ApiError(404, errors.EVENT_NOT_FOUND)
+    log.info("event %r voided at revision %d", event_id, body["revision"])
+    return JSON(body)
 
 
 # -- operations ----------------------------------------------------------------------------------

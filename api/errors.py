@@ -20,6 +20,7 @@ log = logging.getLogger("costlog.api")
 UNAVAILABLE = "cost analytics not available"
 INITIATIVE_NOT_FOUND = "initiative not found"
 EVENT_NOT_FOUND = "event not found"
+VOID_REASON = "reason must be a non-empty string of at most {} characters"
 INVALID_FORMAT = "invalid 'format' parameter: use csv or jsonl"
 INVALID_PROJECT = "invalid 'project' parameter"
 INVALID_TZ = "invalid 'tz' parameter: unknown time zone"

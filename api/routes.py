@@ -11,7 +11,12 @@ from starlette.types import Receive, Scope, Send
 from api import endpoints, otlp, pages
 from api.limits import limited
 from api.params import IANA_ZONES
-from costlog.constants import MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, OTLP_MAX_BODY_BYTES
+from costlog.constants import (
+    MAX_BODY_BYTES,
+    MAX_EVENTS_PER_REQUEST,
+    OTLP_MAX_BODY_BYTES,
+    VOID_REASON_MAX,
+)
 from costlog.domain import export
 from costlog.domain.buckets import DATE_RE
 from costlog.domain.event import RFC3339_RE
@@ -75,6 +80,18 @@ _EVENTS_ANSWER = {
                                             "properties": {"index": {"type": "integer"},
                                                            "error": {"type": "string"}}}},
 }
+EVENT_ID = Param("event_id", "path", {"type": "string"}, "The event's id.", required=True)
+_EVENT_FIELDS = {
+    column: ({"type": "integer"} if column not in export.TEXT_COLUMNS else
+             _instant if column == "timestamp" else {"type": "string"})
+    for column in export.COLUMNS} | {"cost_usd": _money, "revision": _count, "voided": {
+        "type": ["object", "null"], "description": "null, or why and when it was voided.",
+        "properties": {"reason": {"type": "string"}, "at": _instant}}}
+_RECEIPT = {"type": "object", "properties": _EVENT_FIELDS | {"revisions": {
+    "type": "array", "description": "The versions this one superseded, newest first.",
+    "items": {"type": "object", "properties": _EVENT_FIELDS | {
+        "superseded_at": _instant,
+        "superseded_by": {"type": "string", "enum": ["event", "void", "reprice", "import"]}}}}}}
 START = Param("start", "query", INSTANT,
               "RFC 3339 with an offset, or YYYY-MM-DD (midnight in tz).")
 END = Param("end", "query", INSTANT,
@@ -253,14 +270,23 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/api/cost/events/{event_id}", endpoints.cost_event, "getCostEvent",
         "One recorded event as stored (its receipt): every field, the model family, the raw"
-        " model id and the cost source; timestamp in UTC.",
-        parameters=(Param("event_id", "path", {"type": "string"}, "The event's id.",
-                          required=True),),
-        response={"type": "object", "properties": {
-            column: ({"type": "integer"} if column not in export.TEXT_COLUMNS else
-                     _instant if column == "timestamp" else {"type": "string"})
-            for column in export.COLUMNS} | {"cost_usd": _money}},
+        " model id and the cost source; timestamp in UTC; its revision, whether it is void,"
+        " and the versions it superseded (newest first).",
+        parameters=(EVENT_ID,),
+        response=_RECEIPT,
         errors=(404, 503),
+    ),
+    Endpoint(
+        "POST", "/api/cost/events/{event_id}/void", endpoints.void_cost_event, "voidCostEvent",
+        "Record the next revision of the event as void: it leaves every figure, its row and"
+        " history stay (answered with its receipt). Voiding a void changes nothing; a later"
+        " event with a higher revision brings it back. Written at once, not queued.",
+        parameters=(EVENT_ID,),
+        request_body={"type": "object", "required": ["reason"], "properties": {
+            "reason": {"type": "string", "minLength": 1, "maxLength": VOID_REASON_MAX}}},
+        response=_RECEIPT,
+        errors=(400, 401, 403, 404, 413, 415, 503),
+        write=True,
     ),
     Endpoint(
         "GET", "/api/cost/export", endpoints.cost_export, "getCostExport",

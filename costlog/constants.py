@@ -37,6 +37,8 @@ COST_COMPUTED: Final = "computed"
 COST_UNPRICED: Final = "unpriced"
 
 # What superseded a version of an event (cost_log_revisions.superseded_by).
+#: The longest reason a void may give.
+VOID_REASON_MAX: Final = 1000
 SUPERSEDED_BY_EVENT: Final = "event"
 SUPERSEDED_BY_VOID: Final = "void"
 SUPERSEDED_BY_REPRICE: Final = "reprice"

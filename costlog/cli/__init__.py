@@ -400,6 +400,32 @@ def aggregates_rebuild(ctx: click.Context) -> None:
 
 
 
+@main.command()
+@click.argument("event_id")
+@click.option("--reason", required=True, help="Why the event is void (kept in its history).")
+@click.pass_context
+def void(ctx: click.Context, event_id: str, reason: str) -> None:
+    """Record the next revision of EVENT_ID as void: it leaves every figure (breakdowns,
+    series, budgets, reports, export); its row and history stay. Voiding a void changes
+    nothing; a later event with a higher revision brings it back. Exit 1 when no event has
+    that id."""
+    from costlog.store.write import EventNotFound, void_event
+
+    if not reason.strip():
+        raise click.BadParameter("must not be empty", param_hint="--reason")
+    db = _open_db(_settings(ctx))
+    try:
+        result = void_event(db, event_id, reason)
+    except EventNotFound:
+        raise click.ClickException(f"event not found: {event_id}") from None
+    finally:
+        db.close()
+    if result.changed:
+        click.echo(f"event {event_id} voided (revision {result.revision})")
+    else:
+        click.echo(f"event {event_id} was already void (revision {result.revision})")
+
+
 @main.group(name="local-days")
 def local_days() -> None:
     """Keep days in the time zones you report in: their daily series read one row a day."""

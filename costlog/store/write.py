@@ -32,6 +32,7 @@ from costlog.domain.cursors import Cursor
 from costlog.domain.event import CostEvent
 from costlog.domain.models import detect_model
 from costlog.domain.pricing import PriceTable, cost_of
+from costlog.errors import CostlogError
 from costlog.store import alerts, bounds, migrations, rollups
 from costlog.store.bounds import Refusal
 from costlog.store.connection import immediate
@@ -216,8 +217,12 @@ def _take_out(db: sqlite_utils.Database, ids: str, now: datetime, source: str,
     return projects
 
 
-class EventNotFound(LookupError):
+class EventNotFound(CostlogError, LookupError):
     """No recorded event has that id."""
+
+
+class LastRevision(CostlogError, ValueError):
+    """The event is at the highest revision there is: it cannot be corrected again."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +251,7 @@ def void_event(db: sqlite_utils.Database, event_id: str, reason: str,
         if voided:
             return VoidResult(event_id, revision, changed=False)
         if revision >= MAX_REVISION:
-            raise ValueError(f"event {event_id}: revision {revision} is the last one")
+            raise LastRevision(f"event {event_id}: revision {revision} is the last one")
         ids = json.dumps([event_id])
         projects = _take_out(
             db, ids, when, SUPERSEDED_BY_VOID,

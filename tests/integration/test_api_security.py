@@ -17,7 +17,8 @@ EVENT = {"project_id": "web", "task_id": "T-1", "phase": "implement", "cost_usd"
          "timestamp": "2026-11-20T10:00:00Z"}
 BUDGET = {"monthly_limit_usd": 10}
 WRITES = [("PUT", "/api/cost/budget", BUDGET), ("POST", "/api/cost/events", EVENT),
-          ("POST", "/api/cost/alerts/test", {})]
+          ("POST", "/api/cost/alerts/test", {}),
+          ("POST", "/api/cost/events/any-id/void", {"reason": "wrong task"})]
 READS = ["/api/cost/breakdown", "/api/cost/timeseries", "/api/cost/budget",
          "/api/cost/budget/check", "/api/cost/alerts",
          "/api/initiatives/I/cost", "/healthz", "/metrics", "/openapi.json"]

@@ -44,7 +44,8 @@ def test_every_command_is_documented() -> None:
         "costlog local-days list", "costlog local-days remove", "costlog migrate",
         "costlog report",
         "costlog spool replay",
-        "costlog spool status", "costlog up", "costlog version", "costlog worker",
+        "costlog spool status", "costlog up", "costlog version", "costlog void",
+        "costlog worker",
     ]
     for path, command in commands:
         assert command.help and len(command.help.strip()) > 20, f"{path} has no --help text"
@@ -272,3 +273,20 @@ def test_spool_status_and_replay(env: dict[str, str], tmp_path: Path) -> None:
     assert "events kept in the spool" in failed.stderr
     assert invoke(env, "spool", "replay").stdout == "replayed 2 events\n"
     assert invoke(env, "spool", "status").stdout.startswith(f"{env['COSTLOG_SPOOL']}: 0 events")
+
+
+def test_void_takes_an_event_out_of_every_figure(env: dict[str, str], tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(lines({**GOOD, "event_id": "a"}, {**GOOD, "event_id": "b", "cost_usd": 2}))
+    assert invoke(env, "import", str(events)).exit_code == 0
+    result = invoke(env, "void", "a", "--reason", "recorded twice")
+    assert (result.exit_code, result.stdout) == (0, "event a voided (revision 1)\n")
+    again = invoke(env, "void", "a", "--reason", "again")
+    assert (again.exit_code, again.stdout) == (0, "event a was already void (revision 1)\n")
+    missing = CliRunner().invoke(main, ["void", "nope", "--reason", "x"], env=env)
+    assert (missing.exit_code, missing.stderr) == (1, "Error: event not found: nope\n")
+    report = json.loads(invoke(env, "report", "projects", "--all", "--json").stdout)
+    assert report["rows"][0]["cost_usd"] == 2.0
+    exported = invoke(env, "export", "--format", "jsonl").stdout
+    assert [json.loads(line)["event_id"] for line in exported.splitlines()] == ["b"]
+    assert invoke(env, "aggregates", "check").exit_code == 0
