@@ -301,8 +301,8 @@ def test_openapi_matches_the_routes(client: TestClient) -> None:
     app_routes = [r for r in create_app(settings_for(Path("x"), Path("y"))).routes
                   if isinstance(r, Route)]
     assert route_operations(api_routes).items() <= route_operations(app_routes).items()
-    assert len(api.ENDPOINTS) == 18
-    assert len(api_routes) == 17  # one route per path: GET and PUT /api/cost/budget share one
+    assert len(api.ENDPOINTS) == 19
+    assert len(api_routes) == 18  # one route per path: GET and PUT /api/cost/budget share one
 
 
 def test_openapi_operations_are_complete(client: TestClient) -> None:
