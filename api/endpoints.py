@@ -171,10 +171,13 @@ def cost_alerts(request: Request) -> Response:
 def initiative_cost(request: Request) -> Response:
     res = resources(request)
     project = params.project(request, res.settings)
-    params.zone(request, res.settings)
+    tz = params.zone(request, res.settings)
     initiative_id = request.path_params["id"]
     with res.read_db() as db:
-        body = queries.initiative_cost(db, initiative_id, project=project)
+        body = queries.initiative_cost(
+            db, initiative_id, project=project, period=params.text(request, "period"),
+            start=params.text(request, "start"), end=params.text(request, "end"), tz=tz,
+            now=clock.now())
     if body is None:
         raise ApiError(404, errors.INITIATIVE_NOT_FOUND)
     return JSON(body)

@@ -100,7 +100,8 @@ def _main(template: str) -> str:
 def render(page: Page) -> str:
     now = clock.now().isoformat().replace("+00:00", "Z")
     return (_layout().replace("{{title}}", html.escape(page.title))
-            .replace("{{now}}", now).replace("{{main}}", _main(page.template)))
+            .replace("{{now}}", now).replace("{{main}}", _main(page.template))
+            .replace("{{periods}}", _main("periods.html")))
 
 
 def handler(page: Page):

@@ -97,6 +97,12 @@ START = Param("start", "query", INSTANT,
 END = Param("end", "query", INSTANT,
             "RFC 3339 with an offset, or YYYY-MM-DD (the whole of that day in tz).")
 
+PERIOD = Param("period", "query", {"type": "string",
+                                  "enum": [*queries.PERIODS, *queries.CALENDAR_PERIODS],
+                                  "default": "all"},
+               "Rolling window ending now (24h, 7d, 30d), this calendar month in tz to date"
+               " (month), the previous one (last-month), or all time. Not with start/end.")
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/api/cost/breakdown", endpoints.cost_breakdown, "getCostBreakdown",
@@ -106,12 +112,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Param("by", "query", {"type": "string", "enum": list(queries.BREAKDOWN_DIMENSIONS),
                                   "default": "model"},
                   "Dimension; by=task across all projects keys are '<project_id>/<task_id>'."),
-            Param("period", "query", {"type": "string",
-                                      "enum": [*queries.PERIODS, *queries.CALENDAR_PERIODS],
-                                      "default": "all"},
-                  "Rolling window ending now (24h, 7d, 30d), this calendar month in tz to date"
-                  " (month), the previous one (last-month), or all time. Not with start/end."),
-            START, END,
+            PERIOD, START, END,
             Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000},
                   "Keep the top keys by cost; the rest are summed in 'other'."),
             *READ,
@@ -239,11 +240,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         # ":path": initiative ids may hold '/' (sent as %2F).
         "GET", "/api/initiatives/{id:path}/cost", endpoints.initiative_cost, "getInitiativeCost",
-        "One initiative's cost by task, model family and phase.",
+        "One initiative's cost by task, model family and phase, over all time, a period or a"
+        " range (as the breakdown reads them).",
         parameters=(Param("id", "path", {"type": "string"}, "Initiative id.", required=True),
-                    *READ),
+                    PERIOD, START, END, *READ),
         response={"type": "object", "properties": {
-            "initiative_id": {"type": "string"}, "total_cost_usd": _money,
+            "initiative_id": {"type": "string"}, "period": {"type": "string"},
+            "start": _instant, "end": _instant, "total_cost_usd": _money,
             "total_tokens": _count, **_kinds,
             "by_task": {"type": "array", "items": {"type": "object", "properties": {
                 "task_id": {"type": "string"}, "project_id": {"type": "string"},

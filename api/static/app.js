@@ -43,10 +43,14 @@
 
   // -- state in the URL ------------------------------------------------------------------------
   const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const isInitiative = location.pathname.startsWith("/initiatives/");
+  // The dashboard shows the last 30 days; an initiative's page, all its time.
+  const DEFAULT_PERIOD = isInitiative ? "all" : "30d";
+  const PERIOD_NAMES = ["24h", "7d", "30d", "month", "all", "custom"];
   const query = new URLSearchParams(location.search);
   const state = {
     project: query.get("project") || "",
-    period: query.get("period") || "30d", // DEFAULT_PERIOD
+    period: query.get("period") || DEFAULT_PERIOD,
     tz: query.get("tz") || browserZone,
     start: query.get("start") || "",
     end: query.get("end") || "",
@@ -58,16 +62,37 @@
     return q.toString();
   };
   const withQuery = (path, keys) => { const q = viewQuery(keys); return q ? `${path}?${q}` : path; };
-  const DEFAULT_PERIOD = "30d";
   // The query of this view: non-default choices, and always the zone (a link shared with
   // someone elsewhere shows the same buckets).
   const viewKeys = () => {
-    if (isInitiative) return ["project", "tz"];
     const keys = ["project"];
     if (state.period !== DEFAULT_PERIOD) keys.push("period");
     if (state.period === "custom") keys.push("start", "end");
-    return [...keys, "tz", "granularity"];
+    return [...keys, "tz", ...(isInitiative ? [] : ["granularity"])];
   };
+  // A time zone or period the address names but nobody knows: one message, then the default
+  // (so no panel half loads and nothing throws on an unknown zone).
+  const knownZone = (tz) => {
+    try { new Intl.DateTimeFormat("en-US", { timeZone: tz }); return true; } catch { return false; }
+  };
+  function checkState() {
+    const problems = [];
+    if (!knownZone(state.tz)) {
+      problems.push(`unknown time zone “${state.tz}”`);
+      state.tz = browserZone;
+    }
+    const dates = dateOnly(state.start) && dateOnly(state.end) && state.start <= state.end;
+    if (!PERIOD_NAMES.includes(state.period) || (state.period === "custom" && !dates)) {
+      problems.push(state.period === "custom" ? `invalid custom dates “${state.start}” to “${state.end}”`
+        : `unknown period “${state.period}”`);
+      state.period = DEFAULT_PERIOD;
+    }
+    if (state.period !== "custom") { state.start = ""; state.end = ""; }
+    const notice = $("[data-field=url-notice]");
+    notice.hidden = !problems.length;
+    notice.textContent = problems.length ? `The address has an ${problems.join(" and an ")}: showing ` +
+      `${PERIOD_LABELS[state.period]} in ${state.tz} instead.` : "";
+  }
   const saveState = () => {
     history.replaceState(null, "", withQuery(location.pathname, viewKeys()));
     for (const a of $$("a[data-keep-query]")) a.href = withQuery("/", ["project", "tz"]);
@@ -112,7 +137,7 @@
     }
     return new Date(guess);
   };
-  const dateOnly = (text) => /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const dateOnly = (text) => /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(text));
   const rfc3339 = (date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
   // The chosen period as instants: [start, end) and its length (null for "all").
@@ -555,8 +580,9 @@
     const notice = $("[data-field=notice]");
     const tasks = [
       api("/api/cost/projects", { tz: state.tz }).then(renderProjects, () => renderProjects({ projects: [] })),
-      api(`/api/initiatives/${encodeURIComponent(id)}/cost`, readParams()).then((b) => {
+      api(`/api/initiatives/${encodeURIComponent(id)}/cost`, readParams(periodParams())).then((b) => {
         notice.hidden = true;
+        setField("period-label", PERIOD_LABELS[state.period] || "");
         setMetric("initiative-total", money(b.total_cost_usd), b.total_cost_usd);
         setMetric("initiative-tokens", count(b.total_tokens), b.total_tokens);
         setMetric("initiative-tasks", count(b.by_task.length), b.by_task.length);
@@ -585,7 +611,6 @@
     return results.filter((r) => r.status === "rejected").map((r) => r.reason);
   }
 
-  const isInitiative = location.pathname.startsWith("/initiatives/");
   // One load at a time; a change made meanwhile loads again once it ends (never dropped).
   let running = null;
   let again = false;
@@ -635,6 +660,7 @@
   function changed() { saveState(); showPeriod(); refresh(); }
 
   function init() {
+    checkState();
     for (const select of $$("select[data-zones]")) zoneSelect(select);
     $('select[name="tz"]').value = state.tz;
     $('select[name="tz"]').addEventListener("change", (e) => { state.tz = e.target.value; changed(); });

@@ -1061,8 +1061,21 @@ def status_of(budget: dict[str, Any] | None, project: str | None, spent_nanos: i
 
 
 def initiative_cost(db: sqlite_utils.Database, initiative_id: str, *,
-                    project: str | None) -> dict[str, Any] | None:
-    """One initiative's spend by task, model and phase; None when it has no cost row."""
+                    project: str | None, period: str | None = None, start: str | None = None,
+                    end: str | None = None, tz: ZoneInfo = UTC_ZONE,
+                    now: datetime | None = None) -> dict[str, Any] | None:
+    """One initiative's spend by task, model and phase over a period or ``[start, end]`` (as
+    the breakdown reads them; default all time); None when it has no cost row at all."""
+    since = until = None
+    if period is not None or start is not None or end is not None:
+        if now is None:
+            raise TypeError("initiative_cost over a period needs now")
+        try:
+            period, since, until = breakdown_range(period, start, end, tz, now)
+        except QueryError:
+            raise
+        except (OverflowError, ValueError):
+            raise QueryError(DATES_OUT_OF_RANGE) from None
     where, params = "initiative_id = :initiative", {"initiative": initiative_id}
     if project:
         where, params["project"] = where + " AND project_id = :project", project
@@ -1072,6 +1085,22 @@ def initiative_cost(db: sqlite_utils.Database, initiative_id: str, *,
     ).fetchall()
     if not rows:
         return None
+    ranged: dict[str, Any] = {}
+    if since is not None:
+        # The rollup keeps no time: a window reads the initiative's own cost_log rows.
+        params["lo"] = buckets.storage_text(since)
+        below = ""
+        if until is not None:
+            below, params["hi"] = " AND n.timestamp < :hi", buckets.storage_text(until)
+        rows = db.execute(
+            f"SELECT n.project_id, {rollups.TASK}, {rollups.MODEL}, {rollups.PHASE},"
+            f" {_values_sql(RAW_VALUES, 'SUM({})')} FROM cost_log AS n"
+            f" WHERE n.initiative_id = :initiative AND n.timestamp >= :lo{below}"
+            f"{' AND n.project_id = :project' if project else ''}"
+            " GROUP BY 1, 2, 3, 4", params).fetchall()
+        last = now if until is None else until - timedelta(seconds=1)
+        ranged = {"start": buckets.rfc3339(since.astimezone(tz)),
+                  "end": buckets.rfc3339(last.astimezone(tz))}
     tasks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(VALUE_COLUMNS))
     total = [0] * len(VALUE_COLUMNS)
     models: dict[str, int] = defaultdict(int)
@@ -1084,6 +1113,7 @@ def initiative_cost(db: sqlite_utils.Database, initiative_id: str, *,
     ranked = sorted(tasks.items(), key=lambda item: (-item[1][0], item[0]))
     return {
         "initiative_id": initiative_id,
+        **({"period": period, **ranged} if period is not None else {}),
         "total_cost_usd": usd(total[0]),
         "total_tokens": total[1],
         **token_kinds(tuple(total)),  # type: ignore[arg-type]
