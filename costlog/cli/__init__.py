@@ -242,6 +242,7 @@ def import_(ctx: click.Context, paths: tuple[Path, ...], format_: str, chunk: in
 
 def _import_jsonl(ctx: click.Context, settings: Settings, file: Path, chunk: int) -> None:
     from costlog.cli.importer import ParserProcess, import_database
+    from costlog.constants import SUPERSEDED_BY_IMPORT
     from costlog.domain.pricing import load_prices
     from costlog.store.write import record_rows
 
@@ -251,7 +252,7 @@ def _import_jsonl(ctx: click.Context, settings: Settings, file: Path, chunk: int
 
     def write(count: int) -> None:
         nonlocal inserted, duplicates, rejected
-        result = record_rows(db, rows[:count])
+        result = record_rows(db, rows[:count], source=SUPERSEDED_BY_IMPORT)
         inserted += result.inserted
         duplicates += result.duplicates
         for refusal in result.refused:  # a stored sum would leave its exact range

@@ -31,6 +31,7 @@ import click
 from costlog import clock, constants
 from costlog.cli import children
 from costlog.cli.importer import import_database
+from costlog.constants import SUPERSEDED_BY_IMPORT
 from costlog.domain.claude_code import (
     SUBAGENTS_FOLDER,
     Malformed,
@@ -308,13 +309,16 @@ class Writer:
     def flush(self) -> None:
         self.rows.sort(key=itemgetter(_TIMESTAMP))
         for start in range(0, len(self.rows), self.chunk):
-            result = record_rows(self.db, self.rows[start:start + self.chunk])
+            # A larger copy of a recorded response (read half-written before) revises it.
+            result = record_rows(self.db, self.rows[start:start + self.chunk], larger=True,
+                                 source=SUPERSEDED_BY_IMPORT)
             for refusal in result.refused:  # a stored sum would leave its exact range
                 click.echo(str(refusal), err=True)
             self.totals.refused += len(result.refused)
-            self.totals.events += result.inserted + result.duplicates
+            self.totals.events += result.inserted + result.duplicates + result.revised
             self.totals.new += result.inserted
             self.totals.recorded += result.duplicates
+            self.totals.revised += result.revised
         self.rows.clear()
         # After the rows they cover: a crash in between only has them read again.
         record_cursors(self.db, self.cursors)

@@ -220,3 +220,29 @@ def test_prices_come_from_the_price_file_unless_the_log_has_costusd(
     assert (broken.exit_code, broken.stderr) == (
         1, f"Error: {tmp_path / 'missing.json'}: cannot read price file: No such file or"
            " directory\n")
+
+
+def test_a_larger_later_copy_is_recorded_as_the_next_revision(
+        env: dict[str, str | None], tmp_path: Path) -> None:
+    """An import that ran while Claude Code was still writing a response recorded the copy
+    written so far; the next import records the finished one as its revision, once."""
+    root = tmp_path / "projects"
+    log = root / "-home-dev-blog" / f"{S3}.jsonl"
+    log.parent.mkdir(parents=True)
+    response = Truth("msg_g1", "req_g1", BLOG, S3, SONNET, 20, 4000, 0, 0, 0,
+                     "2026-11-20T10:00:00Z")
+    log.write_text(line(response, output=1) + "\n")
+    assert run(env, str(root)).stderr.splitlines()[-1] == summary(1, 1, 1, 0)
+    with log.open("a") as stream:
+        stream.write(line(response) + "\n")
+    assert run(env, str(root)).stderr.splitlines()[-1] == summary(1, 0, 1, 0, revised=1)
+    # Read again from the start, both copies: the recorded one is the largest already.
+    assert run(env, str(root), "--full").stderr.splitlines()[-1] == summary(1, 0, 1, 0)
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT output_tokens, revision, cost_usd FROM cost_log").fetchall() == [
+        (4000, 1, pytest.approx(response.cost))]
+    assert db.execute("SELECT revision, superseded_by FROM cost_log_revisions").fetchall() == [
+        (0, "import")]
+    db.close()
+    check = CliRunner().invoke(main, ["aggregates", "check"], env=env)
+    assert (check.exit_code, check.stderr) == (0, "no drift\n")
