@@ -292,3 +292,32 @@ def test_alerts_fire_exactly_once_whatever_the_interleaving(
         assert due <= fired_kinds  # every alert due at the end has fired
         if change is None:
             assert fired_kinds == due  # and, with budgets fixed, nothing else
+
+
+def test_alerts_decide_on_the_spend_after_a_revision(db: sqlite_utils.Database) -> None:
+    """A revision that raises the month's spend fires what it makes due, once; one that lowers
+    it, or a void, un-sends nothing; the gate's state follows the spend both ways."""
+    from costlog.store.write import void_event
+
+    set_budget(db, "alpha", 100.0, 80)
+    assert record_events(db, [event("e1", 10.0)], PRICES).decision.fired == ()
+    raised = record_events(db, [parse_event({**event("e1", 85.0).to_json(), "revision": 1},
+                                            now=clock.now())], PRICES)
+    assert raised.revised == 1
+    assert raised.decision.fired == ("budget.threshold:alpha:2026-11",)
+    assert [state.spent_usd for state in raised.decision.states] == [85.0]
+    lowered = record_events(db, [parse_event({**event("e1", 5.0).to_json(), "revision": 2},
+                                             now=clock.now())], PRICES)
+    assert lowered.decision.fired == ()
+    assert [state.spent_usd for state in lowered.decision.states] == [5.0]
+    # Over the threshold again: already sent this month, not sent again.
+    again = record_events(db, [event("e2", 90.0)], PRICES)
+    assert again.decision.fired == ()
+    voided = void_event(db, "e2", "duplicate")
+    assert voided.decision.fired == ()
+    assert [state.spent_usd for state in voided.decision.states] == [5.0]
+    over = record_events(db, [parse_event({**event("e2", 200.0).to_json(), "revision": 2},
+                                          now=clock.now())], PRICES)
+    assert over.decision.fired == ("budget.exceeded:alpha:2026-11",)
+    assert [kind for kind, *_ in fired(db)] == ["budget.exceeded:alpha:2026-11",
+                                               "budget.threshold:alpha:2026-11"]
