@@ -94,6 +94,9 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
 def _reject(number: int, reason: str | None) -> None:
     click.echo(f"line {number}: {reason}", err=True)
 
@@ -427,6 +430,62 @@ def void(ctx: click.Context, event_id: str, reason: str) -> None:
         click.echo(f"event {event_id} was already void (revision {result.revision})")
 
 
+@main.command()
+@click.option("--since", type=_DAY, help="First day (YYYY-MM-DD, UTC); default the first row.")
+@click.option("--until", type=_DAY, help="Last day, included (YYYY-MM-DD, UTC).")
+@click.option("--project", help="One project [COSTLOG_PROJECT]; default all projects.")
+@click.option("--apply", "apply_", is_flag=True,
+              help="Record each changed row as its next revision (default: a dry run).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def reprice(ctx: click.Context, since: Any, until: Any, project: str | None, apply_: bool,
+            as_json: bool) -> None:
+    """Price every live computed or unpriced event again with today's price sources (a
+    reported cost is never touched). Prints, per model id and UTC month, the rows, their cost
+    now, re-priced and the difference, with a Total row. Without --apply nothing changes; with
+    it each changed row becomes a new revision (superseded by 'reprice'), a chunk per
+    transaction, exactly once: a second --apply finds nothing to change."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from costlog.domain.pricing import PriceFileError, load_prices
+    from costlog.store.reprice import reprice as run
+
+    settings = _settings(ctx)
+    try:
+        prices = load_prices(settings.prices_path)
+    except PriceFileError as error:
+        raise click.ClickException(str(error)) from None
+    db = _open_db(settings)
+    try:
+        plan = run(db, prices, since=since and since.strftime("%Y-%m-%d"),
+                   until=until and until.strftime("%Y-%m-%d"),
+                   project=_project(settings, project), apply=apply_)
+    finally:
+        db.close()
+    lines = [line.as_json() for line in plan.sorted_lines()]
+    total = plan.total().as_json()
+    if as_json:
+        click.echo(json.dumps({"rows": lines, "total": total, "applied": plan.applied,
+                               "dry_run": not apply_}, indent=2))
+        return
+    table = Table(title="costlog reprice" + ("" if apply_ else " (dry run: nothing changed)"))
+    for name in ("model id", "month", "rows", "changed", "cost now", "re-priced",
+                 "difference"):
+        table.add_column(name, justify="left" if name in ("model id", "month") else "right")
+    for line in [*lines, total]:
+        table.add_row(line["model_id"], line["month"], f"{line['rows']:,}",
+                      f"{line['changed']:,}", f"${line['cost_now_usd']:,.4f}",
+                      f"${line['cost_repriced_usd']:,.4f}",
+                      f"{line['difference_usd']:+,.4f}".replace("+", "+$").replace("-", "-$"),
+                      end_section=line is total or line is lines[-1])
+    Console().print(table)
+    if apply_:
+        click.echo(f"{plural(plan.applied, 'event')} re-priced as a new revision", err=True)
+
+
 @main.group(name="local-days")
 def local_days() -> None:
     """Keep days in the time zones you report in: their daily series read one row a day."""
@@ -503,9 +562,6 @@ def _zone(settings: Settings, tz: str | None) -> "ZoneInfo":
 def _project(settings: Settings, project: str | None) -> str | None:
     chosen = project or settings.project
     return None if chosen in (None, constants.ALL_PROJECTS) else chosen
-
-
-_DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @main.command()

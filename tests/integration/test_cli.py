@@ -42,7 +42,7 @@ def test_every_command_is_documented() -> None:
         "costlog aggregates check", "costlog aggregates rebuild", "costlog api",
         "costlog emit", "costlog export", "costlog import", "costlog local-days add",
         "costlog local-days list", "costlog local-days remove", "costlog migrate",
-        "costlog report",
+        "costlog report", "costlog reprice",
         "costlog spool replay",
         "costlog spool status", "costlog up", "costlog version", "costlog void",
         "costlog worker",
@@ -289,4 +289,44 @@ def test_void_takes_an_event_out_of_every_figure(env: dict[str, str], tmp_path: 
     assert report["rows"][0]["cost_usd"] == 2.0
     exported = invoke(env, "export", "--format", "jsonl").stdout
     assert [json.loads(line)["event_id"] for line in exported.splitlines()] == ["b"]
+    assert invoke(env, "aggregates", "check").exit_code == 0
+
+
+def test_reprice_dry_run_then_apply_exactly_once(env: dict[str, str], tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"claude-opus": {"input": 10, "output": 50, "cache_write": 0,
+                                                  "cache_read": 0}}))
+    computed = {**GOOD, "cost_usd": None, "input_tokens": 1_000_000, "output_tokens": 0}
+    events = tmp_path / "events.jsonl"
+    events.write_text(lines(
+        {**computed, "event_id": "c1"}, {**computed, "event_id": "c2",
+                                         "timestamp": "2026-10-05T10:00:00Z"},
+        {**GOOD, "event_id": "r1"},  # reported: never touched
+        {**computed, "event_id": "u1", "model": "mystery-model"}))
+    assert invoke(env, "import", str(events)).exit_code == 0
+    env = {**env, "COSTLOG_PRICES": str(prices)}
+    dry = json.loads(invoke(env, "reprice", "--json").stdout)
+    assert dry["dry_run"] is True and dry["applied"] == 0
+    opus = [row for row in dry["rows"] if row["model_id"] == "claude-opus-4-5"]
+    assert [(row["month"], row["rows"], row["changed"], row["cost_repriced_usd"])
+            for row in opus] == [("2026-10", 1, 1, 10.0), ("2026-11", 1, 1, 10.0)]
+    assert dry["total"]["rows"] == 3  # the two computed and the unpriced one
+    assert dry["total"]["changed"] == 2
+    assert (dry["total"]["difference_usd"]
+            == dry["total"]["cost_repriced_usd"] - dry["total"]["cost_now_usd"])
+    table = invoke(env, "reprice", "--since", "2026-11-01").stdout
+    assert "dry run" in table and "2026-11" in table and "2026-10" not in table
+    assert "Total" in table
+    applied = invoke(env, "reprice", "--apply")
+    assert "dry run" not in applied.stdout
+    assert applied.stderr == "2 events re-priced as a new revision\n"
+    again = json.loads(invoke(env, "reprice", "--apply", "--json").stdout)
+    assert (again["applied"], again["total"]["changed"]) == (0, 0)
+    db = connect(env["COSTLOG_DB"])
+    assert db.execute("SELECT event_id, revision, cost_usd FROM cost_log ORDER BY event_id"
+                      ).fetchall() == [("c1", 1, 10.0), ("c2", 1, 10.0), ("r1", 0, 1.5),
+                                       ("u1", 0, 0.0)]
+    assert db.execute("SELECT event_id, superseded_by FROM cost_log_revisions ORDER BY 1"
+                      ).fetchall() == [("c1", "reprice"), ("c2", "reprice")]
+    db.close()
     assert invoke(env, "aggregates", "check").exit_code == 0
