@@ -11,7 +11,6 @@ import bisect
 import functools
 import json
 import operator
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -24,6 +23,7 @@ import sqlite_utils
 
 from costlog.constants import ALL_PROJECTS, MAX_SERIES_POINTS, NANOS_PER_USD
 from costlog.domain import buckets, export
+from costlog.domain.budgets import figures as budget_figures
 from costlog.errors import (
     DATES_OUT_OF_RANGE,
     INVALID_BY,
@@ -1034,14 +1034,6 @@ def status_of(budget: dict[str, Any] | None, project: str | None, spent_nanos: i
     threshold = int(budget.get("alert_threshold_percent") or DEFAULT_ALERT_THRESHOLD)
     month_start, month_end = buckets.month_bounds(now, tz)
     spent = usd(spent_nanos)
-    month_seconds = (month_end - month_start).total_seconds()
-    elapsed = max((now - month_start).total_seconds(), 86400.0)
-    projected = spent / min(elapsed / month_seconds, 1.0)
-    last_day = (month_end - timedelta(days=1)).astimezone(tz).date()
-    has_budget = limit > 0
-    # A limit below a nano-USD (the API refuses it; an old row may hold one) must not
-    # overflow to Infinity, which JSON cannot carry.
-    percent = min(spent / limit * 100, sys.float_info.max) if has_budget else 0.0
     return {
         "project": project or ALL_PROJECTS,
         "month": month_start.strftime("%Y-%m"),
@@ -1050,13 +1042,8 @@ def status_of(budget: dict[str, Any] | None, project: str | None, spent_nanos: i
         "timezone": str(budget.get("timezone") or tz),
         "hard_limit": bool(budget.get("hard_limit", False)),
         "current_spent_usd": spent,
-        "remaining_usd": limit - spent if has_budget else 0.0,
-        "percent_used": percent,
-        "projected_monthly": projected,
-        "days_remaining": (last_day - now.astimezone(tz).date()).days,
-        "on_track": projected <= limit if has_budget else True,
-        "at_alert_threshold": has_budget and percent >= threshold,
-        "over_budget": has_budget and spent > limit,
+        **budget_figures(limit=limit, threshold=threshold, spent=spent,
+                         month_start=month_start, month_end=month_end, now=now, tz=tz),
     }
 
 
