@@ -10,7 +10,7 @@ import json
 import math
 import re
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -73,11 +73,16 @@ class CostEvent:
 
     def to_json(self) -> dict[str, Any]:
         """The wire form put on the queue and in the spool (parse_event reads it back)."""
-        data = asdict(self)
+        # Every field is a scalar (or a datetime, replaced below): no deep copy needed, and
+        # dataclasses.asdict's took half the time of an OTLP request of 512 records.
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["timestamp"] = format_timestamp(self.timestamp)
         if not self.revision:
             del data["revision"]  # the default: the wire form of an uncorrected event unchanged
         return data
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(CostEvent))
 
 
 def format_timestamp(instant: datetime) -> str:

@@ -16,7 +16,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,8 @@ LOG_COUNTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creat
               "duration_ms")
 
 Attributes = Mapping[str, Any]
+#: The AnyValue kinds an event field can take.
+SCALAR_KINDS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
 
 
 @dataclass
@@ -84,12 +86,11 @@ def attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     """OTLP attributes as Python values: str, int, float, bool (or an unsupported marker)."""
     values: dict[str, Any] = {}
     for pair in pairs:
-        kind = pair.value.WhichOneof("value")
-        if kind is None:
-            continue  # an empty AnyValue: absent
-        if kind in ("string_value", "int_value", "double_value", "bool_value"):
-            values[pair.key] = getattr(pair.value, kind)
-        else:
+        value = pair.value
+        kind = value.WhichOneof("value")
+        if kind in SCALAR_KINDS:
+            values[pair.key] = getattr(value, kind)
+        elif kind is not None:  # an empty AnyValue is absent
             values[pair.key] = _Unsupported(kind.removesuffix("_value"))
     return values
 
@@ -168,8 +169,14 @@ def canonical_hash(*parts: dict[str, Any]) -> str:
     return hashlib.sha256(text_form.encode()).hexdigest()
 
 
-def _with_id(event: CostEvent, event_id: str) -> CostEvent:
-    return replace(event, event_id=event_id)
+def rfc3339_millis(stamp: str) -> int | None:
+    """Unix milliseconds of an RFC 3339 instant as parse_event reads it; None when it is none
+    (parse_event then refuses it, naming the field)."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        return None
+    return None if moment.tzinfo is None else unix_millis(moment)
 
 
 # -- logs ----------------------------------------------------------------------------------------
@@ -207,15 +214,17 @@ def log_event(record: LogRecord, record_attrs: Attributes, resource: Attributes,
         **{name: integer(attrs, name) for name in LOG_COUNTS},
     }
     sequence = integer(attrs, "event.sequence")
-    event = parse_event(payload, now=now, fill_id="hash")
-    if session is not None and sequence is not None and stamp is not None:
+    millis = None if stamp is None else rfc3339_millis(stamp)
+    event_id = None
+    if session is not None and sequence is not None and millis is not None:
         # The instant keeps apart two requests of a resumed session whose counter restarted.
-        event_id = f"{ID_PREFIX}{session}:{sequence}:{unix_millis(event.timestamp)}"
-        if EVENT_ID_RE.fullmatch(event_id):
-            return _with_id(event, event_id)
-    # No session and sequence (or ids no event id can hold): the record itself is the key.
-    record_json = MessageToDict(record, preserving_proto_field_name=True)
-    return _with_id(event, ID_PREFIX + canonical_hash(resource_json, record_json))
+        event_id = f"{ID_PREFIX}{session}:{sequence}:{millis}"
+    if event_id is None or not EVENT_ID_RE.fullmatch(event_id):
+        # No session and sequence (or ids no event id can hold): the record itself is the key.
+        record_json = MessageToDict(record, preserving_proto_field_name=True)
+        event_id = ID_PREFIX + canonical_hash(resource_json, record_json)
+    payload["event_id"] = event_id
+    return parse_event(payload, now=now)
 
 
 def from_logs(request: ExportLogsServiceRequest, *, now: datetime) -> Mapped:
