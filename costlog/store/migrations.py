@@ -21,12 +21,17 @@ RECORD_TABLE = "costlog_migrations"
 #: The orchestrator's own record; costlog records 001-003 there too so it never re-runs them.
 ORCHESTRATOR_TABLE = "_migrations"
 ORCHESTRATOR_VERSIONS = {1, 2, 3}
-#: Migrations after which the rollups they add are back-filled from the rows in cost_log.
-BACKFILL_AFTER = {4, 6, 7, 11, 12, 13}
 #: Migrations that add value columns to existing rollups: those rollups (all of costlog's own
 #: that sum the token kinds) are recomputed from cost_log. cost_aggregates, which an
 #: orchestrator database brings with its own rows, is left as it is.
 REBUILD_AFTER = {9: tuple(r.table for r in rollups.ROLLUPS if r.values == rollups.STANDARD_VALUES)}
+#: Migrations after which the rollups they add (``Rollup.since``) are back-filled from the rows
+#: in cost_log: not the orchestrator's own (it brings its rows), not those a rebuild fills
+#: anyway, not the local-day ones (no offset is registered yet; registering one fills them).
+BACKFILL_AFTER = {
+    r.since for r in rollups.ROLLUPS
+    if r.since not in ORCHESTRATOR_VERSIONS and r.since not in REBUILD_AFTER and not r.by_offset
+}
 
 #: Migrations a database without them gets before any other, whatever the target: on
 #: PostgreSQL every SUM the store runs is costlog_sum (015), the back-fills of 004-013 too.

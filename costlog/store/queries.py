@@ -144,26 +144,34 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _QUARTER = timedelta(minutes=15)
 _QUARTER_SECONDS = 900
 _LAST_QUARTER = (datetime(9999, 12, 31, 23, 45, tzinfo=UTC) - _EPOCH) // _QUARTER
-#: The model rollups by time, coarsest first.
-MODEL_LEVELS = (Level("rollup_model_d", "day", 96, buckets.day_key, "%Y-%m-%d"),
-                Level("rollup_model_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H"),
-                Level("rollup_model_q", "bucket", 1, buckets.quarter_key, "%Y-%m-%d %H:%M"))
-PHASE_LEVELS = (Level("rollup_phase_d", "day", 96, buckets.day_key, "%Y-%m-%d"),
-                Level("rollup_phase_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H"),
-                Level("rollup_phase_q", "bucket", 1, buckets.quarter_key, "%Y-%m-%d %H:%M"))
+#: The key of the period holding an instant, and its strftime() format, by period length.
+PERIOD_KEYS: dict[int, tuple[Callable[[datetime], str], str]] = {
+    rollups.DAY_QUARTERS: (buckets.day_key, "%Y-%m-%d"),
+    rollups.SIX_HOURS_QUARTERS: (buckets.six_hours_key, "%Y-%m-%d %H"),
+    rollups.HOUR_QUARTERS: (buckets.hour_key, "%Y-%m-%d %H"),
+    rollups.QUARTER_QUARTERS: (buckets.quarter_key, "%Y-%m-%d %H:%M"),
+}
+
+
+def _levels_of(dimension: str) -> tuple[Level, ...]:
+    """The rollups by time of ``dimension`` (their ``TimeLevel``s), coarsest first."""
+    found = sorted(((rollup, rollup.level) for rollup in rollups.ROLLUPS
+                    if rollup.level is not None and rollup.level.of == dimension),
+                   key=lambda pair: -pair[1].quarters)
+    return tuple(Level(rollup.table, rollup.time_column, level.quarters,
+                       *PERIOD_KEYS[level.quarters], period_first=rollup.period_first)
+                 for rollup, level in found)
+
+
+MODEL_LEVELS = _levels_of("model")
+PHASE_LEVELS = _levels_of("phase")
 #: A series split by every project: the project rollups by day, six hours and hour (period
 #: first: one range scan reads every project's rows of a period), then the model rollup by
 #: quarter hour, summed over models.
-PROJECT_LEVELS = (
-    Level("rollup_project_d", "day", 96, buckets.day_key, "%Y-%m-%d", period_first=True),
-    Level("rollup_project_6h", "hour", 24, buckets.six_hours_key, "%Y-%m-%d %H",
-          period_first=True),
-    Level("rollup_project_h", "hour", 4, buckets.hour_key, "%Y-%m-%d %H", period_first=True),
-    MODEL_LEVELS[-1],
-)
-#: The local-day rollup (migration 014) of each UTC day rollup that has one.
-LOCAL_DAY_TABLES = {"rollup_model_d": "rollup_model_ld", "rollup_phase_d": "rollup_phase_ld",
-                    "rollup_project_d": "rollup_project_ld"}
+PROJECT_LEVELS = (*_levels_of("project"), MODEL_LEVELS[-1])
+#: The local-day rollup of each UTC day rollup that has one.
+LOCAL_DAY_TABLES = {rollup.table: rollup.level.local_days for rollup in rollups.ROLLUPS
+                    if rollup.level is not None and rollup.level.local_days}
 
 
 @functools.cache

@@ -142,10 +142,31 @@ EACH_PROJECT: tuple[str | None, ...] = (None,)
 EACH_PROJECT_AND_ALL: tuple[str | None, ...] = (None, "'*'")
 
 
+#: A time key's period as a number of UTC quarter hours: a day, six hours, an hour, a quarter.
+DAY_QUARTERS, SIX_HOURS_QUARTERS, HOUR_QUARTERS, QUARTER_QUARTERS = 96, 24, 4, 1
+#: The rollup columns that hold a time key.
+TIME_COLUMNS = ("day", "hour", "bucket")
+
+
+@dataclass(frozen=True)
+class TimeLevel:
+    """How the read side sums a rollup by time: a series or a range of ``of`` (its dimension:
+    ``model``, ``phase`` or ``project``) reads the coarsest level that fits, then finer ones at
+    the edges (``queries``' levels are built from these)."""
+
+    of: str
+    quarters: int  # one period's length in UTC quarter hours
+    #: The rollup keeping the same sums by local day at each registered offset, for a UTC day
+    #: rollup that has one.
+    local_days: str | None = None
+
+
 @dataclass(frozen=True)
 class Rollup:
     table: str
     keys: tuple[tuple[str, str], ...]  # (column, expression over a row r of ROW_COLUMNS)
+    #: The migration that creates the table: its rows are back-filled from cost_log after it.
+    since: int
     values: tuple[tuple[str, str], ...] = STANDARD_VALUES  # (column, aggregate expression)
     where: str = "1"
     #: Also add every row into project_id '*', the all-projects total.
@@ -163,11 +184,24 @@ class Rollup:
     #: Rows once per registered local-day offset (``LOCAL_DAY_ROWS``): keys may use
     #: ``r.utc_offset`` and ``r.local_day``.
     by_offset: bool = False
+    #: Read as a level of a series by time (None: read by key alone).
+    level: TimeLevel | None = None
 
     def __post_init__(self) -> None:
         if self.per_row:
             for _, aggregate in self.values:
                 _row_value(aggregate)  # every value must be additive row by row
+
+    @property
+    def time_column(self) -> str:
+        """The key column holding the period (a rollup by time only)."""
+        return next(column for column, _ in self.keys if column in TIME_COLUMNS)
+
+    @property
+    def period_first(self) -> bool:
+        """Keyed by the period before the project: one range scan reads every project's
+        rows of a period."""
+        return self.keys[0][0] in TIME_COLUMNS
 
     @property
     def key_columns(self) -> list[str]:
@@ -254,8 +288,8 @@ class Rollup:
 
     def expected(self, rows: str = COST_LOG_ROWS) -> str:
         """Keys and values as recomputed from all of cost_log (for ``aggregates check``)."""
-        stripped = Rollup(self.table, self.keys, self.values, self.where, self.all_projects,
-                          by_offset=self.by_offset)
+        stripped = Rollup(self.table, self.keys, self.since, self.values, self.where,
+                          self.all_projects, by_offset=self.by_offset)
         return " UNION ALL ".join(stripped.select(p, rows=rows) for p in self.project_exprs())
 
 
@@ -282,13 +316,13 @@ GUARDED_COLUMNS = ("cost_nanos", "tokens", "input_tokens", "output_tokens", "cac
 ROLLUPS: tuple[Rollup, ...] = (
     # The all-time totals of magnitudes: every other sum is a part of them (migration 011).
     Rollup(
-        "costlog_totals",
+        "costlog_totals", since=11,
         keys=(("scope", "'*'"),),
         values=(*((column, f"SUM(ABS(r.{column}))") for column in GUARDED_COLUMNS),
                 ("events", "COUNT(*)")),
     ),
     Rollup(
-        "cost_aggregates",
+        "cost_aggregates", since=2,
         keys=TASK_BUCKET_KEYS[:4],
         values=(
             ("total_cost_usd", "SUM(r.cost_usd)"),
@@ -304,57 +338,60 @@ ROLLUPS: tuple[Rollup, ...] = (
     # After cost_aggregates, whose task_count reads the keys of the rows before this write.
     # A key table: a write's rows are added one by one, a key already there (or repeated in
     # the write) left as it is; sorting them into groups first cost more (CHANGELOG.md).
-    Rollup("cost_aggregates_tasks", keys=TASK_BUCKET_KEYS, values=(), per_row=EACH_PROJECT),
+    Rollup("cost_aggregates_tasks", since=7, keys=TASK_BUCKET_KEYS, values=(),
+           per_row=EACH_PROJECT),
     Rollup(
-        "rollup_model_q",
+        "rollup_model_q", since=4, level=TimeLevel("model", QUARTER_QUARTERS),
         keys=(_PROJECT, ("bucket", "r.quarter"), _MODEL),
         all_projects=True,
         per_row=EACH_PROJECT_AND_ALL,
     ),
     Rollup(
-        "rollup_phase_q",
+        "rollup_phase_q", since=4, level=TimeLevel("phase", QUARTER_QUARTERS),
         keys=(_PROJECT, ("bucket", "r.quarter"), _PHASE),
         all_projects=True,
         per_row=EACH_PROJECT_AND_ALL,
     ),
     Rollup(
-        "rollup_model_h",
+        "rollup_model_h", since=6, level=TimeLevel("model", HOUR_QUARTERS),
         keys=(_PROJECT, ("hour", "r.hour"), _MODEL),
         all_projects=True,
         per_row=EACH_PROJECT,
     ),
     # By phase and hour (migration 013): a day's edges in a time zone read hours, not quarters.
     Rollup(
-        "rollup_phase_h",
+        "rollup_phase_h", since=13, level=TimeLevel("phase", HOUR_QUARTERS),
         keys=(_PROJECT, ("hour", "r.hour"), _PHASE),
         all_projects=True,
         per_row=EACH_PROJECT,
     ),
     Rollup(
-        "rollup_model_d",
+        "rollup_model_d", since=6,
+        level=TimeLevel("model", DAY_QUARTERS, local_days="rollup_model_ld"),
         keys=(_PROJECT, _DAY, _MODEL),
         all_projects=True,
         per_row=EACH_PROJECT,
     ),
     Rollup(
-        "rollup_phase_d",
+        "rollup_phase_d", since=6,
+        level=TimeLevel("phase", DAY_QUARTERS, local_days="rollup_phase_ld"),
         keys=(_PROJECT, _DAY, _PHASE),
         all_projects=True,
         per_row=EACH_PROJECT,
     ),
-    Rollup("rollup_task_d", keys=(_PROJECT, _DAY, _TASK)),
+    Rollup("rollup_task_d", since=4, keys=(_PROJECT, _DAY, _TASK)),
     # By UTC month, month first: long task breakdowns across all projects (migration 012).
-    Rollup("rollup_task_m", keys=(_MONTH, _PROJECT, _TASK)),
-    Rollup("rollup_task", keys=(_PROJECT, _TASK)),
+    Rollup("rollup_task_m", since=12, keys=(_MONTH, _PROJECT, _TASK)),
+    Rollup("rollup_task", since=4, keys=(_PROJECT, _TASK)),
     Rollup(
-        "rollup_initiative_d",
+        "rollup_initiative_d", since=4,
         keys=(_PROJECT, _DAY, _INITIATIVE),
         where="r.initiative <> ''",
         all_projects=True,
         per_row=EACH_PROJECT,
     ),
     Rollup(
-        "rollup_initiative",
+        "rollup_initiative", since=4,
         keys=(_INITIATIVE, _PROJECT, _TASK, _MODEL, _PHASE),
         where="r.initiative <> ''",
         per_row=EACH_PROJECT,
@@ -362,15 +399,18 @@ ROLLUPS: tuple[Rollup, ...] = (
     # Each project's spend by day, six hours and hour, without the model, period first
     # (migration 013): a series split by project reads these, so a New York day costs one range
     # scan per level across all projects rather than one per project and level.
-    Rollup("rollup_project_d", keys=(_DAY, _PROJECT), per_row=EACH_PROJECT),
-    Rollup("rollup_project_6h", keys=(("hour", "r.six_hours"), _PROJECT),
-           per_row=EACH_PROJECT),
-    Rollup("rollup_project_h", keys=(("hour", "r.hour"), _PROJECT), per_row=EACH_PROJECT),
+    Rollup("rollup_project_d", since=13,
+           level=TimeLevel("project", DAY_QUARTERS, local_days="rollup_project_ld"),
+           keys=(_DAY, _PROJECT), per_row=EACH_PROJECT),
+    Rollup("rollup_project_6h", since=13, level=TimeLevel("project", SIX_HOURS_QUARTERS),
+           keys=(("hour", "r.six_hours"), _PROJECT), per_row=EACH_PROJECT),
+    Rollup("rollup_project_h", since=13, level=TimeLevel("project", HOUR_QUARTERS),
+           keys=(("hour", "r.hour"), _PROJECT), per_row=EACH_PROJECT),
     # All-time totals per project: the list of projects, and the projects a breakdown or a
     # series by project reads (each then a primary-key range scan of its own).
-    Rollup("rollup_project", keys=(_PROJECT,)),
+    Rollup("rollup_project", since=9, keys=(_PROJECT,)),
     Rollup(
-        "rollup_model_id_d",
+        "rollup_model_id_d", since=9,
         keys=(_PROJECT, _DAY, _PROVIDER, _MODEL_ID),
         all_projects=True,
         per_row=EACH_PROJECT,
@@ -378,11 +418,11 @@ ROLLUPS: tuple[Rollup, ...] = (
     # By local day at each registered offset (migration 014): a series of days in a zone
     # whose offsets are registered reads a row per day; by model and phase across all
     # projects only.
-    Rollup("rollup_project_ld", keys=(_OFFSET, _LOCAL_DAY, _PROJECT), by_offset=True,
+    Rollup("rollup_project_ld", since=14, keys=(_OFFSET, _LOCAL_DAY, _PROJECT), by_offset=True,
            reads=(LOCAL_DAY_OFFSETS,), per_row=EACH_PROJECT),
-    Rollup("rollup_model_ld", keys=(_EVERY_PROJECT, _OFFSET, _LOCAL_DAY, _MODEL),
+    Rollup("rollup_model_ld", since=14, keys=(_EVERY_PROJECT, _OFFSET, _LOCAL_DAY, _MODEL),
            by_offset=True, reads=(LOCAL_DAY_OFFSETS,), per_row=EACH_PROJECT),
-    Rollup("rollup_phase_ld", keys=(_EVERY_PROJECT, _OFFSET, _LOCAL_DAY, _PHASE),
+    Rollup("rollup_phase_ld", since=14, keys=(_EVERY_PROJECT, _OFFSET, _LOCAL_DAY, _PHASE),
            by_offset=True, reads=(LOCAL_DAY_OFFSETS,), per_row=EACH_PROJECT),
 )
 

@@ -1,10 +1,12 @@
 """Rollup statements as data: which add row by row, which group first (costlog/store/rollups.py)."""
 
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from costlog.store import rollups
+from costlog.store import migrations, queries, rollups
 from costlog.store.rollups import EACH_PROJECT, EACH_PROJECT_AND_ALL, Rollup
 
 
@@ -25,7 +27,7 @@ def test_row_value_refuses_what_rows_cannot_add(aggregate: str) -> None:
 
 def test_a_per_row_rollup_needs_additive_values() -> None:
     with pytest.raises(ValueError, match=r"^COUNT\(DISTINCT r.task_id\): cannot be added row"):
-        Rollup("t", keys=(("project_id", "r.project"),),
+        Rollup("t", keys=(("project_id", "r.project"),), since=4,
                values=(("tasks", "COUNT(DISTINCT r.task_id)"),), per_row=EACH_PROJECT)
 
 
@@ -95,3 +97,51 @@ def test_the_store_reads_the_staged_rows_and_a_recomputation_reads_cost_log() ->
     assert rollups.STAGE_ROWS.endswith(f" FROM {rollups.COST_LOG_ROWS}")
     assert [rollup.table for rollup in rollups.ROLLUPS if rollup.by_offset] == [
         "rollup_project_ld", "rollup_model_ld", "rollup_phase_ld"]
+
+
+def test_each_rollup_is_created_by_the_migration_it_names_in_both_dialects() -> None:
+    schema = Path(__file__).resolve().parents[3] / "schema"
+    for rollup in rollups.ROLLUPS:
+        for folder in (schema, schema / "postgresql"):
+            (migration,) = folder.glob(f"{rollup.since:03d}_*.sql")
+            created = re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", migration.read_text())
+            assert rollup.table in created, (rollup.table, migration)
+
+
+def test_the_back_fill_after_each_migration_follows_from_the_definitions() -> None:
+    # 002 is the orchestrator's (its cost_aggregates brings its own rows), 009's tables are
+    # rebuilt anyway, 014's local days have no offset registered yet.
+    assert {4, 6, 7, 11, 12, 13} == migrations.BACKFILL_AFTER
+
+
+@pytest.mark.parametrize(("levels", "expected"), [
+    (queries.MODEL_LEVELS, [("rollup_model_d", "day", 96, "%Y-%m-%d", False),
+                            ("rollup_model_h", "hour", 4, "%Y-%m-%d %H", False),
+                            ("rollup_model_q", "bucket", 1, "%Y-%m-%d %H:%M", False)]),
+    (queries.PHASE_LEVELS, [("rollup_phase_d", "day", 96, "%Y-%m-%d", False),
+                            ("rollup_phase_h", "hour", 4, "%Y-%m-%d %H", False),
+                            ("rollup_phase_q", "bucket", 1, "%Y-%m-%d %H:%M", False)]),
+    (queries.PROJECT_LEVELS, [("rollup_project_d", "day", 96, "%Y-%m-%d", True),
+                              ("rollup_project_6h", "hour", 24, "%Y-%m-%d %H", True),
+                              ("rollup_project_h", "hour", 4, "%Y-%m-%d %H", True),
+                              ("rollup_model_q", "bucket", 1, "%Y-%m-%d %H:%M", False)]),
+])
+def test_the_read_levels_follow_from_the_definitions(levels: tuple, expected: list) -> None:
+    assert [(level.table, level.column, level.quarters, level.key_format, level.period_first)
+            for level in levels] == expected
+    # Each level's key of an instant is its period's text in the level's format.
+    instant = datetime(2026, 12, 8, 13, 47, tzinfo=UTC)
+    for level in levels:
+        assert level.key(level_start(level, instant)) == level_start(level, instant).strftime(
+            level.key_format)
+
+
+def level_start(level: queries.Level, instant: datetime) -> datetime:
+    seconds = level.quarters * 900
+    return datetime.fromtimestamp(instant.timestamp() // seconds * seconds, UTC)
+
+
+def test_local_day_rollups_follow_from_the_definitions() -> None:
+    assert queries.LOCAL_DAY_TABLES == {"rollup_model_d": "rollup_model_ld",
+                                        "rollup_phase_d": "rollup_phase_ld",
+                                        "rollup_project_d": "rollup_project_ld"}
