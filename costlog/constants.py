@@ -75,8 +75,8 @@ IMPORT_CHUNK: Final = 20_000
 #: `costlog import` parses in a second process, which sorts each window of this many rows by
 #: timestamp (costlog/cli/importer.py) and sends them in messages of IMPORT_MESSAGE_LINES rows,
 #: at most IMPORT_QUEUE_MESSAGES of them waiting: half a window, which the importer takes longer to
-#: write than the parser takes to read the next window (with two chunks' worth, the importer
-#: waited for new windows ~8 s of a 1M import's ~60).
+#: write than the parser takes to read the next window (with less, the importer waits for the
+#: parser between windows).
 IMPORT_SORT_WINDOW: Final = 10 * IMPORT_CHUNK
 IMPORT_MESSAGE_LINES: Final = 2_000
 #: How many malformed lines `costlog import --format claude-code` prints before "and N more".
@@ -96,16 +96,16 @@ IMPORT_QUEUE_MESSAGES: Final = IMPORT_SORT_WINDOW // 2 // IMPORT_MESSAGE_LINES
 #: The parser process's GIL switch interval (Python's default: 5 ms), see costlog/cli/importer.py.
 IMPORT_PARSER_SWITCH_SECONDS: Final = 0.0002
 #: Writers checkpoint the WAL every this many pages (40 MB) instead of SQLite's 1,000: each
-#: checkpoint fsyncs, and at 1,000 one came every ~50 single-event commits (CHANGELOG.md).
+#: checkpoint fsyncs, and at 1,000 single-event jobs would checkpoint every few dozen commits.
 WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
 #: `costlog import` checkpoints every this many pages (160 MB, two to three chunks): pages its
-#: chunks share are then copied and fsynced once (CHANGELOG.md).
+#: chunks share are then copied and fsynced once.
 IMPORT_WAL_AUTOCHECKPOINT_PAGES: Final = 40_000
 #: A writer truncates the WAL back to this size when it restarts it (after an import's).
 WAL_SIZE_LIMIT_BYTES: Final = 64 * 1024 * 1024
 #: Page cache of a writer connection, in KiB (SQLite's default is 2 MB): the rollups' pages
-#: stay cached between jobs, an import chunk's between its statements (a bigger cache measured
-#: no faster for `costlog import`). Read-only connections (the API) keep the default.
+#: stay cached between jobs, an import chunk's between its statements. Read-only connections
+#: (the API) keep the default.
 WRITER_CACHE_KIB: Final = 16 * 1024
 
 #: How long a started job's registry entry lives without its worker. A SimpleWorker cannot

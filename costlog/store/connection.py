@@ -24,7 +24,7 @@ class DatabaseUnavailable(CostlogError, RuntimeError):
 
 #: Either back end's connection: the store uses the same methods of both. (The PostgreSQL
 #: module, with psycopg, is imported only to open a PostgreSQL database: a SQLite process, such
-#: as each job's child of RQ's forking worker, would spend ~90 ms loading it.)
+#: as each job's child of RQ's forking worker, would spend longer loading it than writing.)
 Database = Union[sqlite_utils.Database, "PgDatabase"]
 
 

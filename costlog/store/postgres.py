@@ -50,8 +50,8 @@ _STRFTIME = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S
 
 CONNECT_TIMEOUT_SECONDS = 5
 RANDOM_PAGE_COST = 1.1
-#: From this many rows, an executemany() of an ``INSERT … DO NOTHING`` goes through COPY (a
-#: 20,000-row import chunk: its insert took 1.3 s instead of 1.8 s as pipelined statements).
+#: From this many rows, an executemany() of an ``INSERT … DO NOTHING`` goes through COPY, which
+#: loads an import chunk faster than the same rows as pipelined statements.
 COPY_MIN_ROWS = 100
 _BULK_INSERT_RE = re.compile(
     r"^INSERT INTO (?P<table>\w+) \((?P<columns>[\w, ]+)\) VALUES \([?, ]+\)"
@@ -208,12 +208,12 @@ def translate(sql: str) -> str:
 def configure(conn: psycopg.Connection) -> None:
     """Every connection's set-up (also a pool's ``configure``)."""
     # The store's statements run in a millisecond or two; the planner's guess for a list of
-    # ranges (jsonb_array_elements: 100 rows each) made PostgreSQL compile some of them to
-    # machine code first, ~30 ms a time (a budget in Asia/Kolkata: 35 ms instead of 1).
+    # ranges (jsonb_array_elements: 100 rows each) would have PostgreSQL compile some of them
+    # to machine code first, which costs many times the statement itself.
     conn.execute("SET jit = off")
-    # The default (4) prices an index probe as a seek on a spinning disk: the planner then read
-    # a 1M-row rollup whole for the 300 rows of a day by project (206 ms instead of 9). The
-    # store's rollups are read from memory or SSD, where a probe costs about a sequential read.
+    # The default (4) prices an index probe as a seek on a spinning disk: the planner then
+    # reads a large rollup whole for the few rows of a day by project. The store's rollups are
+    # read from memory or SSD, where a probe costs about a sequential read.
     conn.execute(f"SET random_page_cost = {RANDOM_PAGE_COST}")
     # JSON comes back as its text, as SQLite's JSON functions return it.
     for json_type in ("json", "jsonb"):

@@ -177,9 +177,8 @@ class Rollup:
     reads: tuple[str, ...] = ()
     #: The statements (by project expression, see project_exprs) that add a write's rows one by
     #: one instead of grouping them first: where a write's rows fall on nearly as many keys as
-    #: there are rows, an upsert per row costs less than sorting the rows into groups (a 1M
-    #: import: 9 of the 17 statements 20-40 % faster, CHANGELOG.md). A recomputation
-    #: over all of cost_log always groups.
+    #: there are rows, an upsert per row costs less than sorting the rows into groups. A
+    #: recomputation over all of cost_log always groups.
     per_row: tuple[str | None, ...] = ()
     #: Rows once per registered local-day offset (``LOCAL_DAY_ROWS``): keys may use
     #: ``r.utc_offset`` and ``r.local_day``.
@@ -437,7 +436,7 @@ CLEAR_STAGED_ROWS = f"DELETE FROM {STAGED_ROWS}"
 STAGE_EVENT_ROWS = f"INSERT INTO {STAGED_ROWS} SELECT * FROM {EVENT_ROWS} AS staged"
 
 #: Every rollup's additive upserts of the staged rows, in order: built once, since each write
-#: runs all of them (building the text per write cost ~80 µs, a fifth of a single-event job).
+#: runs all of them (building the text anew would be a large part of a single-event job).
 ADD_STATEMENTS: tuple[str, ...] = tuple(
     statement for rollup in ROLLUPS for statement in rollup.add_statements(rows=STAGED_ROWS)
 )
