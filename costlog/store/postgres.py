@@ -76,6 +76,10 @@ def _statements() -> dict[str, str]:
         rollups.STAGE_ROWS: f"{rollups.STAGE_ROWS} AS staged",
         "SELECT last_insert_rowid()": "SELECT lastval()",
         **dict(zip(rollups.ADD_STATEMENTS, grouped, strict=True)),
+        # Grouped as the additions are; no answer is read (see store.write._take_out).
+        **dict(zip(rollups.SUBTRACT_STATEMENTS, [
+            statement.rsplit(" RETURNING ", 1)[0] for rollup in rollups.ROLLUPS
+            for statement in rollup.subtract_statements(grouped=True)], strict=True)),
     }
 
 

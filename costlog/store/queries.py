@@ -1091,6 +1091,7 @@ def initiative_cost(db: sqlite_utils.Database, initiative_id: str, *,
             f"SELECT n.project_id, {rollups.TASK}, {rollups.MODEL}, {rollups.PHASE},"
             f" {_values_sql(RAW_VALUES, 'SUM({})')} FROM cost_log AS n"
             f" WHERE n.initiative_id = :initiative AND n.timestamp >= :lo{below}"
+            f" AND {rollups.LIVE}"
             f"{' AND n.project_id = :project' if project else ''}"
             " GROUP BY 1, 2, 3, 4", params).fetchall()
         last = now if until is None else until - timedelta(seconds=1)

@@ -7,6 +7,7 @@ a value is: both read the rows as ``ROW_COLUMNS`` (the store's statements may ad
 one rather than grouped: ``Rollup.per_row``).
 """
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -126,6 +127,25 @@ _NEW_TASK = (
     f" WHERE {' AND '.join(f't.{column} = {expr}' for column, expr in TASK_BUCKET_KEYS)})"
     " THEN r.task_id END)"
 )
+
+
+def _negated(aggregate: str) -> str:
+    """The aggregate that sums what ``aggregate`` does, negated, and is still additive row by
+    row (``_row_value``)."""
+    return "SUM(-1)" if aggregate == "COUNT(*)" else f"SUM(-({_row_value(aggregate)}))"
+
+
+#: The cost_log column each of a row's ROW_COLUMNS (and the local-day rows' own) is computed
+#: from; None: from no column of the row.
+ROW_SOURCES: dict[str, str | None] = {
+    "project": "project_id", "task": "task_id", "task_id": "task_id", "phase": "phase",
+    "model": "model", "initiative": "initiative_id", "day": "timestamp", "hour": "timestamp",
+    "six_hours": "timestamp", "quarter": "timestamp", "local_day": "timestamp",
+    "utc_offset": None, "model_id": "model_id", "provider": "provider",
+}
+#: The cost_log columns some rollup key is computed from: a correction that keeps them all
+#: puts its new version on the keys of the old one.
+KEY_SOURCES = tuple(sorted({source for source in ROW_SOURCES.values() if source}))
 
 
 def _row_value(aggregate: str) -> str:
@@ -252,16 +272,26 @@ class Rollup:
             for project in self.project_exprs()
         ]
 
-    def subtract_statements(self, rows: str = STAGED_ROWS_TABLE) -> list[str]:
+    def subtract_statements(self, rows: str = STAGED_ROWS_TABLE, *,
+                            grouped: bool = False) -> list[str]:
         """Upserts that take ``rows`` (staged ROW_COLUMNS) out of the sums again: the additive
-        upserts with every value negated. ``task_count`` is left to :data:`TASK_KEYS_GONE`,
-        a key table to it too (it alone knows whether a task keeps a live row in the bucket)."""
+        upserts with every value negated (row by row where ``per_row`` says so, unless
+        ``grouped``), each returning the count of the rows its keys now hold. ``task_count``
+        is left to :data:`TASK_KEYS_GONE`, a key table to it too (it alone knows whether a task
+        keeps a live row in the bucket)."""
         if not self.values:
             return []
-        negated = tuple((column, "0" if aggregate == _NEW_TASK else f"-{aggregate}")
+        negated = tuple((column, "0" if aggregate == _NEW_TASK else _negated(aggregate))
                         for column, aggregate in self.values)
-        return replace(self, values=negated, per_row=()).add_statements(recompute=True,
-                                                                       rows=rows)
+        return [f"{statement} RETURNING {self.count_column}" for statement in
+                replace(self, values=negated).add_statements(recompute=grouped, rows=rows)]
+
+    @property
+    def depends_on(self) -> frozenset[str]:
+        """The cost_log columns this rollup's keys (and where) are computed from."""
+        text = " ".join([*(expr for _, expr in self.keys), self.where])
+        return frozenset(ROW_SOURCES[name] for name in re.findall(r"\br\.(\w+)", text)
+                         if ROW_SOURCES[name] is not None)
 
     @property
     def count_column(self) -> str | None:
@@ -441,11 +471,16 @@ ADD_STATEMENTS: tuple[str, ...] = tuple(
     statement for rollup in ROLLUPS for statement in rollup.add_statements(rows=STAGED_ROWS)
 )
 
-#: Every rollup's subtraction of the staged rows, then the deletion of the keys left empty.
-SUBTRACT_STATEMENTS: tuple[str, ...] = tuple(
-    statement for rollup in ROLLUPS for statement in rollup.subtract_statements())
-PRUNE_STATEMENTS: tuple[str, ...] = tuple(
-    statement for rollup in ROLLUPS for statement in rollup.prune_statements())
+#: Every rollup's subtraction of the staged rows (row by row as its additions are), with the
+#: deletion of the keys it may leave empty and the cost_log columns those keys are computed
+#: from: a correction that changes none of them refills the keys it emptied.
+SUBTRACTIONS: tuple[tuple[str, str, frozenset[str]], ...] = tuple(
+    (subtract, prune, rollup.depends_on) for rollup in ROLLUPS
+    for subtract, prune in zip(rollup.subtract_statements(), rollup.prune_statements(),
+                               strict=True))
+SUBTRACT_STATEMENTS = tuple(subtract for subtract, _, _ in SUBTRACTIONS)
+#: The columns the task keys (TASK_KEYS_GONE) are computed from.
+TASK_KEY_SOURCES = frozenset(ROW_SOURCES[expr[2:]] for _, expr in TASK_BUCKET_KEYS)
 #: The task keys (cost_aggregates_tasks) of the staged rows that no live row of cost_log holds
 #: any more, deleted; each one is a task fewer in its cost_aggregates bucket.
 TASK_KEYS_GONE = (

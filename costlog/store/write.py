@@ -35,7 +35,7 @@ from costlog.domain.pricing import PriceTable, cost_of
 from costlog.errors import CostlogError
 from costlog.store import alerts, bounds, migrations, rollups
 from costlog.store.bounds import Refusal
-from costlog.store.connection import immediate
+from costlog.store.connection import immediate, is_sqlite
 
 #: The cost_log columns of a row from :func:`event_row`, in order.
 COLUMNS = (
@@ -90,6 +90,7 @@ _REVISION = COLUMNS.index("revision")
 _TOKEN_COLUMNS = tuple(COLUMNS.index(name) for name in (
     "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens"))
 _TOTAL_TOKENS = COLUMNS.index("total_tokens")
+_KEY_SOURCES = {column: COLUMNS.index(column) for column in rollups.KEY_SOURCES}
 
 
 def row_tokens(row: tuple) -> int:
@@ -163,54 +164,72 @@ def _supersede(db: sqlite_utils.Database, rows: list[tuple], lo: int, now: datet
     rows that replaced one and the projects of the versions taken out."""
     wanted = {row[_EVENT_ID]: row for row in rows if larger or row[_REVISION]}
     stored = db.conn.execute(
-        f"SELECT n.event_id, COALESCE(n.revision, 0), n.voided_at IS NOT NULL, {rollups.TOKENS}"
+        f"SELECT n.event_id, COALESCE(n.revision, 0), n.voided_at IS NOT NULL, {rollups.TOKENS},"
+        f" {', '.join(f'n.{column}' for column in rollups.KEY_SOURCES)}"
         " FROM cost_log AS n WHERE n.event_id IN (SELECT value FROM json_each(:ids))"
         " AND n.id <= :lo", {"ids": json.dumps(list(wanted)), "lo": lo}).fetchall()
     replacing = []
-    for event_id, revision, voided, tokens in stored:
+    moved: set[str] = set()  # the key columns some replaced version changes
+    for event_id, revision, voided, tokens, *keys in stored:
         row = wanted[event_id]
         if row[_REVISION] > revision:
             replacing.append(row)
         elif (larger and not voided and revision < MAX_REVISION
               and row_tokens(row) > tokens):
             replacing.append(row[:_REVISION] + (revision + 1,) + row[_REVISION + 1:])
+        else:
+            continue
+        moved.update(column for column, old in zip(rollups.KEY_SOURCES, keys, strict=True)
+                     if voided or old != row[_KEY_SOURCES[column]])
     if not replacing:
         return 0, set()
     ids = json.dumps([row[_EVENT_ID] for row in replacing])
     projects = _take_out(db, ids, now, source,
                          "DELETE FROM cost_log WHERE event_id IN (SELECT value FROM"
-                         " json_each(:ids))", {})
+                         " json_each(:ids))", {}, moved=frozenset(moved))
     db.conn.executemany(_INSERT, replacing)
     return len(replacing), projects
 
 
 def _take_out(db: sqlite_utils.Database, ids: str, now: datetime, source: str,
-              change: str, params: dict[str, Any]) -> set[str]:
+              change: str, params: dict[str, Any],
+              moved: frozenset[str] = frozenset(rollups.KEY_SOURCES)) -> set[str]:
     """Supersede the recorded versions of the event ids ``ids`` (a JSON array): keep each in
     cost_log_revisions, ``change`` their cost_log rows (a statement over ``:ids`` and
     ``params``: delete them, or void them), and take the live ones out of every rollup — the
     sums subtracted, a task whose bucket no live row holds any more counted out, the keys left
-    empty deleted. Returns the projects of the rows taken out."""
-    names = [row[1] for row in db.conn.execute("PRAGMA table_info(cost_log)").fetchall()
-             if row[1] != "id"]
-    # Identifiers from the database's own schema, never from input.
-    as_json = ", ".join(f"'{name}', n.\"{name}\"" for name in names)
+    empty deleted. ``moved``: the key columns (``rollups.KEY_SOURCES``) whose values the new
+    versions change; a rollup whose keys depend on none of them gets its keys back from the
+    new versions, so nothing of it is deleted (every key moves for a void). Returns the
+    projects of the rows taken out."""
     db.conn.execute(rollups.CREATE_STAGED_ROWS)
     db.conn.execute(rollups.STAGE_EVENT_ROWS, {"ids": ids})
+    # Each version as it is stored, every column (whatever migrations added) but its row id.
+    cursor = db.conn.execute("SELECT * FROM cost_log WHERE event_id IN (SELECT value FROM"
+                             " json_each(:ids)) ORDER BY event_id", {"ids": ids})
+    stored = cursor.fetchall()  # (PostgreSQL's pipeline describes a result once it is read)
+    names = [column[0] for column in cursor.description]
     at = buckets.rfc3339(now.astimezone(UTC))
-    db.conn.execute(
+    versions = [dict(zip(names, row, strict=True)) for row in stored]
+    db.conn.executemany(
         "INSERT INTO cost_log_revisions(event_id, revision, superseded_at, superseded_by, row)"
-        f" SELECT n.event_id, COALESCE(n.revision, 0), :at, :source, json_object({as_json})"
-        " FROM cost_log AS n WHERE n.event_id IN (SELECT value FROM json_each(:ids))"
-        " ORDER BY n.event_id", {"ids": ids, "at": at, "source": source})
+        " VALUES (?, ?, ?, ?, ?)",
+        [(version["event_id"], version["revision"] or 0, at, source,
+          json.dumps({name: value for name, value in version.items() if name != "id"},
+                     ensure_ascii=False)) for version in versions])
     db.conn.execute(change, {"ids": ids, **params})
-    for statement in rollups.SUBTRACT_STATEMENTS:
-        db.conn.execute(statement)
-    gone = db.conn.execute(rollups.TASK_KEYS_GONE).fetchall()
-    if gone:
-        db.conn.executemany(rollups.TASK_GONE, [tuple(key) for key in gone])
-    for statement in rollups.PRUNE_STATEMENTS:
-        db.conn.execute(statement)
+    # SQLite says which keys a subtraction emptied at no cost; on PostgreSQL reading the
+    # answer would wait on each statement the write otherwise pipelines.
+    sqlite = is_sqlite(db)
+    for subtract, prune, depends_on in rollups.SUBTRACTIONS:
+        counts = db.conn.execute(subtract)
+        emptied = not all(count for (count,) in counts.fetchall()) if sqlite else True
+        if emptied and moved & depends_on:
+            db.conn.execute(prune)
+    if moved & rollups.TASK_KEY_SOURCES:
+        gone = db.conn.execute(rollups.TASK_KEYS_GONE).fetchall()
+        if gone:
+            db.conn.executemany(rollups.TASK_GONE, [tuple(key) for key in gone])
     projects = {project for (project,) in db.conn.execute(
         f"SELECT DISTINCT project FROM {rollups.STAGED_ROWS}")}
     db.conn.execute(rollups.CLEAR_STAGED_ROWS)

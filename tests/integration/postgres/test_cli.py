@@ -1,4 +1,5 @@
-"""The CLI's store commands on PostgreSQL: migrate, import, aggregates check|rebuild."""
+"""The CLI's store commands on PostgreSQL: migrate, import, void, reprice, aggregates
+check|rebuild."""
 
 import pytest
 
@@ -8,6 +9,8 @@ from tests.integration.test_cli import (  # noqa: F401 - these tests run here to
     test_aggregates_check_finds_and_rebuild_repairs,
     test_import_keeps_the_first_of_repeated_event_ids,
     test_import_twice_counts_once,
+    test_reprice_dry_run_then_apply_exactly_once,
+    test_void_takes_an_event_out_of_every_figure,
 )
 
 
