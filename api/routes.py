@@ -20,6 +20,7 @@ from costlog.constants import (
 from costlog.domain import export
 from costlog.domain.buckets import DATE_RE
 from costlog.domain.event import RFC3339_RE
+from costlog.domain.rates import PARTS
 from costlog.store import queries
 from costlog.store.rollups import TOKEN_KINDS
 
@@ -84,7 +85,12 @@ EVENT_ID = Param("event_id", "path", {"type": "string"}, "The event's id.", requ
 _EVENT_FIELDS = {
     column: ({"type": "integer"} if column not in export.TEXT_COLUMNS else
              _instant if column == "timestamp" else {"type": "string"})
-    for column in export.COLUMNS} | {"cost_usd": _money, "revision": _count, "voided": {
+    for column in (*export.COLUMNS, *export.PRICING_COLUMNS)} | {
+    "cost_usd": _money,
+    "cost_parts": {"type": ["object", "null"], "required": list(PARTS),
+                   "description": "A computed cost's parts in USD (they sum to cost_usd).",
+                   "properties": dict.fromkeys(PARTS, _money)},
+    "revision": _count, "voided": {
         "type": ["object", "null"], "description": "null, or why and when it was voided.",
         "properties": {"reason": {"type": "string"}, "at": _instant}}}
 _RECEIPT = {"type": "object", "properties": _EVENT_FIELDS | {"revisions": {
@@ -273,8 +279,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "GET", "/api/cost/events/{event_id}", endpoints.cost_event, "getCostEvent",
         "One recorded event as stored (its receipt): every field, the model family, the raw"
-        " model id and the cost source; timestamp in UTC; its revision, whether it is void,"
-        " and the versions it superseded (newest first).",
+        " model id, the cost source and, for a computed cost, the price source and the cost's"
+        " parts in USD (they sum to cost_usd); timestamp in UTC; its revision, whether it is"
+        " void, and the versions it superseded (newest first).",
         parameters=(EVENT_ID,),
         response=_RECEIPT,
         errors=(404, 503),

@@ -24,6 +24,7 @@ PHASE_MAX: Final = 128
 MODEL_ID_MAX: Final = 256
 PROVIDER_MAX: Final = 64
 INITIATIVE_ID_MAX: Final = 256
+SERVICE_TIER_MAX: Final = 32
 ALL_PROJECTS: Final = "*"
 DEFAULT_PROVIDER: Final = "claude"
 

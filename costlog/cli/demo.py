@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from costlog.domain.event import format_timestamp
-from costlog.domain.pricing import builtin_price
+from costlog.domain.pricing import PriceTable
+from costlog.domain.rates import cost_parts
 
 SEED = 20261101
 EVENTS = 2400
@@ -41,14 +42,25 @@ PHASE_MODELS: dict[str, tuple[tuple[str, int], ...]] = {
 }
 #: How often each phase runs (implement and test loop more than spec and docs).
 PHASE_WEIGHTS = (2, 5, 4, 3, 1)
-#: Token ranges per phase: (uncached input, output, cache write, cache read).
+#: Token ranges per phase: (uncached input, output, cache write, cache read). A request's
+#: whole input (uncached + cache write + cache read) stays within 200,000 tokens, the
+#: standard context window, but for the one long-context request below.
 PHASE_TOKENS: dict[str, tuple[tuple[int, int], ...]] = {
     "spec": ((500, 6_000), (1_500, 8_000), (4_000, 30_000), (10_000, 120_000)),
-    "implement": ((1_000, 12_000), (3_000, 20_000), (8_000, 60_000), (50_000, 400_000)),
-    "test": ((500, 8_000), (800, 6_000), (2_000, 20_000), (20_000, 200_000)),
-    "review": ((500, 6_000), (600, 5_000), (4_000, 40_000), (30_000, 250_000)),
+    "implement": ((1_000, 12_000), (3_000, 20_000), (8_000, 60_000), (50_000, 125_000)),
+    "test": ((500, 8_000), (800, 6_000), (2_000, 20_000), (20_000, 170_000)),
+    "review": ((500, 6_000), (600, 5_000), (4_000, 40_000), (30_000, 150_000)),
     "docs": ((300, 4_000), (1_000, 8_000), (1_000, 12_000), (5_000, 80_000)),
 }
+#: Share of events whose cache writes are (partly) 1-hour ones, which cost 2x input instead of
+#: the 5-minute writes' 1.25x.
+ONE_HOUR_SHARE = 0.3
+#: The one long-context request: Sonnet 4.5 with 229,000 input tokens, above the 200,000 from
+#: which the whole request costs $6/$22.50 per million; left for costlog to price.
+LONG_CONTEXT_INDEX = EVENTS // 2
+LONG_CONTEXT_TOKENS = {"input_tokens": 9_000, "output_tokens": 14_000,
+                       "cache_creation_tokens": 30_000, "cache_read_tokens": 190_000,
+                       "cache_creation_1h_tokens": 30_000}
 #: Share of events sent without cost_usd, so costlog prices them from its table.
 UNPRICED_SHARE = 0.2
 #: Share of events whose phase used no prompt cache at all.
@@ -57,13 +69,14 @@ NO_CACHE_SHARE = 0.1
 QUIET_KEEP = 0.25
 
 
-def _list_cost(model: str, tokens: dict[str, int]) -> float:
+_CATALOGUE = PriceTable()
+
+
+def _list_cost(model: str, tokens: dict[str, int], at: datetime) -> float:
     """The provider's bill for these tokens at list price, to the micro-dollar."""
-    price = builtin_price(model)
+    price = _CATALOGUE.lookup(model, at=at)
     assert price is not None, model
-    return round((tokens["input_tokens"] * price.input + tokens["output_tokens"] * price.output
-                  + tokens["cache_creation_tokens"] * price.cache_write
-                  + tokens["cache_read_tokens"] * price.cache_read) / 1e6, 6)
+    return round(cost_parts(price, **tokens).total, 6)
 
 
 def _tasks() -> list[tuple[str, str, str]]:
@@ -104,6 +117,11 @@ def demo_events(now: datetime, count: int = EVENTS) -> list[dict[str, Any]]:
             ranges, strict=True)}
         if rng.random() < NO_CACHE_SHARE:
             tokens["cache_creation_tokens"] = tokens["cache_read_tokens"] = 0
+        if rng.random() < ONE_HOUR_SHARE:
+            tokens["cache_creation_1h_tokens"] = rng.randint(0, tokens["cache_creation_tokens"])
+        unpriced = rng.random() < UNPRICED_SHARE
+        if index == LONG_CONTEXT_INDEX:
+            phase, model, tokens, unpriced = "implement", SONNET_4_5, LONG_CONTEXT_TOKENS, True
         event: dict[str, Any] = {
             "event_id": f"demo-{index:05d}",
             "project_id": project,
@@ -116,8 +134,8 @@ def demo_events(now: datetime, count: int = EVENTS) -> list[dict[str, Any]]:
             "initiative_id": initiative,
             "timestamp": format_timestamp(at),
         }
-        if rng.random() >= UNPRICED_SHARE:
+        if not unpriced:
             # The executor reports what the provider billed (list price here).
-            event["cost_usd"] = _list_cost(model, tokens)
+            event["cost_usd"] = _list_cost(model, tokens, at)
         events.append(event)
     return events

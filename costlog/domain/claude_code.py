@@ -41,6 +41,9 @@ SOURCE_FIELD = {
     "total_tokens": "message.usage",
     "cost_usd": "costUSD",
     "timestamp": "timestamp",
+    "cache_creation_1h_tokens": "message.usage.cache_creation.ephemeral_1h_input_tokens",
+    "web_search_requests": "message.usage.server_tool_use.web_search_requests",
+    "service_tier": "message.usage.service_tier",
 }
 _5M, _1H = "ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"
 _5M_NAME, _1H_NAME = f"cache_creation.{_5M}", f"cache_creation.{_1H}"
@@ -53,7 +56,7 @@ class Malformed(CostlogError, ValueError):
 #: The event fields a :class:`Response` holds, in order.
 _FIELDS = ("event_id", "project_id", "task_id", "phase", "model", "input_tokens",
            "output_tokens", "cache_creation_tokens", "cache_read_tokens", "cost_usd",
-           "timestamp")
+           "timestamp", "cache_creation_1h_tokens", "web_search_requests", "service_tier")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +109,20 @@ def _tokens(value: Any, name: str) -> int:
     raise Malformed(f"message.usage.{name}: must be an integer >= 0, got {json.dumps(value)}")
 
 
-def _cache_creation(usage: Mapping[str, Any]) -> int:
-    """Cache writes: both lifetimes (5-minute and 1-hour) of the ``cache_creation`` object when
-    the line has one, else ``cache_creation_input_tokens``."""
+def _cache_creation(usage: Mapping[str, Any]) -> tuple[int, int]:
+    """Cache writes and their 1-hour part: both lifetimes (5-minute and 1-hour) of the
+    ``cache_creation`` object when the line has one, else ``cache_creation_input_tokens``."""
     creation = usage.get("cache_creation")
     if isinstance(creation, dict):
-        return (_tokens(creation.get(_5M), _5M_NAME) + _tokens(creation.get(_1H), _1H_NAME))
-    return _tokens(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens")
+        one_hour = _tokens(creation.get(_1H), _1H_NAME)
+        return _tokens(creation.get(_5M), _5M_NAME) + one_hour, one_hour
+    return _tokens(usage.get("cache_creation_input_tokens"), "cache_creation_input_tokens"), 0
+
+
+def _web_searches(usage: Mapping[str, Any]) -> Any:
+    """``server_tool_use.web_search_requests`` (checked with the event's fields)."""
+    tools = usage.get("server_tool_use")
+    return tools.get("web_search_requests") if isinstance(tools, dict) else None
 
 
 class _Message(msgspec.Struct):
@@ -193,7 +203,7 @@ def parse_line(line: str | bytes, *, folder: str, session: str,
         raise Malformed("timestamp: is required")
     uncached = _tokens(usage.get("input_tokens"), "input_tokens")
     output = _tokens(usage.get("output_tokens"), "output_tokens")
-    cache_write = _cache_creation(usage)
+    cache_write, one_hour = _cache_creation(usage)
     cache_read = _tokens(usage.get("cache_read_input_tokens"), "cache_read_input_tokens")
     sidechain = record.is_sidechain is True
     fields = (
@@ -206,6 +216,7 @@ def parse_line(line: str | bytes, *, folder: str, session: str,
         uncached, output, cache_write, cache_read,
         record.cost_usd,
         record.timestamp,
+        one_hour, _web_searches(usage), usage.get("service_tier"),
     )
     return Response(message_id, request_id, sidechain,
                     uncached + output + cache_write + cache_read, fields, origin)

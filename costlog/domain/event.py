@@ -33,12 +33,18 @@ STRING_FIELDS = (
     ("model", constants.MODEL_ID_MAX, False),
     ("provider", constants.PROVIDER_MAX, False),
     ("initiative_id", constants.INITIATIVE_ID_MAX, False),
+    ("service_tier", constants.SERVICE_TIER_MAX, False),
 )
 #: The integer fields and their upper bound (None: unbounded).
 COUNT_FIELDS = (
     ("iteration", constants.MAX_TOKENS), *((name, constants.MAX_TOKENS) for name in TOKEN_FIELDS),
     ("total_tokens", constants.MAX_TOKENS), ("duration_ms", constants.MAX_TOKENS),
+    ("cache_creation_1h_tokens", constants.MAX_TOKENS),
+    ("web_search_requests", constants.MAX_TOKENS),
 )
+#: The fields that tell the price the rest: in the canonical event (the filled event_id) only
+#: when given, so that an event without them keeps the id it had before they existed.
+PRICING_FIELDS = ("cache_creation_1h_tokens", "web_search_requests", "service_tier")
 
 
 class InvalidEvent(CostlogError, ValueError):
@@ -70,6 +76,11 @@ class CostEvent:
     timestamp: datetime  # aware, UTC
     #: A higher revision of a recorded event_id replaces it (costlog.store.write).
     revision: int = 0
+    #: The 1-hour part of cache_creation_tokens (the rest are 5-minute writes).
+    cache_creation_1h_tokens: int = 0
+    web_search_requests: int = 0
+    #: The provider's service tier ("standard", "priority", "batch", …); "" when not reported.
+    service_tier: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The wire form put on the queue and in the spool (parse_event reads it back)."""
@@ -195,6 +206,9 @@ def json_schema() -> dict[str, Any]:
     properties["total_tokens"]["description"] = (
         "Default: the sum of the four token counts, which obeys the same bound."
     )
+    properties["cache_creation_1h_tokens"]["description"] = (
+        "The 1-hour part of cache_creation_tokens: at most it."
+    )
     properties["cost_usd"] = {"type": "number", "minimum": 0, "maximum": constants.MAX_COST_USD,
                               "description": "Absent: computed from the price table."}
     properties["revision"] = {
@@ -252,6 +266,7 @@ def parse_event(
     initiative = _string(payload, "initiative_id", constants.INITIATIVE_ID_MAX, required=False)
     timestamp = _timestamp(payload, now)
     revision = _count(payload, "revision", constants.MAX_REVISION) or 0
+    pricing = _pricing_fields(payload, tokens["cache_creation_tokens"])
 
     fields: dict[str, Any] = {
         "project_id": project_id, "task_id": task_id, "phase": phase, "model": model,
@@ -266,6 +281,22 @@ def parse_event(
             stamp = None if timestamp is None else format_timestamp(timestamp)
             # Without the revision: an id the hash fills names the event's content, and a
             # revision only means something for an id the producer chose.
-            event_id = _canonical_id({**fields, "timestamp": stamp})
+            given = {name: value for name, value in pricing.items() if value}
+            event_id = _canonical_id({**fields, **given, "timestamp": stamp})
     return CostEvent(event_id=event_id, timestamp=timestamp or now.astimezone(UTC),
-                     revision=revision, **fields)
+                     revision=revision, **fields, **pricing)
+
+
+def _pricing_fields(payload: dict, cache_creation: int) -> dict[str, Any]:
+    """The PRICING_FIELDS of ``payload``, checked (the 1-hour writes are part of all writes)."""
+    one_hour = _count(payload, "cache_creation_1h_tokens") or 0
+    if one_hour > cache_creation:
+        raise InvalidEvent("cache_creation_1h_tokens",
+                           f"must be at most cache_creation_tokens ({cache_creation}),"
+                           f" got {one_hour}")
+    return {
+        "cache_creation_1h_tokens": one_hour,
+        "web_search_requests": _count(payload, "web_search_requests") or 0,
+        "service_tier": _string(payload, "service_tier", constants.SERVICE_TIER_MAX,
+                                required=False),
+    }

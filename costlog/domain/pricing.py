@@ -1,151 +1,152 @@
-"""Model prices and the cost of an event.
+"""The cost of an event, from its price sources in order.
 
-Pure, except :func:`load_prices`, which reads the optional override file (``COSTLOG_PRICES``).
-All prices are USD per million tokens.
+1. ``cost_usd`` reported on the event wins, unchanged.
+2. The override file (``COSTLOG_PRICES``): lower-cased model-id prefixes, longest first.
+3. The ``genai-prices`` catalogue, with costlog's corrections to it (:mod:`catalogue`).
+4. The override file's ``"*"``: a model neither its other keys nor the catalogue know.
+
+Pure, except :func:`load_prices`, which reads the override file. Rates are USD per million
+tokens, web searches USD per 1,000 requests (:mod:`costlog.domain.rates`).
 """
 
+import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from costlog.constants import (
-    COST_COMPUTED,
-    COST_REPORTED,
-    COST_UNPRICED,
-    DEFAULT_PROVIDER,
-    MAX_COST_USD,
-)
+from costlog.constants import COST_COMPUTED, COST_REPORTED, COST_UNPRICED, MAX_COST_USD
+from costlog.domain import catalogue
 from costlog.domain.event import CostEvent
+from costlog.domain.rates import CostParts, Price, Rates, Tier, cost_parts
 from costlog.errors import CostlogError
 
-#: The override-file key used when nothing else matches.
+#: The override-file key used when nothing else knows the model.
 FALLBACK_KEY = "*"
-#: Largest accepted price in an override file (USD per million tokens).
+#: Largest accepted price in an override file.
 MAX_PRICE: float = MAX_COST_USD
-PRICE_FIELDS = ("input", "output", "cache_write", "cache_read")
-#: Default cache rates relative to the input price when the override file leaves them out.
+PRICE_FIELDS = ("input", "output", "cache_write", "cache_read", "cache_write_1h", "web_search")
+LONG_CONTEXT = "long_context"
+LONG_CONTEXT_FIELDS = ("above_input_tokens", "input", "output", "cache_write", "cache_write_1h",
+                       "cache_read")
+#: Cache rates relative to the input rate when the override file leaves them out (Anthropic's:
+#: a 5-minute write 1.25x, a 1-hour write 2x, a read 0.1x); web searches are then not charged.
 CACHE_WRITE_FACTOR = 1.25
+CACHE_WRITE_1H_FACTOR = 2.0
 CACHE_READ_FACTOR = 0.1
+OVERRIDE_SOURCE = "override"
+#: Characters of the override file's SHA-256 in its price_source.
+OVERRIDE_DIGEST_CHARS = 12
+#: Distinct (model id, provider, service tier) kept resolved; past it the memo starts anew.
+MEMO_MAX = 10_000
 
 
-@dataclass(frozen=True)
-class Price:
-    """List price in USD per million tokens."""
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """How an event is costed: ``parts`` and ``price_source`` for a computed cost only."""
 
-    input: float
-    output: float
-    cache_write: float
-    cache_read: float
+    cost_usd: float
+    cost_source: str
+    price_source: str = ""
+    parts: CostParts | None = None
 
 
-_OPUS_NEW = Price(5.0, 25.0, 6.25, 0.50)
-_OPUS_OLD = Price(15.0, 75.0, 18.75, 1.50)
-_SONNET = Price(3.0, 15.0, 3.75, 0.30)
-_HAIKU_4_5 = Price(1.0, 5.0, 1.25, 0.10)
-_HAIKU_3_5 = Price(0.80, 4.0, 1.0, 0.08)
-_HAIKU_3 = Price(0.25, 1.25, 0.30, 0.03)
+class _Fixed:
+    """A price that does not change with time: an override's, or none."""
 
-#: Anthropic public list prices (cache write = the 5-minute rate). Keys are substrings of the
-#: lower-cased model id; the longest matching key wins. The bare family names price unknown
-#: (newer) versions at the newest model's price, so old versions are listed explicitly.
-BUILTIN_PRICES: Mapping[str, Price] = {
-    "opus": _OPUS_NEW,
-    "opus-4-5": _OPUS_NEW,
-    "opus-4.5": _OPUS_NEW,
-    "opus-4-1": _OPUS_OLD,
-    "opus-4.1": _OPUS_OLD,
-    "opus-4": _OPUS_OLD,
-    "opus-4-0": _OPUS_OLD,
-    "opus-4.0": _OPUS_OLD,
-    "claude-3-opus": _OPUS_OLD,
-    "sonnet": _SONNET,
-    "haiku": _HAIKU_4_5,
-    "haiku-4-5": _HAIKU_4_5,
-    "haiku-4.5": _HAIKU_4_5,
-    "3-5-haiku": _HAIKU_3_5,
-    "3.5-haiku": _HAIKU_3_5,
-    "haiku-3-5": _HAIKU_3_5,
-    "haiku-3.5": _HAIKU_3_5,
-    "claude-3-haiku": _HAIKU_3,
-    "haiku-3": _HAIKU_3,
-}
+    __slots__ = ("_price",)
 
-# After a key ending in a digit, these mean the id names a later minor version ("opus-4" must
-# not match "opus-4-5" or "opus-4.7"); a date ("-20250514"), "@…" or "-v1:0" does not.
-_VERSION_CONTINUES = re.compile(r"\d|[-.]\d(?!\d)")
+    def __init__(self, price: Price | None) -> None:
+        self._price = price
+
+    def price(self, at: datetime, service_tier: str) -> Price | None:
+        return self._price
+
+
+class _Dated:
+    """A catalogue model's prices, resolved once per UTC day (per minute for a model whose
+    price changes within a day) and service tier."""
+
+    __slots__ = ("_model", "_prices")
+
+    def __init__(self, model: catalogue.CatalogueModel) -> None:
+        self._model = model
+        self._prices: dict[tuple[date | datetime, str], Price] = {}
+
+    def price(self, at: datetime, service_tier: str) -> Price | None:
+        period = at.replace(second=0, microsecond=0) if self._model.by_minute else at.date()
+        key = (period, service_tier)
+        found = self._prices.get(key)
+        if found is None:
+            found = self._prices[key] = self._model.price(at, service_tier)
+        return found
+
+
+class PriceTable:
+    """The override file's prices (keyed by lower-cased model-id prefix) before the catalogue's.
+
+    ``overrides_source`` is the ``price_source`` of the override file's prices.
+    """
+
+    def __init__(self, overrides: Mapping[str, Rates | Price] | None = None,
+                 overrides_source: str = OVERRIDE_SOURCE) -> None:
+        entries = {key.lower(): _as_price(key.lower(), value, overrides_source)
+                   for key, value in (overrides or {}).items()}
+        self._fallback = entries.pop(FALLBACK_KEY, None)
+        self._prefixes = sorted(entries.items(), key=lambda item: (-len(item[0]), item[0]))
+        self._memo: dict[tuple[str, str, str], _Fixed | _Dated] = {}
+
+    def lookup(self, model_id: str, provider: str = "", *, at: datetime,
+               service_tier: str = "") -> Price | None:
+        """The price of ``model_id`` (any case) by ``provider`` in force at ``at`` (aware), for
+        a response of ``service_tier``; None when no source knows the model."""
+        key = (model_id, provider, service_tier)
+        source = self._memo.get(key)
+        if source is None:
+            if len(self._memo) >= MEMO_MAX:
+                self._memo.clear()
+            source = self._memo[key] = self._resolve(model_id or "", provider or "")
+        return source.price(at, service_tier)
+
+    def _resolve(self, model_id: str, provider: str) -> _Fixed | _Dated:
+        lowered = model_id.lower()
+        for prefix, price in self._prefixes:
+            if lowered.startswith(prefix):
+                return _Fixed(price)
+        model = catalogue.find_model(lowered, provider)
+        return _Dated(model) if model is not None else _Fixed(self._fallback)
+
+
+def _as_price(key: str, value: Rates | Price, source: str) -> Price:
+    return value if isinstance(value, Price) else Price(rates=value, source=source, matched=key)
+
+
+def price_event(event: CostEvent, table: PriceTable) -> Priced:
+    """The cost of ``event``: reported, else computed at the price in force at its timestamp
+    (with its parts and price source), else 0 ``unpriced``."""
+    if event.cost_usd is not None:
+        return Priced(event.cost_usd, COST_REPORTED)
+    price = table.lookup(event.model, event.provider, at=event.timestamp,
+                         service_tier=event.service_tier)
+    if price is None:
+        return Priced(0.0, COST_UNPRICED)
+    parts = cost_parts(
+        price, input_tokens=event.input_tokens, output_tokens=event.output_tokens,
+        cache_creation_tokens=event.cache_creation_tokens,
+        cache_read_tokens=event.cache_read_tokens,
+        cache_creation_1h_tokens=event.cache_creation_1h_tokens,
+        web_search_requests=event.web_search_requests)
+    return Priced(parts.total, COST_COMPUTED, price.source, parts)
+
+
+# --- the override file ------------------------------------------------------------------------
 
 
 class PriceFileError(CostlogError, ValueError):
     """The price override file is unreadable or malformed."""
-
-
-def _pattern_matches(pattern: str, lowered: str) -> bool:
-    """Substring match; a key ending in a digit must not run on into a further version digit."""
-    start = lowered.find(pattern)
-    while start != -1:
-        rest = lowered[start + len(pattern):]
-        if not pattern[-1].isdigit() or not _VERSION_CONTINUES.match(rest):
-            return True
-        start = lowered.find(pattern, start + 1)
-    return False
-
-
-# Each model id is matched against every pattern once, not once per event.
-@lru_cache(maxsize=1024)
-def builtin_price(model_id: str) -> Price | None:
-    """The built-in (Anthropic) price for ``model_id``: most specific pattern wins."""
-    lowered = model_id.lower()
-    matches = [p for p in BUILTIN_PRICES if _pattern_matches(p, lowered)]
-    if not matches:
-        return None
-    return BUILTIN_PRICES[max(matches, key=lambda p: (len(p), p))]
-
-
-class PriceTable:
-    """The built-in table plus optional overrides keyed by lower-cased model-id prefix."""
-
-    def __init__(self, overrides: Mapping[str, Price] | None = None) -> None:
-        entries = {key.lower(): price for key, price in (overrides or {}).items()}
-        self._fallback: Price | None = entries.pop(FALLBACK_KEY, None)
-        self._prefixes: list[tuple[str, Price]] = sorted(
-            entries.items(), key=lambda item: (-len(item[0]), item[0])
-        )
-
-    def lookup(self, model_id: str, provider: str = "") -> Price | None:
-        """Price for ``model_id``: override prefix, else built-in (Claude only), else ``"*"``."""
-        lowered = (model_id or "").lower()
-        for prefix, price in self._prefixes:
-            if lowered.startswith(prefix):
-                return price
-        if (provider or "").lower() in ("", DEFAULT_PROVIDER):
-            price = builtin_price(lowered)
-            if price is not None:
-                return price
-        return self._fallback
-
-
-def cost_of(event: CostEvent, table: PriceTable) -> tuple[float, str]:
-    """``(cost_usd, cost_source)``: reported cost wins, else computed, else ``(0.0, unpriced)``.
-
-    Cache tokens are priced once, at their own rates; ``input_tokens`` are the uncached ones.
-    """
-    if event.cost_usd is not None:
-        return event.cost_usd, COST_REPORTED
-    price = table.lookup(event.model, event.provider)
-    if price is None:
-        return 0.0, COST_UNPRICED
-    cost = math.fsum((
-        event.input_tokens * price.input,
-        event.output_tokens * price.output,
-        event.cache_creation_tokens * price.cache_write,
-        event.cache_read_tokens * price.cache_read,
-    )) / 1e6
-    return cost, COST_COMPUTED
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -162,44 +163,73 @@ class _Duplicate(CostlogError):
         self.key = key
 
 
-def _rate(path: Path, key: str, entry: dict[str, Any], name: str) -> float | None:
+def _kind(value: Any) -> str:
+    kind = "boolean" if isinstance(value, bool) else type(value).__name__
+    return {"str": "string", "list": "array", "dict": "object", "NoneType": "null"}.get(kind, kind)
+
+
+def _rate(where: str, entry: dict[str, Any], name: str) -> float | None:
     value = entry.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        kind = "boolean" if isinstance(value, bool) else type(value).__name__
-        kind = {"str": "string", "list": "array", "dict": "object"}.get(kind, kind)
-        raise PriceFileError(f"{path}: {key!r}: {name!r} must be a number, got {kind}")
+        raise PriceFileError(f"{where}: {name!r} must be a number, got {_kind(value)}")
     if not math.isfinite(value) or not 0 <= value <= MAX_PRICE:
         raise PriceFileError(
-            f"{path}: {key!r}: {name!r} must be a number from 0 to {MAX_PRICE:.0f}, got {value}"
-        )
+            f"{where}: {name!r} must be a number from 0 to {MAX_PRICE:.0f}, got {value}")
     return float(value)
 
 
-def _parse_entry(path: Path, key: str, entry: Any) -> Price:
+def _rates(where: str, entry: dict[str, Any], web_search: float | None) -> Rates:
+    """An entry's rates; ``web_search`` None: the entry's own."""
+    rates = {name: _rate(where, entry, name) for name in PRICE_FIELDS if name in entry}
+    base, output = rates.get("input"), rates.get("output")
+    if base is None:
+        raise PriceFileError(f"{where}: 'input' is required")
+    if output is None:
+        raise PriceFileError(f"{where}: 'output' is required")
+
+    def given(name: str, factor: float) -> float:
+        value = rates.get(name)
+        return base * factor if value is None else value
+
+    return Rates(input=base, output=output, cache_write=given("cache_write", CACHE_WRITE_FACTOR),
+                 cache_read=given("cache_read", CACHE_READ_FACTOR),
+                 cache_write_1h=given("cache_write_1h", CACHE_WRITE_1H_FACTOR),
+                 web_search=(rates.get("web_search") or 0.0) if web_search is None
+                 else web_search)
+
+
+def _unknown(where: str, entry: dict[str, Any], known: tuple[str, ...]) -> None:
+    unknown = sorted(set(entry) - set(known))
+    if unknown:
+        raise PriceFileError(f"{where}: unknown field {unknown[0]!r}")
+
+
+def _long_context(where: str, entry: Any, web_search: float) -> Tier:
+    where = f"{where}: {LONG_CONTEXT!r}"
+    if not isinstance(entry, dict):
+        raise PriceFileError(f"{where}: must be an object with above_input_tokens, input, output")
+    _unknown(where, entry, LONG_CONTEXT_FIELDS)
+    above = entry.get("above_input_tokens")
+    if type(above) is not int or above < 0:
+        raise PriceFileError(
+            f"{where}: 'above_input_tokens' must be an integer >= 0, got {json.dumps(above)}")
+    return Tier(above_input_tokens=above, rates=_rates(where, entry, web_search))
+
+
+def _parse_entry(source: str, where: str, key: str, entry: Any) -> Price:
     if not isinstance(entry, dict):
         raise PriceFileError(
-            f"{path}: {key!r}: must be an object with input, output, cache_write, cache_read"
-        )
-    unknown = sorted(set(entry) - set(PRICE_FIELDS))
-    if unknown:
-        raise PriceFileError(f"{path}: {key!r}: unknown field {unknown[0]!r}")
-    rates = {name: _rate(path, key, entry, name) for name in PRICE_FIELDS}
-    base, output, write, read = (rates[name] for name in PRICE_FIELDS)
-    if base is None:
-        raise PriceFileError(f"{path}: {key!r}: 'input' is required")
-    if output is None:
-        raise PriceFileError(f"{path}: {key!r}: 'output' is required")
-    return Price(
-        input=base,
-        output=output,
-        cache_write=base * CACHE_WRITE_FACTOR if write is None else write,
-        cache_read=base * CACHE_READ_FACTOR if read is None else read,
-    )
+            f"{where}: must be an object with input, output, cache_write, cache_read")
+    _unknown(where, entry, (*PRICE_FIELDS, LONG_CONTEXT))
+    rates = _rates(where, entry, None)
+    tiers = () if entry.get(LONG_CONTEXT) is None else (
+        _long_context(where, entry[LONG_CONTEXT], rates.web_search),)
+    return Price(rates=rates, source=source, matched=key, tiers=tiers)
 
 
-def parse_prices(path: Path, data: Any) -> dict[str, Price]:
+def parse_prices(path: Path, data: Any, source: str = OVERRIDE_SOURCE) -> dict[str, Price]:
     """Validate decoded override-file JSON; errors name ``path`` and the bad key/field."""
     if not isinstance(data, dict):
         raise PriceFileError(f"{path}: must be a JSON object mapping model-id prefixes to prices")
@@ -207,21 +237,28 @@ def parse_prices(path: Path, data: Any) -> dict[str, Price]:
     for key, entry in data.items():
         if not key:
             raise PriceFileError(
-                f"{path}: '': model-id prefix must not be empty (use '*' for the fallback)"
-            )
+                f"{path}: '': model-id prefix must not be empty (use '*' for the fallback)")
         if key.lower() in prices:
             raise PriceFileError(f"{path}: {key!r}: duplicate model-id prefix (ignoring case)")
-        prices[key.lower()] = _parse_entry(path, key, entry)
+        prices[key.lower()] = _parse_entry(source, f"{path}: {key!r}", key.lower(), entry)
     return prices
 
 
-def load_prices(path: Path | None) -> PriceTable:
-    """The price table: built-in only when ``path`` is None, else with the file's overrides."""
+def override_source(content: bytes) -> str:
+    """The ``price_source`` of an override file's prices: its content's digest, so a receipt
+    tells which version of the file priced it."""
+    return f"{OVERRIDE_SOURCE} {hashlib.sha256(content).hexdigest()[:OVERRIDE_DIGEST_CHARS]}"
+
+
+def load_prices(path: Path | str | None) -> PriceTable:
+    """The price table: the catalogue only when ``path`` is None, else the file's overrides
+    before it."""
     if path is None:
         return PriceTable()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
+        text = content.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PriceFileError(f"{path}: cannot read price file: {reason}") from None
@@ -233,4 +270,5 @@ def load_prices(path: Path | None) -> PriceTable:
         ) from None
     except _Duplicate as dup:
         raise PriceFileError(f"{path}: duplicate key {dup.key!r}") from None
-    return PriceTable(parse_prices(path, data))
+    source = override_source(content)
+    return PriceTable(parse_prices(path, data, source), source)

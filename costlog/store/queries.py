@@ -1175,10 +1175,12 @@ def _stored(column: str) -> str:
     model as the family, as every other read names it."""
     if column == "model":
         return rollups.MODEL
+    if column in export.PART_COLUMNS:
+        return f"n.{column}"  # NULL: no parts kept
     return f"COALESCE(n.{column}, {repr('') if column in export.TEXT_COLUMNS else 0})"
 
 
-_EVENT_SELECT = ", ".join(_stored(column) for column in export.COLUMNS)
+_EVENT_SELECT = ", ".join(_stored(column) for column in export.ROW_COLUMNS)
 
 
 def event(db: sqlite_utils.Database, event_id: str) -> dict[str, Any] | None:

@@ -30,8 +30,10 @@ from costlog.constants import (
 from costlog.domain import buckets
 from costlog.domain.cursors import Cursor
 from costlog.domain.event import CostEvent
+from costlog.domain.export import PART_COLUMNS
 from costlog.domain.models import detect_model
-from costlog.domain.pricing import PriceTable, cost_of
+from costlog.domain.pricing import PriceTable, price_event
+from costlog.domain.rates import PARTS
 from costlog.errors import CostlogError
 from costlog.store import alerts, bounds, migrations, rollups
 from costlog.store.bounds import Refusal
@@ -42,6 +44,8 @@ COLUMNS = (
     "event_id", "project_id", "task_id", "phase", "model", "model_id", "provider", "iteration",
     "input_tokens", "output_tokens", "cache_creation_tokens", "cache_read_tokens", "total_tokens",
     "cost_usd", "cost_source", "duration_ms", "initiative_id", "timestamp", "revision",
+    "cache_creation_1h_tokens", "web_search_requests", "service_tier", "price_source",
+    *PART_COLUMNS,
 )
 _INSERT = (
     f"INSERT INTO cost_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
@@ -64,14 +68,19 @@ class WriteResult:
 
 def event_row(event: CostEvent, prices: PriceTable) -> tuple:
     """``event`` as a cost_log row for :func:`record_rows`: priced, its model family detected."""
-    cost, source = cost_of(event, prices)
+    priced = price_event(event, prices)
     return (
         event.event_id, event.project_id, event.task_id, event.phase,
         detect_model(event.model, event.provider), event.model, event.provider, event.iteration,
         event.input_tokens, event.output_tokens, event.cache_creation_tokens,
-        event.cache_read_tokens, event.total_tokens, cost, source, event.duration_ms,
-        event.initiative_id, buckets.storage_text(event.timestamp), event.revision,
+        event.cache_read_tokens, event.total_tokens, priced.cost_usd, priced.cost_source,
+        event.duration_ms, event.initiative_id, buckets.storage_text(event.timestamp),
+        event.revision, event.cache_creation_1h_tokens, event.web_search_requests,
+        event.service_tier, priced.price_source, *(priced.parts or _NO_PARTS),
     )
+
+
+_NO_PARTS = (None,) * len(PARTS)
 
 
 _SOURCE = COLUMNS.index("cost_source")

@@ -317,7 +317,8 @@ def test_receipt_of_every_event(client: TestClient, seeded: sqlite_utils.Databas
     assert len(rows) == len(EVENTS)
     for (event_id,), sent in zip(rows, EVENTS, strict=True):
         body = client.get(f"/api/cost/events/{event_id}").json()
-        assert set(body) == {*export.COLUMNS, "revision", "voided", "revisions"}
+        assert set(body) == {*export.COLUMNS, *export.PRICING_COLUMNS, "cost_parts", "revision",
+                             "voided", "revisions"}
         assert (body["revision"], body["voided"], body["revisions"]) == (0, None, [])
         assert body["event_id"] == event_id
         for field in ("project_id", "task_id", "phase"):

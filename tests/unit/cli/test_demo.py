@@ -4,11 +4,22 @@ from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
-from costlog.cli.demo import DAYS, EVENTS, INITIATIVES, MODELS, PHASES, PROJECTS, demo_events
+import pytest
+
+from costlog.cli.demo import (
+    DAYS,
+    EVENTS,
+    INITIATIVES,
+    MODELS,
+    PHASES,
+    PROJECTS,
+    SONNET_4_5,
+    demo_events,
+)
 from costlog.constants import COST_COMPUTED
-from costlog.domain.event import parse_event
+from costlog.domain.event import CostEvent, parse_event
 from costlog.domain.models import detect_model
-from costlog.domain.pricing import cost_of, load_prices
+from costlog.domain.pricing import load_prices, price_event
 from tests.conftest import NOW
 
 WITHOUT_TIME = ("timestamp",)
@@ -58,11 +69,27 @@ def test_some_events_leave_the_cost_to_the_price_table() -> None:
     prices = load_prices(None)
     unpriced = [e for e in parsed if e.cost_usd is None]
     assert 0.15 * EVENTS < len(unpriced) < 0.25 * EVENTS
-    # Every model is known to the built-in table, so each of them gets a computed cost.
-    assert {cost_of(e, prices)[1] for e in unpriced} == {COST_COMPUTED}
+    # Every model is in the catalogue, so each of them gets a computed cost.
+    assert {price_event(e, prices).cost_source for e in unpriced} == {COST_COMPUTED}
     assert {e.model for e in unpriced} == set(MODELS)
     # Reported costs are what the list price gives for the same tokens (to the micro-dollar).
     for event in parsed[:200]:
         if event.cost_usd is not None:
-            computed, _ = cost_of(replace(event, cost_usd=None), prices)
+            computed = price_event(replace(event, cost_usd=None), prices).cost_usd
             assert abs(event.cost_usd - computed) <= 1e-6
+
+
+def whole_input(event: CostEvent) -> int:
+    return event.input_tokens + event.cache_read_tokens + event.cache_creation_tokens
+
+
+def test_one_hour_cache_writes_and_one_long_context_request() -> None:
+    parsed = [parse_event(e, now=NOW) for e in demo_events(NOW)]
+    one_hour = [e for e in parsed if e.cache_creation_1h_tokens]
+    assert 0.2 * EVENTS < len(one_hour) < 0.4 * EVENTS
+    assert all(e.cache_creation_1h_tokens <= e.cache_creation_tokens for e in parsed)
+    [long] = [e for e in parsed if whole_input(e) > 200_000]
+    assert (long.model, long.cost_usd, whole_input(long)) == (SONNET_4_5, None, 229_000)
+    # The whole request at the long-context rates: $6 / $22.50, 1-hour writes $12, reads $0.60.
+    assert price_event(long, load_prices(None)).cost_usd == pytest.approx(
+        (9_000 * 6 + 14_000 * 22.5 + 30_000 * 12 + 190_000 * 0.6) / 1e6, rel=1e-12)

@@ -52,6 +52,7 @@ def test_a_response_line_maps_to_its_event() -> None:
         "phase": "session", "model": "claude-sonnet-4-5-20250929", "input_tokens": 4,
         "output_tokens": 120, "cache_creation_tokens": 300, "cache_read_tokens": 5000,
         "total_tokens": 5424, "cost_usd": None, "timestamp": "2026-11-19T10:00:00.250000Z",
+        "cache_creation_1h_tokens": 0, "web_search_requests": 0, "service_tier": "standard",
     }
 
 

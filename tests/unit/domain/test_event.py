@@ -62,6 +62,8 @@ def test_minimal_event_gets_every_default() -> None:
     assert parsed.duration_ms == 0
     assert parsed.initiative_id == ""
     assert parsed.timestamp == NOW
+    assert (parsed.cache_creation_1h_tokens, parsed.web_search_requests,
+            parsed.service_tier) == (0, 0, "")
     assert SHA256_RE.fullmatch(parsed.event_id)
 
 
@@ -256,11 +258,24 @@ def test_hash_event_id_is_the_default_fill() -> None:
         {"initiative_id": "INIT-8"},
         {"timestamp": "2026-11-19T08:30:01Z"},
         {"timestamp": None},
+        {"cache_creation_1h_tokens": 1},
+        {"web_search_requests": 2},
+        {"service_tier": "priority"},
     ],
 )
 def test_hash_event_id_differs_for_a_different_event(change: dict) -> None:
     base = FULL | {"event_id": None}
     assert parse(base).event_id != parse(base | change).event_id
+
+
+@pytest.mark.parametrize("absent", [
+    {}, {"cache_creation_1h_tokens": 0}, {"web_search_requests": None}, {"service_tier": ""},
+])
+def test_hash_event_id_of_an_event_without_pricing_fields_is_unchanged(absent: dict) -> None:
+    # The id an event without these fields had before they existed: re-sending an old file
+    # counts nothing twice.
+    assert parse(event(input_tokens=5) | absent).event_id == (
+        "d19d36e6dda71dae9fddabec4cf3d6db31f170a6d896eae18c5f8fd942ee14dd")
 
 
 def test_hash_event_id_is_canonical_over_equal_instants() -> None:
@@ -287,6 +302,8 @@ def test_uuid_event_id_is_a_fresh_uuid4() -> None:
         FULL | {"cost_usd": None, "timestamp": "2026-11-19T08:30:00.123456+03:00"},
         event(cost_usd=0, provider="openai", model="GPT-5"),
         event(total_tokens=0, input_tokens=10),
+        event(cache_creation_tokens=9, cache_creation_1h_tokens=4, web_search_requests=3,
+              service_tier="priority"),
     ],
 )
 def test_to_json_round_trips_through_parse_event(payload: dict) -> None:
@@ -395,6 +412,7 @@ def test_first_bad_field_is_named() -> None:
         ("model", 4, "integer"),
         ("provider", False, "boolean"),
         ("initiative_id", 7, "integer"),
+        ("service_tier", 1, "integer"),
     ],
 )
 def test_string_field_wrong_type(name: str, value: Any, kind: str) -> None:
@@ -410,6 +428,7 @@ def test_string_field_wrong_type(name: str, value: Any, kind: str) -> None:
         ("model", 257, 256),
         ("provider", 65, 64),
         ("initiative_id", 257, 256),
+        ("service_tier", 33, 32),
     ],
 )
 def test_oversized_strings(name: str, length: int, limit: int) -> None:
@@ -427,6 +446,19 @@ def test_nul_characters_are_rejected(name: str) -> None:
     assert_invalid(event(**{name: "a\x00b"}), name, "must not contain NUL characters")
 
 
+@pytest.mark.parametrize(("writes", "one_hour"), [(0, 0), (10, 10), (10, 3)])
+def test_one_hour_writes_are_a_part_of_all_writes(writes: int, one_hour: int) -> None:
+    parsed = parse(event(cache_creation_tokens=writes, cache_creation_1h_tokens=one_hour))
+    assert (parsed.cache_creation_tokens, parsed.cache_creation_1h_tokens) == (writes, one_hour)
+
+
+@pytest.mark.parametrize(("writes", "one_hour"), [(None, 1), (10, 11)])
+def test_more_one_hour_writes_than_writes_is_rejected(writes: int | None, one_hour: int) -> None:
+    assert_invalid(event(cache_creation_tokens=writes, cache_creation_1h_tokens=one_hour),
+                   "cache_creation_1h_tokens",
+                   f"must be at most cache_creation_tokens ({writes or 0}), got {one_hour}")
+
+
 def test_project_id_star_is_reserved() -> None:
     assert_invalid(event(project_id="*"), "project_id", "'*' is reserved")
 
@@ -439,6 +471,8 @@ INT_FIELDS = [
     "cache_read_tokens",
     "total_tokens",
     "duration_ms",
+    "cache_creation_1h_tokens",
+    "web_search_requests",
 ]
 
 

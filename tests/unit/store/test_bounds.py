@@ -14,7 +14,8 @@ import sqlite_utils
 
 from costlog import constants
 from costlog.domain.event import parse_event
-from costlog.domain.pricing import Price, PriceTable, load_prices
+from costlog.domain.pricing import PriceTable, load_prices
+from costlog.domain.rates import Rates
 from costlog.store import bounds, migrations, rollups
 from costlog.store.write import Unfit, check_aggregates, rebuild_aggregates, record_events
 from ingest import job
@@ -143,7 +144,7 @@ def test_events_at_the_largest_token_counts_stop_at_the_limit(
 def test_a_cost_no_sum_can_hold_is_refused_alone(db: sqlite_utils.Database) -> None:
     """A price file's largest prices make 10^12 tokens cost 10^12 USD: 10^21 nano-USD, past the
     range of one integer (SQLite's CAST would silently clamp it)."""
-    prices = PriceTable({"*": Price(1e6, 1e6, 1e6, 1e6)})
+    prices = PriceTable({"*": Rates(1e6, 1e6, 1e6, 1e6, 1e6)})
     events = [{"event_id": "huge", "project_id": "p", "task_id": "T", "phase": "spec",
                "model": "x", "provider": "other", "input_tokens": constants.MAX_TOKENS},
               {"event_id": "small", "project_id": "p", "task_id": "T", "phase": "spec",

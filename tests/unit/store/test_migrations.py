@@ -45,7 +45,7 @@ def test_migration_files_are_numbered_in_order() -> None:
         (5, "read_indexes"), (6, "coarse_rollups"), (7, "task_count_keys"),
         (8, "drop_task_search_index"), (9, "token_kinds"), (10, "budget_alerts"),
         (11, "exact_sums"), (12, "task_months"), (13, "series_rollups"),
-        (14, "local_days"), (15, "integer_sums"), (16, "room_for_writes"),
+        (14, "local_days"), (15, "integer_sums"), (16, "room_for_writes"), (17, "prices"),
         (18, "revisions"),
         (19, "claude_code_cursors"),
     ]

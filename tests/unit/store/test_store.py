@@ -68,6 +68,10 @@ def test_record_cost_extended_all_fields(db: sqlite_utils.Database) -> None:
         "cost_usd": 0.75, "cost_source": "reported", "duration_ms": 12_345,
         "initiative_id": "INIT-1", "timestamp": "2026-11-19 21:30:15",
         "revision": 0, "voided_at": None, "void_reason": None,
+        "cache_creation_1h_tokens": 0, "web_search_requests": 0, "service_tier": "",
+        "price_source": "", "cost_input_usd": None, "cost_output_usd": None,
+        "cost_cache_read_usd": None, "cost_cache_write_usd": None,
+        "cost_cache_write_1h_usd": None, "cost_web_search_usd": None,
     }
 
 
@@ -88,16 +92,16 @@ def test_record_events_is_idempotent_by_event_id(db: sqlite_utils.Database) -> N
 def test_computed_and_unpriced_costs(db: sqlite_utils.Database) -> None:
     record(db, {"event_id": "a", "cost_usd": None, "model": "claude-haiku-4-5",
                 "input_tokens": 1_000_000, "output_tokens": 100_000},
-           {"event_id": "b", "cost_usd": None, "model": "gpt-5", "provider": "openai",
+           {"event_id": "b", "cost_usd": None, "model": "in-house-7b", "provider": "local",
             "input_tokens": 10})
     assert db.execute(
         "SELECT event_id, model, cost_usd, cost_source FROM cost_log ORDER BY event_id"
-    ).fetchall() == [("a", "haiku", 1.5, "computed"), ("b", "gpt-5", 0.0, "unpriced")]
+    ).fetchall() == [("a", "haiku", 1.5, "computed"), ("b", "in-house-7b", 0.0, "unpriced")]
     assert read_counters(db)["events_unpriced"] == 1
 
 
 def test_unpriced_counter_counts_new_rows_only(db: sqlite_utils.Database) -> None:
-    unpriced = {"cost_usd": None, "model": "gpt-5", "provider": "openai"}
+    unpriced = {"cost_usd": None, "model": "in-house-7b", "provider": "local"}
     record(db, {"event_id": "a", **unpriced}, {"event_id": "b", "cost_usd": 1.0})
     # A batch with duplicates: only the database knows which rows are new.
     record(db, {"event_id": "a", **unpriced}, {"event_id": "c", **unpriced},
