@@ -623,6 +623,59 @@ def report(ctx: click.Context, kind: str, period: str | None, all_time: bool, si
         render(kind, result, Console(), tz=zone.key)
 
 
+CHECK = "check"
+
+
+@main.command()
+@click.argument("model")
+@click.option("--provider", default=constants.DEFAULT_PROVIDER, show_default=True,
+              help="Who sells the model: claude (Anthropic), openai, aws, google, ...")
+@click.option("--at", type=_DAY, help="The day whose prices to show (YYYY-MM-DD, UTC);"
+              " default today.")
+@click.pass_context
+def prices(ctx: click.Context, model: str, provider: str, at: Any) -> None:
+    """Show the rates MODEL is priced at: per million tokens of uncached input, output, cache
+    writes (5-minute and 1-hour) and cache reads, and per 1,000 web searches, in each tier by
+    input size, as in force on --at; and which source gives them (the override file
+    COSTLOG_PRICES, the genai-prices catalogue, or costlog's corrections). Exit 1 when no
+    source prices it.
+
+    `costlog prices check` lists instead the model ids recorded without a price (cost 0,
+    cost_source unpriced) with their events and tokens, and exits 1 when there are any.
+    """
+    from datetime import UTC, datetime
+
+    from costlog import clock
+    from costlog.cli.prices import describe, unpriced_lines
+    from costlog.domain.pricing import PriceFileError, load_prices
+    from costlog.store.queries import unpriced_models
+
+    settings = _settings(ctx)
+    if model == CHECK:
+        db = _open_db(settings)
+        try:
+            rows = unpriced_models(db)
+        finally:
+            db.close()
+        if rows:
+            click.echo("\n".join(unpriced_lines(rows)))
+        click.echo(f"{plural(len(rows), 'model id')} recorded without a price"
+                   + (" (an override file, COSTLOG_PRICES, can price them)" if rows else ""),
+                   err=True)
+        ctx.exit(1 if rows else 0)
+    try:
+        table = load_prices(settings.prices_path)
+    except PriceFileError as error:
+        raise click.ClickException(str(error)) from None
+    day = (at or clock.now()).date()
+    price = table.lookup(model, provider, at=datetime(day.year, day.month, day.day,
+                                                      tzinfo=UTC))
+    if price is None:
+        click.echo(f"no price known for {model}", err=True)
+        ctx.exit(1)
+    click.echo("\n".join(describe(model, provider, day, price)))
+
+
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
               show_default=True, help="CSV (with a header) or JSON lines.")

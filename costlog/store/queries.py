@@ -1224,6 +1224,15 @@ def export_query(*, start: str | None, end: str | None, project: str | None,
             " ORDER BY n.timestamp, n.event_id"), params
 
 
+def unpriced_models(db: sqlite_utils.Database) -> list[tuple[str, str, int, int]]:
+    """The model ids recorded with no price: (model id, provider, events, tokens), the most
+    events first."""
+    return [tuple(row) for row in db.execute(  # type: ignore[misc]
+        f"SELECT COALESCE(n.model_id, ''), {rollups.PROVIDER}, COUNT(*), SUM({rollups.TOKENS})"
+        " FROM cost_log AS n WHERE n.cost_source = 'unpriced' GROUP BY 1, 2"
+        " ORDER BY 3 DESC, 1, 2").fetchall()]
+
+
 def read_counters(db: sqlite_utils.Database) -> dict[str, int]:
     """Monotonic counters for /metrics: events_ingested, duplicates_ignored, events_unpriced."""
     counters = dict.fromkeys(("events_ingested", "duplicates_ignored", "events_unpriced"), 0)

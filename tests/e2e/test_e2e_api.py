@@ -15,7 +15,7 @@ import pytest
 from costlog.cli.redis_server import free_port
 from costlog.domain.event import parse_event
 from costlog.domain.models import detect_model
-from costlog.domain.pricing import PriceTable, cost_of
+from costlog.domain.pricing import PriceTable, price_event
 from tests.conftest import NOW
 from tests.support.processes import costlog_env, count_rows, jsonl, process, run, wait_for
 
@@ -50,7 +50,7 @@ def expected_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append({"project": event.project_id, "task": event.task_id, "phase": event.phase,
                      "model": detect_model(event.model, event.provider),
                      "initiative": event.initiative_id, "at": event.timestamp,
-                     "cost": cost_of(event, prices)[0], "tokens": event.total_tokens})
+                     "cost": price_event(event, prices).cost_usd, "tokens": event.total_tokens})
     return rows
 
 

@@ -19,7 +19,7 @@ import pytest
 from costlog.cli.demo import demo_events
 from costlog.cli.redis_server import RedisServer, free_port
 from costlog.domain.event import parse_event
-from costlog.domain.pricing import cost_of, load_prices
+from costlog.domain.pricing import load_prices, price_event
 from tests.conftest import NOW
 from tests.support.processes import COSTLOG, count_rows, wait_for
 
@@ -104,7 +104,7 @@ def left_behind(children: list[psutil.Process]) -> list[int]:
 def test_up_demo_serves_the_demo_month_and_stops_cleanly(tmp_path: Path) -> None:
     events = [parse_event(raw, now=NOW) for raw in demo_events(NOW)]
     prices = load_prices(None)  # the table the worker prices with (no COSTLOG_PRICES)
-    expected = math.fsum(cost_of(event, prices)[0] for event in events)
+    expected = math.fsum(price_event(event, prices).cost_usd for event in events)
     assert sum(event.cost_usd is None for event in events) > 0  # pricing is exercised
     db = tmp_path / "data" / "costlog.db"
     port = free_port()

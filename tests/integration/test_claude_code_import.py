@@ -7,6 +7,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+import genai_prices
 import pytest
 from click.testing import CliRunner
 
@@ -93,6 +94,14 @@ def test_import_twice_records_each_response_once(env: dict[str, str | None], tmp
                         ("sonnet", SONNET, "claude")]
     assert db.execute("SELECT timestamp FROM cost_log WHERE event_id = 'cc:msg_d1:req_d1'")\
         .fetchone() == ("2026-11-19 06:00:00",)
+    # The 1-hour writes, web searches and service tier of the usage block, and the price used.
+    assert db.execute(
+        "SELECT event_id, cache_creation_1h_tokens, web_search_requests, service_tier,"
+        " price_source FROM cost_log WHERE event_id IN ('cc:msg_a2:req_a2', 'cc:msg_a3:req_a3',"
+        " 'cc:msg_b1:req_b1') ORDER BY event_id").fetchall() == [
+        ("cc:msg_a2:req_a2", 45000, 2, "standard", f"genai-prices {genai_prices.__version__}"),
+        ("cc:msg_a3:req_a3", 0, 0, "standard", ""),
+        ("cc:msg_b1:req_b1", 0, 0, "standard", f"genai-prices {genai_prices.__version__}")]
     db.close()
     check = CliRunner().invoke(main, ["aggregates", "check"], env=env)
     assert (check.exit_code, check.stderr) == (0, "no drift\n")

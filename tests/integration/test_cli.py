@@ -1,5 +1,6 @@
 """The costlog CLI, in process with click's runner, against a temp database and real Redis."""
 
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -8,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import click
+import genai_prices
 import pytest
 import redis
 from click.testing import CliRunner
@@ -42,7 +44,7 @@ def test_every_command_is_documented() -> None:
         "costlog aggregates check", "costlog aggregates rebuild", "costlog api",
         "costlog emit", "costlog export", "costlog import", "costlog local-days add",
         "costlog local-days list", "costlog local-days remove", "costlog migrate",
-        "costlog report", "costlog reprice",
+        "costlog prices", "costlog report", "costlog reprice",
         "costlog spool replay",
         "costlog spool status", "costlog up", "costlog version", "costlog void",
         "costlog worker",
@@ -81,7 +83,7 @@ def test_migrate_reports_then_is_up_to_date(env: dict[str, str]) -> None:
     first = invoke(env, "migrate")
     assert first.output == (
         "applied migrations 001, 002, 003, 004, 005, 006, 007, 008, 009, 010, 011, 012, 013,"
-        f" 014, 015, 016, 018, 019 to {env['COSTLOG_DB']}\n")
+        f" 014, 015, 016, 017, 018, 019 to {env['COSTLOG_DB']}\n")
     assert invoke(env, "migrate").output == f"{env['COSTLOG_DB']} is up to date\n"
 
 
@@ -330,3 +332,79 @@ def test_reprice_dry_run_then_apply_exactly_once(env: dict[str, str], tmp_path: 
                       ).fetchall() == [("c1", "reprice"), ("c2", "reprice")]
     db.close()
     assert invoke(env, "aggregates", "check").exit_code == 0
+
+
+# --- costlog prices ------------------------------------------------------------------------
+
+CATALOGUE = f"genai-prices {genai_prices.__version__}"
+
+
+def test_prices_shows_every_dimension_and_tier_and_the_source(env: dict[str, str]) -> None:
+    result = invoke(env, "prices", "claude-sonnet-4-5-20250929", "--at", "2026-11-01")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"claude-sonnet-4-5-20250929 (claude) on 2026-11-01: {CATALOGUE}"
+        " (anthropic claude-sonnet-4-5)",
+        "USD per million tokens; web search per 1,000 requests",
+        "                        whole input <= 200,000  > 200,000",
+        "input (uncached)                         $3.00      $6.00",
+        "output                                  $15.00     $22.50",
+        "cache write, 5 minutes                   $3.75      $7.50",
+        "cache write, 1 hour                      $6.00     $12.00",
+        "cache read                               $0.30      $0.60",
+        "web search                              $10.00     $10.00",
+        "A request whose whole input (uncached + cache read + cache write) is above a tier's"
+        " threshold pays that tier's rates for all of it.",
+    ]
+
+
+def test_prices_as_of_a_day_and_from_each_source(env: dict[str, str], tmp_path: Path) -> None:
+    # Sonnet 4.6's long-context rate ended on 2026-03-13.
+    before = invoke(env, "prices", "claude-sonnet-4-6", "--at", "2026-03-12").stdout
+    after = invoke(env, "prices", "claude-sonnet-4-6", "--at", "2026-03-13").stdout
+    assert "> 200,000" in before and "> 200,000" not in after
+    corrected = invoke(env, "prices", "claude-sonnet-4-20250514").stdout.splitlines()
+    assert corrected[0].endswith(": costlog correction (anthropic claude-sonnet-4-0)")
+    assert corrected[3] == "input (uncached)                         $3.00      $6.00"
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"in-house": {"input": 0.5, "output": 1.5}}))
+    override = invoke(env | {"COSTLOG_PRICES": str(prices)}, "prices", "in-house-7b",
+                      "--provider", "local")
+    digest = hashlib.sha256(prices.read_bytes()).hexdigest()[:12]
+    assert override.stdout.splitlines() == [
+        f"in-house-7b (local) on 2026-11-20: override {digest} (in-house)",
+        "USD per million tokens; web search per 1,000 requests",
+        "input (uncached)         $0.50",
+        "output                   $1.50",
+        "cache write, 5 minutes  $0.625",
+        "cache write, 1 hour      $1.00",
+        "cache read               $0.05",
+        "web search               $0.00",
+    ]
+
+
+def test_prices_of_a_model_nothing_prices(env: dict[str, str]) -> None:
+    result = invoke(env, "prices", "in-house-7b", "--provider", "local")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", "no price known for in-house-7b\n")
+
+
+def test_prices_check_lists_the_unpriced_model_ids(env: dict[str, str]) -> None:
+    clean = invoke(env, "prices", "check")
+    assert (clean.exit_code, clean.stdout, clean.stderr) == (
+        0, "", "0 model ids recorded without a price\n")
+    events = [{**GOOD, "event_id": f"e{i}", "cost_usd": None, "model": model,
+               "provider": provider, "input_tokens": 1000 * (i + 1), "output_tokens": 5}
+              for i, (model, provider) in enumerate([
+                  ("in-house-7b", "local"), ("in-house-7b", "local"), ("", "claude"),
+                  ("claude-opus-4-5", "claude")])]
+    path = Path(env["COSTLOG_DB"]).parent / "events.jsonl"
+    path.write_text(lines(*events))
+    assert invoke(env, "import", str(path)).exit_code == 0
+    result = invoke(env, "prices", "check")
+    assert (result.exit_code, result.stdout.splitlines(), result.stderr) == (1, [
+        "model id     provider  events  tokens",
+        "in-house-7b  local          2   3,010",
+        "(empty)      claude         1   3,005",
+    ], "2 model ids recorded without a price (an override file, COSTLOG_PRICES, can price"
+       " them)\n")

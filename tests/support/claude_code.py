@@ -11,12 +11,14 @@ from typing import Any
 from costlog.store.connection import connect
 
 #: Anthropic list prices (USD per million tokens), written out here rather than taken from
-#: costlog's table: input, output, 5-minute cache write, cache read.
+#: costlog's sources: input, output, 5-minute cache write, 1-hour cache write, cache read.
 LIST_PRICES = {
-    "claude-sonnet-4-5-20250929": (3.0, 15.0, 3.75, 0.30),
-    "claude-opus-4-5-20251101": (5.0, 25.0, 6.25, 0.50),
-    "claude-haiku-4-5-20251001": (1.0, 5.0, 1.25, 0.10),
+    "claude-sonnet-4-5-20250929": (3.0, 15.0, 3.75, 6.0, 0.30),
+    "claude-opus-4-5-20251101": (5.0, 25.0, 6.25, 10.0, 0.50),
+    "claude-haiku-4-5-20251001": (1.0, 5.0, 1.25, 2.0, 0.10),
 }
+#: USD per web-search request ($10 per 1,000).
+WEB_SEARCH = 0.01
 SONNET, OPUS, HAIKU = LIST_PRICES
 
 
@@ -37,14 +39,16 @@ class Truth:
     timestamp: str
     sidechain: bool = False
     cost_usd: float | None = None
+    web_searches: int = 0
 
     @property
     def cost(self) -> float:
         if self.cost_usd is not None:
             return self.cost_usd
-        price_in, price_out, price_write, price_read = LIST_PRICES[self.model]
-        return (self.input * price_in + self.output * price_out
-                + (self.write_5m + self.write_1h) * price_write + self.read * price_read) / 1e6
+        price_in, price_out, price_5m, price_1h, price_read = LIST_PRICES[self.model]
+        return (self.input * price_in + self.output * price_out + self.write_5m * price_5m
+                + self.write_1h * price_1h + self.read * price_read) / 1e6 \
+            + self.web_searches * WEB_SEARCH
 
 
 def line(truth: Truth, *, output: int | None = None, sidechain: bool | None = None,
@@ -54,6 +58,8 @@ def line(truth: Truth, *, output: int | None = None, sidechain: bool | None = No
         "input_tokens": truth.input, "output_tokens": truth.output if output is None else output,
         "cache_creation_input_tokens": truth.write_5m + truth.write_1h,
         "cache_read_input_tokens": truth.read, "service_tier": "standard"}
+    if truth.web_searches:
+        usage["server_tool_use"] = {"web_search_requests": truth.web_searches}
     if not old_format:
         usage["cache_creation"] = {"ephemeral_5m_input_tokens": truth.write_5m,
                                    "ephemeral_1h_input_tokens": truth.write_1h}
@@ -91,7 +97,7 @@ R = {
     "a1": Truth("msg_a1", "req_a1", SHOP, S1, SONNET, 12, 480, 3000, 0, 18000,
                 "2026-11-10T09:00:01.100Z"),
     "a2": Truth("msg_a2", "req_a2", SHOP, S1, SONNET, 3, 95, 200, 45000, 21000,
-                "2026-11-10T09:01:30.000Z"),
+                "2026-11-10T09:01:30.000Z", web_searches=2),
     "a3": Truth("msg_a3", "req_a3", SHOP, S1, OPUS, 8, 1200, 0, 0, 40000,
                 "2026-11-10T09:03:00.000Z", cost_usd=0.0524),
     # its subagent: a response of its own, in two copies

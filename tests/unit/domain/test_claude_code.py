@@ -71,13 +71,23 @@ def test_a_response_line_maps_to_its_event() -> None:
     (assistant(costUSD=0), {"cost_usd": 0.0}),
     (assistant(costUSD=None), {"cost_usd": None}),
     # the cache_creation object, when present, is the sum of both lifetimes
+    # ...and its 1-hour part is the event's cache_creation_1h_tokens
     (assistant(usage={"cache_creation": {"ephemeral_5m_input_tokens": 100,
                                          "ephemeral_1h_input_tokens": 2000}}),
-     {"cache_creation_tokens": 2100, "total_tokens": 7224}),
+     {"cache_creation_tokens": 2100, "cache_creation_1h_tokens": 2000, "total_tokens": 7224}),
     (assistant(usage={"cache_creation": {"ephemeral_1h_input_tokens": 7}}),
-     {"cache_creation_tokens": 7}),
-    (assistant(usage={"cache_creation": {}}), {"cache_creation_tokens": 0}),
-    (assistant(usage={"cache_creation": None}), {"cache_creation_tokens": 300}),
+     {"cache_creation_tokens": 7, "cache_creation_1h_tokens": 7}),
+    (assistant(usage={"cache_creation": {}}),
+     {"cache_creation_tokens": 0, "cache_creation_1h_tokens": 0}),
+    (assistant(usage={"cache_creation": None}),
+     {"cache_creation_tokens": 300, "cache_creation_1h_tokens": 0}),
+    # web searches and the service tier
+    (assistant(usage={"server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 1}}),
+     {"web_search_requests": 3}),
+    (assistant(usage={"server_tool_use": {}}), {"web_search_requests": 0}),
+    (assistant(usage={"server_tool_use": None}), {"web_search_requests": 0}),
+    (assistant(usage={"service_tier": "priority"}), {"service_tier": "priority"}),
+    (assistant(usage={"service_tier": None}), {"service_tier": ""}),
     # absent or null counts are 0
     (assistant(message={"usage": {"output_tokens": 9}}),
      {"input_tokens": 0, "output_tokens": 9, "cache_creation_tokens": 0,
@@ -135,6 +145,22 @@ def test_lines_that_are_not_responses_are_skipped(record: Any) -> None:
 def test_malformed_lines_name_the_field(line: str | bytes, reason: str) -> None:
     with pytest.raises(Malformed) as raised:
         parse(line)
+    assert str(raised.value) == reason
+
+
+@pytest.mark.parametrize(("usage", "reason"), [
+    ({"server_tool_use": {"web_search_requests": "2"}},
+     "message.usage.server_tool_use.web_search_requests: must be an integer >= 0, got string"),
+    ({"server_tool_use": {"web_search_requests": -1}},
+     "message.usage.server_tool_use.web_search_requests: must be an integer >= 0, got -1"),
+    ({"service_tier": 1}, "message.usage.service_tier: must be a string, got integer"),
+    ({"service_tier": "x" * 33},
+     "message.usage.service_tier: must be at most 32 characters, got 33"),
+])
+def test_a_kept_response_with_bad_pricing_fields_names_them(usage: dict, reason: str) -> None:
+    response = parse(assistant(usage=usage))
+    with pytest.raises(Malformed) as raised:
+        response.event(NOW)
     assert str(raised.value) == reason
 
 

@@ -1,6 +1,7 @@
 """The store: the one idempotent write path and the seed's operations."""
 
 import json
+import math
 import shutil
 import sqlite3
 import sys
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import genai_prices
 import pytest
 import sqlite_utils
 from hypothesis import given
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 from costlog import clock
 from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
-from costlog.store import rollups
+from costlog.store import queries, rollups
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from costlog.store.orchestrator import (
@@ -375,3 +377,55 @@ def test_budget_status_with_a_sub_nano_limit_stays_finite(db: sqlite_utils.Datab
     assert status["percent_used"] == sys.float_info.max
     assert (status["over_budget"], status["at_alert_threshold"]) == (True, True)
     json.dumps(status, allow_nan=False)  # raises on Infinity or NaN
+
+
+# --- how each cost was made ------------------------------------------------------------------
+
+CATALOGUE = f"genai-prices {genai_prices.__version__}"
+#: Sonnet 4.5 at list price: 5-minute writes $3.75, 1-hour $6, reads $0.30, searches $10/1,000.
+PRICED = {"model": "claude-sonnet-4-5-20250929", "cost_usd": None, "input_tokens": 1_000,
+          "output_tokens": 2_000, "cache_creation_tokens": 10_000,
+          "cache_creation_1h_tokens": 4_000, "cache_read_tokens": 50_000,
+          "web_search_requests": 2, "service_tier": "standard"}
+PARTS = {"input": 0.003, "output": 0.03, "cache_read": 0.015, "cache_write": 0.0225,
+         "cache_write_1h": 0.024, "web_search": 0.02}
+
+
+def test_a_receipt_tells_how_its_cost_was_made(db: sqlite_utils.Database) -> None:
+    record(db, {"event_id": "computed", **PRICED},
+           {"event_id": "reported", **PRICED, "cost_usd": 0.5},
+           {"event_id": "unpriced", **PRICED, "model": "in-house-7b", "provider": "local"})
+    computed = queries.event(db, "computed")
+    assert computed is not None
+    assert {key: computed[key] for key in ("cache_creation_1h_tokens", "web_search_requests",
+                                           "service_tier", "price_source", "cost_source")} == {
+        "cache_creation_1h_tokens": 4_000, "web_search_requests": 2, "service_tier": "standard",
+        "price_source": CATALOGUE, "cost_source": "computed"}
+    assert computed["cost_parts"] == pytest.approx(PARTS, rel=1e-12)
+    assert computed["cost_usd"] == math.fsum(computed["cost_parts"].values())
+    assert computed["cost_usd"] == pytest.approx(0.1145, rel=1e-12)
+    for event_id, cost, source in (("reported", 0.5, "reported"), ("unpriced", 0.0, "unpriced")):
+        receipt = queries.event(db, event_id)
+        assert receipt is not None
+        assert (receipt["cost_usd"], receipt["cost_source"], receipt["price_source"],
+                receipt["cost_parts"], receipt["cache_creation_1h_tokens"]) == (
+            cost, source, "", None, 4_000)
+
+
+def test_the_pricing_fields_delivered_twice_count_once(db: sqlite_utils.Database) -> None:
+    # A batch big enough for PostgreSQL's COPY path, each event delivered twice, then again
+    # with other pricing fields under the same ids: nothing changes.
+    batch = [{"event_id": f"e{i}", **PRICED, "cost_usd": None if i % 3 else 0.25,
+              "task_id": f"T-{i % 7}"} for i in range(150)]
+    first = record(db, *batch, *batch)
+    assert (first.inserted, first.duplicates) == (150, 150)
+    changed = [{**fields, "cache_creation_1h_tokens": 0, "web_search_requests": 9,
+                "service_tier": "priority"} for fields in batch]
+    assert record(db, *changed).inserted == 0
+    assert db.execute(
+        "SELECT COUNT(*), SUM(cache_creation_1h_tokens), SUM(web_search_requests),"
+        " MIN(service_tier), MAX(service_tier), COUNT(cost_web_search_usd)"
+        " FROM cost_log").fetchone() == (150, 150 * 4_000, 300, "standard", "standard", 100)
+    assert db.execute("SELECT SUM(cost_nanos) FROM rollup_project"
+                      ).fetchone() == (100 * 114_500_000 + 50 * 250_000_000,)
+    assert list(check_aggregates(db)) == []
