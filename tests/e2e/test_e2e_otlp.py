@@ -30,7 +30,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, LogRecordE
 
 from costlog.cli.redis_server import RedisServer, free_port
 from costlog.domain.event import parse_event
-from costlog.domain.pricing import PriceTable, cost_of
+from costlog.domain.pricing import PriceTable, price_event
 from tests.support.otel import (
     api_request,
     emit_claude_code_events,
@@ -177,7 +177,7 @@ def test_genai_spans_through_the_sdk_exporter_are_priced(stack: Stack) -> None:
             "model": "claude-haiku-4-5-20251001", "provider": "claude",
             "input_tokens": 300 + index, "output_tokens": 50 + index,
             "cache_read_tokens": 600, "cache_creation_tokens": 100}, now=LATER)
-        expected[event.task_id] += cost_of(event, prices)[0]
+        expected[event.task_id] += price_event(event, prices).cost_usd
     assert expected["conv-0"] > 0
     assert {task: value["cost"] for task, value in body["breakdown"].items()} == \
         pytest.approx(expected, abs=1e-9)
