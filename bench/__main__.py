@@ -1,9 +1,9 @@
 """Run every benchmark in turn: ``python -m bench [--quick]`` (what ``make bench`` runs).
 
 Each part can also run alone: ``python -m bench.bench_ingest``, ``bench.bench_import``,
-``bench.bench_queries``, ``bench.bench_claude_code``, ``bench.bench_otlp`` (``--help`` on
-each). Figures are printed, not asserted: these are benchmarks, not tests, and CI does not run
-them. Results: docs/benchmarks.md.
+``bench.bench_queries``, ``bench.bench_claude_code``, ``bench.bench_otlp``,
+``bench.bench_pricing`` (``--help`` on each). Figures are printed, not asserted: these are
+benchmarks, not tests, and CI does not run them. Results: docs/benchmarks.md.
 """
 
 import argparse
@@ -24,6 +24,8 @@ def main() -> None:
             ("bench.bench_import", "--spread", "uniform"),
             ("bench.bench_queries", "--spread", "both"), ("bench.bench_export",),
             ("bench.bench_claude_code",), ("bench.bench_otlp",),
+            # What pricing costs an import: the same events with and without cost_usd.
+            ("bench.bench_pricing",),
             # Import, reads and one-event ingest on PostgreSQL beside SQLite (a private server,
             # started here); then import and reads of the uniform spread on both.
             ("bench.bench_postgres",),

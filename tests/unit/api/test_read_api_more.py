@@ -400,7 +400,8 @@ def test_export_jsonl_equals_receipts(client: TestClient, seeded: sqlite_utils.D
                                                     sql_rows(seeded)]
     for line in lines:
         receipt = client.get(f"/api/cost/events/{line['event_id']}").json()
-        assert line == {column: receipt[column] for column in export.COLUMNS}
+        assert line == {column: receipt[column]
+                        for column in (*export.COLUMNS, *export.PRICING_COLUMNS, "cost_parts")}
 
 
 @pytest.mark.parametrize(("query", "where", "params"), [
