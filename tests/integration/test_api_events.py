@@ -6,14 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import sqlite_utils
 from starlette.testclient import TestClient
 
 from costlog.cli.redis_server import free_port
 from costlog.domain.event import parse_event
 from costlog.store.write import record_events
-from ingest.queue import make_queue
 from ingest.spool import Spool
 from tests.conftest import NOW
 from tests.support.api import PRICES, client_for, settings_for
@@ -30,18 +28,9 @@ def hashed_id(payload: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def queue(redis_url: str, queue_name: str) -> Iterator[Any]:
-    connection = redis.Redis.from_url(redis_url)
-    yield make_queue(queue_name, connection)
-    connection.close()
-
-
-@pytest.fixture
-def client(db: sqlite_utils.Database, db_path: Path, tmp_path: Path, redis_url: str,
-           queue_name: str) -> Iterator[TestClient]:
-    settings = settings_for(db_path, tmp_path, redis_url=redis_url, queue_name=queue_name)
-    with client_for(settings) as test_client:
-        yield test_client
+def client(queued_client: TestClient) -> TestClient:
+    """The API over an empty database, publishing to ``queue`` (tests/integration/conftest.py)."""
+    return queued_client
 
 
 def queued_events(queue: Any) -> list[dict[str, Any]]:

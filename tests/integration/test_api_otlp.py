@@ -7,12 +7,10 @@ compression, the error answers, partial success, the write rules, and the queue 
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import sqlite_utils
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
@@ -27,7 +25,6 @@ from starlette.testclient import TestClient
 from costlog.cli.redis_server import free_port
 from costlog.domain.event import parse_event
 from costlog.store.write import record_events
-from ingest.queue import make_queue
 from ingest.spool import Spool
 from tests.conftest import NOW
 from tests.support.api import PRICES, client_for, settings_for
@@ -49,18 +46,9 @@ BASE_MS = 1_795_168_800_000
 
 
 @pytest.fixture
-def queue(redis_url: str, queue_name: str) -> Iterator[Any]:
-    connection = redis.Redis.from_url(redis_url)
-    yield make_queue(queue_name, connection)
-    connection.close()
-
-
-@pytest.fixture
-def client(db: sqlite_utils.Database, db_path: Path, tmp_path: Path, redis_url: str,
-           queue_name: str) -> Iterator[TestClient]:
-    settings = settings_for(db_path, tmp_path, redis_url=redis_url, queue_name=queue_name)
-    with client_for(settings) as test_client:
-        yield test_client
+def client(queued_client: TestClient) -> TestClient:
+    """The API over an empty database, publishing to ``queue`` (tests/integration/conftest.py)."""
+    return queued_client
 
 
 def queued(queue: Any) -> list[dict[str, Any]]:
