@@ -26,6 +26,8 @@ def main() -> None:
             ("bench.bench_claude_code",), ("bench.bench_otlp",),
             # What pricing costs an import: the same events with and without cost_usd.
             ("bench.bench_pricing",),
+            # A new event's write and a revision's, alternating rounds (one-event calls).
+            ("bench.bench_write", "--only", "single", "revision", "moved", "--rounds", "5"),
             # Import, reads and one-event ingest on PostgreSQL beside SQLite (a private server,
             # started here); then import and reads of the uniform spread on both.
             ("bench.bench_postgres",),
