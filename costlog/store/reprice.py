@@ -30,7 +30,8 @@ from costlog.store.write import COLUMNS, event_row, record_rows
 #: Rows read, priced and (with apply) written per transaction.
 CHUNK_ROWS = 5_000
 _COST = COLUMNS.index("cost_usd")
-_SOURCE = COLUMNS.index("cost_source")
+#: What says how a cost was priced: a change of any is a change of the row.
+_HOW = tuple(COLUMNS.index(name) for name in ("cost_source", "price_source"))
 
 
 @dataclass
@@ -136,9 +137,9 @@ def reprice(db: sqlite_utils.Database, prices: PriceTable, *, since: str | None 
             line.rows += 1
             line.nanos_now += _nanos(row["cost_usd"])
             line.nanos_repriced += _nanos(new[_COST])
-            if (_nanos(new[_COST]), new[_SOURCE]) != (_nanos(row["cost_usd"]),
-                                                      row["cost_source"]) \
-                    and revision < MAX_REVISION:
+            now_how = tuple(row.get(COLUMNS[index]) for index in _HOW)
+            if (_nanos(new[_COST]), *(new[index] for index in _HOW)) != (
+                    _nanos(row["cost_usd"]), *now_how) and revision < MAX_REVISION:
                 line.changed += 1
                 changed.append(new)
         if apply and changed:
