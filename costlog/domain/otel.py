@@ -216,7 +216,7 @@ def log_event(record: LogRecord, record_attrs: Attributes, resource: Attributes,
     sequence = integer(attrs, "event.sequence")
     millis = None if stamp is None else rfc3339_millis(stamp)
     event_id = None
-    if session is not None and sequence is not None and millis is not None:
+    if session and sequence is not None and millis is not None:
         # The instant keeps apart two requests of a resumed session whose counter restarted.
         event_id = f"{ID_PREFIX}{session}:{sequence}:{millis}"
     if event_id is None or not EVENT_ID_RE.fullmatch(event_id):

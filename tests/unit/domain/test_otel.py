@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from google.protobuf.json_format import MessageToDict
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -167,6 +169,11 @@ def test_without_session_and_sequence_the_id_hashes_the_record_and_its_resource(
     assert one_log({**attrs, "output_tokens": "341"}).event_id != event.event_id
     assert one_log(attrs, resource={**CLAUDE_RESOURCE, "costlog.project": "x"}).event_id \
         != event.event_id
+
+
+def test_an_empty_session_id_is_no_session() -> None:
+    event = one_log(api_request(**{"session.id": ""}))
+    assert (len(event.event_id), event.task_id) == (5 + 64, "p-1")
 
 
 def test_a_session_id_no_event_id_can_hold_falls_back_to_the_hash() -> None:
@@ -341,3 +348,39 @@ def test_metrics_are_ignored_point_by_point() -> None:
                               Metric(name="empty")])])])
     mapped = otel.from_metrics(request)
     assert (mapped.events, mapped.refused, mapped.ignored) == ([], [], 3)
+
+
+# -- what the edge accepts, the worker accepts --------------------------------------------------
+
+ANY_VALUE = st.one_of(
+    st.just(...), st.booleans(), st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+    st.from_regex(r"-?[0-9]{1,14}(\.[0-9]{1,3})?", fullmatch=True),
+    st.sampled_from(["2026-11-20T10:00:00Z", "2026-11-22T12:00:01Z", "2026-11-20t10:00:00.5z",
+                     "*", "", "claude-code", "anthropic"]),
+)
+
+
+@given(st.dictionaries(st.sampled_from([
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd",
+    "duration_ms", "event.timestamp", "event.sequence", "session.id", "prompt.id", "model",
+    "costlog.project", "costlog.phase", "costlog.initiative", "gen_ai.provider.name"]),
+    ANY_VALUE, max_size=6))
+def test_a_record_accepted_here_is_accepted_by_the_worker(attrs: dict[str, Any]) -> None:
+    mapped = otel.from_logs(log_request(api_request(**attrs)), now=NOW)
+    assert len(mapped.events) + len(mapped.refused) == 1
+    for event in mapped.events:
+        assert parse_event(event.to_json(), now=NOW) == event
+
+
+@given(st.dictionaries(st.sampled_from([
+    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.response.model", "gen_ai.request.model", "gen_ai.provider.name", "gen_ai.system",
+    "gen_ai.conversation.id", "gen_ai.operation.name", "costlog.project", "costlog.phase"]),
+    ANY_VALUE, max_size=6))
+def test_a_span_accepted_here_is_accepted_by_the_worker(attrs: dict[str, Any]) -> None:
+    mapped = otel.from_traces(trace_request(genai_span(**attrs)), now=NOW)
+    assert len(mapped.events) + len(mapped.refused) + mapped.ignored == 1
+    for event in mapped.events:
+        assert parse_event(event.to_json(), now=NOW) == event
