@@ -272,7 +272,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 "project_id": {"type": "string"}, "total_cost_usd": _money,
                 "total_tokens": _count, **_kinds, "events": _count,
                 "first_event": _instant, "last_event": _instant,
-                "month_to_date_usd": _money}}}}},
+                "month_to_date_usd": _money, "unpriced_events": _count}}}}},
         errors=(400, 503),
         heavy=True,
     ),

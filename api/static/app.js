@@ -415,12 +415,15 @@
     return granularity === "week" ? (short ? text : `week of ${text}, ${y}`) : short ? text : `${text}, ${y}`;
   }
 
-  function renderQueue(h) {
+  // The queue is the server's; its unpriced events are the chosen project's (or all of them).
+  function renderQueue(h, listed) {
     const card = $('[data-status="queue"]');
     const q = (h && h.queue) || {};
     setMetric("queue-depth", count(q.depth), q.depth);
     setMetric("failed-jobs", count(q.failed_jobs), q.failed_jobs);
-    const unpriced = h && h.events ? h.events.unpriced : null;
+    const projects = (listed && listed.projects) || null;
+    const unpriced = !projects ? null : projects.filter((p) => !state.project || p.project_id === state.project)
+      .reduce((sum, p) => sum + (p.unpriced_events || 0), 0);
     setMetric("unpriced-events", count(unpriced), unpriced);
     let kind = "ok";
     let text = "healthy";
@@ -533,7 +536,8 @@
           $('[data-chart="timeseries"] .chart-box').replaceChildren(el("p", { class: "empty", text: `Not available: ${error.message}` }));
           $('[data-chart="timeseries"] .legend').replaceChildren();
         }),
-      fetch("/healthz").then((r) => r.json()).then(renderQueue, () => renderQueue(null)),
+      Promise.all([fetch("/healthz").then((r) => r.json()).catch(() => null), projects.catch(() => null)])
+        .then(([health, listed]) => renderQueue(health, listed)),
     ];
     const results = await Promise.allSettled(tasks);
     return results.filter((r) => r.status === "rejected").map((r) => r.reason);

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from costlog.constants import ALL_PROJECTS, MAX_SERIES_POINTS, NANOS_PER_USD
+from costlog.constants import ALL_PROJECTS, COST_UNPRICED, MAX_SERIES_POINTS, NANOS_PER_USD
 from costlog.domain import buckets, export
 from costlog.domain.budgets import figures as budget_figures
 from costlog.errors import (
@@ -1147,16 +1147,19 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
         f"(SELECT {bound}(n.timestamp) FROM cost_log AS n WHERE n.project_id = p.project_id"
         f" AND {rollups.LIVE})"
         for bound in ("MIN", "MAX"))
+    # The live rows stored unpriced: read from their own partial index (migration 021).
+    unpriced = ("(SELECT COUNT(*) FROM cost_log AS n WHERE n.project_id = p.project_id"
+                f" AND n.cost_source = '{COST_UNPRICED}' AND {rollups.LIVE})")
     rows = db.execute(
         f"SELECT p.project_id, {', '.join(f'p.{c}' for c in VALUE_COLUMNS)}, p.events,"
-        f" {first_last} FROM rollup_project AS p"
+        f" {first_last}, {unpriced} FROM rollup_project AS p"
         f" WHERE {'p.project_id = :project' if project else '1'}"
         " ORDER BY p.cost_nanos DESC, p.project_id", {"project": project}).fetchall()
     month = _bucket_sums(db, list(buckets.month_bounds(now, tz)), project=project, model=None,
                          levels=MODEL_LEVELS if project else PROJECT_LEVELS,
                          key="project_id").cost(0)
     listed = []
-    for project_id, *sums, events, first, last in rows:
+    for project_id, *sums, events, first, last, unpriced_events in rows:
         listed.append({
             "project_id": project_id, "total_cost_usd": usd(sums[0]), "total_tokens": sums[1],
             **token_kinds(tuple(sums)),  # type: ignore[arg-type]
@@ -1164,6 +1167,7 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
             "first_event": None if first is None else _local_rfc3339(first, tz),
             "last_event": None if last is None else _local_rfc3339(last, tz),
             "month_to_date_usd": usd(month.get(project_id, 0)),
+            "unpriced_events": unpriced_events,
         })
     return {"projects": listed}
 

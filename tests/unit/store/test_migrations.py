@@ -47,7 +47,7 @@ def test_migration_files_are_numbered_in_order() -> None:
         (11, "exact_sums"), (12, "task_months"), (13, "series_rollups"),
         (14, "local_days"), (15, "integer_sums"), (16, "room_for_writes"), (17, "prices"),
         (18, "revisions"),
-        (19, "claude_code_cursors"),
+        (19, "claude_code_cursors"), (21, "unpriced_index"),
     ]
 
 
@@ -273,7 +273,9 @@ def test_migration_008_drops_only_the_task_search_index(fresh: sqlite_utils.Data
     assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
                                                                "idx_cost_project_task"}
     assert migrate(fresh) == [m.version for m in available() if m.version >= 8]
-    assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id"}
+    # (021 adds the partial index of unpriced rows.)
+    assert cost_log_indexes(fresh) == ORCHESTRATOR_INDEXES | {"idx_cost_event_id",
+                                                              "idx_cost_unpriced"}
 
 
 def test_migration_008_preserves_data_and_is_idempotent(fresh: sqlite_utils.Database) -> None:
