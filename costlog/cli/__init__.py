@@ -565,8 +565,9 @@ def _project(settings: Settings, project: str | None) -> str | None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["daily", "weekly", "monthly", "models", "phases",
-                                           "tasks", "initiatives", "projects"]),
+@click.argument("kind", type=click.Choice(["daily", "weekly", "monthly", "sessions", "blocks",
+                                           "models", "model-ids", "phases", "tasks",
+                                           "initiatives", "projects"]),
                 default="daily")
 @click.option("--period", type=click.Choice(["24h", "7d", "30d", "month", "last-month", "all"]),
               help="The API's period: rolling 24h/7d/30d ending now, the calendar month to"
@@ -578,19 +579,29 @@ def _project(settings: Settings, project: str | None) -> str | None:
 @click.option("--tz", help="IANA time zone of days, weeks and months [COSTLOG_TZ]; default UTC.")
 @click.option("--limit", type=click.IntRange(1, 1000),
               help="Top N keys by cost (models … projects); the rest in one row.")
+@click.option("--breakdown", is_flag=True,
+              help="daily, weekly, monthly, sessions, blocks: a row per raw model id under"
+                   " each row.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def report(ctx: click.Context, kind: str, period: str | None, all_time: bool, since: Any,
            until: Any, project: str | None, tz: str | None, limit: int | None,
-           as_json: bool) -> None:
-    """Print spend per day, week or month (with the models used), or per model, phase, task,
-    initiative or project: input, output, cache write, cache read and total tokens and cost,
-    with a Total row. Reads the database directly; the figures are the API's for the same range.
+           breakdown: bool, as_json: bool) -> None:
+    """Print spend per day, week or month (with the models used), per session, per 5-hour
+    block, or per model (family or raw id), phase, task, initiative or project: input, output,
+    cache write, cache read and total tokens and cost, with a Total row. Reads the database
+    directly; the figures are the API's for the same range.
+
+    sessions: one row per task (project, first and last activity, models), the newest last
+    activity first. blocks: the 5-hour windows Claude plans count (each starts at its first
+    event's hour, UTC, and ends 5 hours later); the block holding now shows the minutes left,
+    its burn rate and its projected cost. --project filters the events before blocks form.
 
     The words are the API's: --period 7d is the rolling 7 x 24 hours ending now (a day it
     cuts is marked *), --since/--until are whole calendar days in --tz, --all is all time.
-    Without them, time reports cover their last 30 days (daily), 12 weeks (weekly) or 12
-    months (monthly), today's included, and the others all time; the title names the range.
+    Without them, time reports cover their last 30 days (daily, sessions, blocks), 12 weeks
+    (weekly) or 12 months (monthly), today's included, and the others all time; the title
+    names the range.
     Honours NO_COLOR and fits the terminal's width.
     """
     import json
@@ -598,9 +609,11 @@ def report(ctx: click.Context, kind: str, period: str | None, all_time: bool, si
     from rich.console import Console
 
     from costlog import clock
-    from costlog.cli.report import build, render, window
+    from costlog.cli.report import BREAKDOWN_REPORTS, build, render, window
     from costlog.store.queries import QueryError
 
+    if breakdown and kind not in BREAKDOWN_REPORTS:
+        raise click.UsageError(f"--breakdown is for {', '.join(BREAKDOWN_REPORTS)}", ctx)
     settings = _settings(ctx)
     zone = _zone(settings, tz)
     now = clock.now()
@@ -612,7 +625,7 @@ def report(ctx: click.Context, kind: str, period: str | None, all_time: bool, si
     db = _open_db(settings)
     try:
         result = build(db, kind, span=span, project=_project(settings, project), tz=zone,
-                       limit=limit, now=now)
+                       limit=limit, now=now, breakdown=breakdown)
     except QueryError as error:
         raise click.UsageError(str(error)) from None
     finally:

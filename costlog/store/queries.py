@@ -1242,3 +1242,74 @@ def read_counters(db: sqlite_utils.Database) -> dict[str, int]:
     counters = dict.fromkeys(("events_ingested", "duplicates_ignored", "events_unpriced"), 0)
     counters.update(db.execute("SELECT name, value FROM costlog_counters").fetchall())
     return counters
+
+
+# --- reports over the rows themselves: sessions, 5-hour blocks, model ids ------------------
+
+#: A row's sums, over cost_log rows ``n``: the four token kinds, total tokens, nano-USD.
+_ROW_SUMS = (
+    "SUM(COALESCE(n.input_tokens, 0)), SUM(COALESCE(n.output_tokens, 0)),"
+    " SUM(COALESCE(n.cache_creation_tokens, 0)), SUM(COALESCE(n.cache_read_tokens, 0)),"
+    f" SUM({rollups.TOKENS}), SUM({rollups.COST_NANOS})"
+)
+
+
+class RowSums(NamedTuple):
+    """The sums of some rows: the four token kinds, total tokens and nano-USD."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    tokens: int
+    cost_nanos: int
+
+
+def _rows_between(start: datetime | None, end: datetime | None,
+                  project: str | None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of the rows timestamped in ``[start, end)`` (None: unbounded) of
+    ``project`` (None: all)."""
+    where, params = ["1 = 1"], {}
+    if start is not None:
+        where.append("n.timestamp >= :start")
+        params["start"] = buckets.storage_text(start)
+    if end is not None:
+        where.append("n.timestamp < :end")
+        params["end"] = buckets.storage_text(end)
+    if project is not None:
+        where.append("n.project_id = :project")
+        params["project"] = project
+    return " AND ".join(where), params
+
+
+def session_usage(db: sqlite_utils.Database, *, start: datetime | None, end: datetime | None,
+                  project: str | None) -> list[tuple[str, str, str, str, str, RowSums]]:
+    """Per task and raw model id, over the rows in ``[start, end)``: (project, task, model id,
+    first and last timestamp as stored, sums)."""
+    where, params = _rows_between(start, end, project)
+    rows = db.execute(
+        f"SELECT COALESCE(n.project_id, ''), COALESCE(n.task_id, ''), {rollups.MODEL_ID},"
+        f" MIN(n.timestamp), MAX(n.timestamp), {_ROW_SUMS} FROM cost_log AS n WHERE {where}"
+        " GROUP BY 1, 2, 3", params).fetchall()
+    return [(*row[:5], RowSums(*row[5:])) for row in rows]
+
+
+def hourly_usage(db: sqlite_utils.Database, *, start: datetime | None, end: datetime | None,
+                 project: str | None) -> list[tuple[str, str, str, RowSums]]:
+    """Per UTC hour and raw model id, in order of hour, over the rows in ``[start, end)``:
+    (hour as stored ``YYYY-MM-DD HH``, first timestamp as stored, model id, sums)."""
+    where, params = _rows_between(start, end, project)
+    rows = db.execute(
+        f"SELECT substr(n.timestamp, 1, 13), MIN(n.timestamp), {rollups.MODEL_ID}, {_ROW_SUMS}"
+        f" FROM cost_log AS n WHERE {where} GROUP BY 1, 3 ORDER BY 1, 3", params).fetchall()
+    return [(*row[:3], RowSums(*row[3:])) for row in rows]
+
+
+def model_id_usage(db: sqlite_utils.Database, *, start: datetime | None, end: datetime | None,
+                   project: str | None) -> list[tuple[str, RowSums]]:
+    """Per raw model id over the rows in ``[start, end)``, by cost (highest first)."""
+    where, params = _rows_between(start, end, project)
+    rows = db.execute(
+        f"SELECT {rollups.MODEL_ID}, {_ROW_SUMS} FROM cost_log AS n WHERE {where}"
+        " GROUP BY 1 ORDER BY 7 DESC, 1", params).fetchall()
+    return [(row[0], RowSums(*row[1:])) for row in rows]
