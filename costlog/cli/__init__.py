@@ -312,24 +312,29 @@ def api(ctx: click.Context, host: str, port: int) -> None:
 
 @main.command()
 @click.option("--demo", is_flag=True, help="Publish a month of demo events through the queue.")
+@click.option("--claude-code", "claude_code", is_flag=True,
+              help="Also record Claude Code's responses as they are written (import --follow).")
 @click.option("--host", default=constants.DEFAULT_HOST, show_default=True,
               help="Address the API binds.")
 @click.option("--port", default=constants.DEFAULT_PORT, show_default=True,
               type=click.IntRange(1, 65535), help="Port the API binds.")
 @click.pass_context
-def up(ctx: click.Context, demo: bool, host: str, port: int) -> None:
+def up(ctx: click.Context, demo: bool, claude_code: bool, host: str, port: int) -> None:
     """Run the whole stack on this machine: Redis, the worker and the API.
 
     Starts a private Redis (redis-server from PATH, else the embedded one) unless
     COSTLOG_REDIS_URL is set: 127.0.0.1 on a free port, AOF on, its data in redis/ beside the
     database. With --demo, publishes a realistic month of demo events through the queue and
     waits until they are recorded; their ids are fixed, so running it again adds nothing twice.
-    Prints the API's address, example curl lines and the database path. Ctrl-C (or SIGTERM)
-    stops everything; exits 1 if any part dies.
+    With --claude-code, also runs `costlog import --format claude-code --follow`: what Claude
+    Code's logs hold is imported, then each new response within seconds. Prints the API's
+    address, example curl lines and the database path. Ctrl-C (or SIGTERM) stops everything;
+    exits 1 if any part dies.
     """
     from costlog.cli.up import run_stack
 
-    ctx.exit(run_stack(_settings(ctx), demo=demo, host=host, port=port))
+    ctx.exit(run_stack(_settings(ctx), demo=demo, host=host, port=port,
+                       claude_code=claude_code))
 
 
 @main.group()
@@ -687,6 +692,18 @@ def prices(ctx: click.Context, model: str, provider: str, at: Any) -> None:
         click.echo(f"no price known for {model}", err=True)
         ctx.exit(1)
     click.echo("\n".join(describe(model, provider, day, price)))
+
+
+@main.command()
+@click.pass_context
+def statusline(ctx: click.Context) -> None:
+    """Print one line for Claude Code's status line: the model, this session's cost, today's
+    cost over all projects (the day in COSTLOG_TZ) and, when the project (else all projects)
+    has a budget, the month's spend against it. Reads Claude Code's status JSON on stdin and the
+    database directly; never fails (bad input or no database: a short line saying so)."""
+    from costlog.statusline import main as print_line
+
+    print_line(_settings(ctx))
 
 
 @main.command()

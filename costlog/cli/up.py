@@ -311,8 +311,10 @@ def _stop_children(children: list[Child]) -> None:
             child.process.wait()
 
 
-def run_stack(settings: Settings, *, demo: bool, host: str, port: int) -> int:
-    """Run until SIGINT/SIGTERM/SIGHUP (exit 0) or until something fails or dies (exit 1)."""
+def run_stack(settings: Settings, *, demo: bool, host: str, port: int,
+              claude_code: bool = False) -> int:
+    """Run until SIGINT/SIGTERM/SIGHUP (exit 0) or until something fails or dies (exit 1).
+    ``claude_code``: with a follower of Claude Code's logs beside the stack."""
     stack = Stack(threading.Event(), [])
     previous = {sig: signal.signal(sig, lambda *_: stack.stop.set()) for sig in STOP_SIGNALS}
     lock: IO[str] | None = None
@@ -336,6 +338,9 @@ def run_stack(settings: Settings, *, demo: bool, host: str, port: int) -> int:
         stack.check()
         stack.children += [spawn(settings, "worker"),
                            spawn(settings, "api", "--host", host, "--port", str(port))]
+        if claude_code:
+            stack.children.append(spawn(settings, "import", "--format", "claude-code",
+                                        "--follow"))
         url = local_url(host, port)
         if not stack.wait(lambda: _api_answers(url), API_START_TIMEOUT_SECONDS):
             raise UpError(f"the API did not answer on {url} within {API_START_TIMEOUT_SECONDS} s")
