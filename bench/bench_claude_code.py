@@ -1,28 +1,43 @@
-"""`costlog import --format claude-code` throughput over a generated Claude Code logs tree.
+"""`costlog import --format claude-code` beside ccusage over one generated Claude Code history,
+and `costlog statusline` at a million events.
 
-    python -m bench.bench_claude_code [--quick] [--lines N] [--workdir DIR]
+    python -m bench.bench_claude_code [--quick] [--lines N] [--events N] [--ccusage PATH]
+                                      [--workdir DIR]
 
-Generates (once, kept in the work directory) a ``projects`` tree shaped like Claude Code's:
-20 project folders, sessions of up to 400 lines, one session in eight with a subagent log in
-``<session>/subagents/``. Each response is a user turn (a tool result of 0.2-2.5 KB) followed
-by one to three streaming copies of the assistant line, ``output_tokens`` growing; some
-responses are replayed on a sidechain, one line in 20 is a summary line, and one
-session in 50 ends in a truncated line. Then times the import into a fresh database as a child
-process, and reports log lines per second (every line read, whatever its kind), the CPU time
-of the import and its readers, and peak memory.
+Generates (once, kept in the work directory; seeded) a ``projects`` tree shaped like Claude
+Code's, its lines compact JSON as Claude Code writes them: 20 project folders, sessions of up
+to 400 lines, one session in eight with a subagent log in ``<session>/subagents/``. Each
+response is a user turn (a tool result of 0.2-2.5 KB) followed by one to three streaming copies
+of the assistant line, ``output_tokens`` growing; some responses are replayed on a sidechain,
+one line in 20 is a summary line, and one session in 50 ends in a truncated line.
+
+Then, each as a child process: ``ccusage daily`` over the tree (when ``node`` and the ccusage
+npm package are there: ``--ccusage``, ``CCUSAGE`` or ``ccusage`` on PATH), the first import
+into a fresh database (time, CPU time, peak memory of all its processes), a re-import with
+nothing new, a re-import after 1 % new lines (appended to every tenth session, then taken off
+again) beside ccusage over the grown tree, and ``costlog report daily --all``. Last, ``costlog
+statusline`` run as Claude Code runs it, a process per call, over ``bench.bench_import``'s
+database of ``--events`` events (built when missing).
 """
 
 import argparse
 import json
+import os
 import random
+import re
 import resource
+import shutil
+import sqlite3
+import subprocess
+import tempfile
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from bench.bench_import import database, timed_import
-from bench.common import NOW, Results, heading, machine
+from bench.bench_import import NO_REDIS, database, events_file, timed_import
+from bench.common import COSTLOG, NOW, Results, env_for, heading, machine, percentile
+from bench.common import summary as summary_ms
 
 RESULTS = Results()
 DEFAULT_WORKDIR = Path("/tmp/costlog-bench")
@@ -30,6 +45,11 @@ MODELS = (("claude-sonnet-4-5-20250929", 6), ("claude-opus-4-5-20251101", 2),
           ("claude-haiku-4-5-20251001", 2))
 WORDS = ("the test", "passes", "now", "reading", "src/app.py", "refactor", "the failing",
          "assertion", "because", "fixture", "returns", "None", "instead of", "a list")
+
+
+def _json(record: dict) -> str:
+    """A log line as Claude Code (JSON.stringify) writes it: compact, which ccusage relies on."""
+    return json.dumps(record, separators=(",", ":"))
 
 
 def _text(rng: random.Random, size: int) -> str:
@@ -54,10 +74,10 @@ def _session_lines(rng: random.Random, count: int, cwd: str, session: str,
         when += timedelta(seconds=rng.uniform(2, 90))
         stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
         if rng.random() < 0.05:
-            out.append(json.dumps({"type": "summary", "summary": _text(rng, 60),
+            out.append(_json({"type": "summary", "summary": _text(rng, 60),
                                    "leafUuid": str(uuid.UUID(int=rng.getrandbits(128)))}))
             continue
-        out.append(json.dumps({
+        out.append(_json({
             "parentUuid": str(uuid.UUID(int=rng.getrandbits(128))), **common, "type": "user",
             "message": {"role": "user", "content": [{
                 "tool_use_id": f"toolu_{rng.getrandbits(64):016x}", "type": "tool_result",
@@ -71,7 +91,7 @@ def _session_lines(rng: random.Random, count: int, cwd: str, session: str,
         copies = rng.choice((1, 2, 2, 3))
         for copy in range(copies):
             output += rng.randint(0, 400) * copy
-            out.append(json.dumps({
+            out.append(_json({
                 "parentUuid": str(uuid.UUID(int=rng.getrandbits(128))), **common,
                 "message": {
                     "id": message_id, "type": "message", "role": "assistant", "model": model,
@@ -110,7 +130,7 @@ def write_tree(root: Path, lines: int, *, seed: int = 17) -> int:
             side = _session_lines(rng, min(rng.randint(20, 120), lines - written), project,
                                   session, True)
             # Replays of main-chain responses, marked as sidechain lines.
-            side += [line.replace('"isSidechain": false', '"isSidechain": true')
+            side += [line.replace('"isSidechain":false', '"isSidechain":true')
                      for line in body[:20] if '"type": "assistant"' in line][:5]
             (agent / f"agent-{rng.getrandbits(32):08x}.jsonl").write_text("\n".join(side) + "\n")
             written += len(side)
@@ -119,7 +139,7 @@ def write_tree(root: Path, lines: int, *, seed: int = 17) -> int:
 
 
 def logs_tree(workdir: Path, lines: int) -> tuple[Path, int]:
-    root = workdir / f"claude-code-{lines}" / "projects"
+    root = workdir / f"claude-code-compact-{lines}" / "projects"
     count_file = root.parent / "lines"
     if not count_file.exists():
         started = time.perf_counter()
@@ -130,24 +150,126 @@ def logs_tree(workdir: Path, lines: int) -> tuple[Path, int]:
     return root, int(count_file.read_text())
 
 
-def bench(workdir: Path, lines: int) -> None:
-    heading(f"costlog import --format claude-code of a {lines:,}-line logs tree")
+def grow(root: Path, lines: int, *, seed: int = 29) -> dict[Path, int]:
+    """About ``lines`` new lines appended to every tenth session's log (new responses, as a
+    day's work adds them); the files' sizes before, to put them back with :func:`shrink`."""
+    rng = random.Random(seed)
+    logs = sorted(root.glob("*/*.jsonl"))[::10]
+    before = {path: path.stat().st_size for path in logs}
+    each = max(1, lines // max(len(logs), 1))
+    for path in logs:
+        first = json.loads(path.open().readline() or "{}")
+        added = _session_lines(rng, each, first.get("cwd", "/home/dev/work/project-00"),
+                               first.get("sessionId", path.stem), False)
+        with path.open("a") as stream:
+            stream.write("\n".join(added) + "\n")
+    return before
+
+
+def shrink(before: dict[Path, int]) -> None:
+    for path, size in before.items():
+        os.truncate(path, size)
+
+
+def find_ccusage(given: str | None) -> list[str] | None:
+    """The peer's command: ``--ccusage PATH`` (or CCUSAGE), else ``ccusage`` on PATH; None
+    without ``node`` or without the npm package."""
+    if shutil.which("node") is None:
+        return None
+    found = given or os.environ.get("CCUSAGE") or shutil.which("ccusage")
+    return [found] if found and Path(found).exists() else None
+
+
+def timed_peer(command: list[str], config: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, days reported) of ``ccusage daily`` over ``config``'s logs,
+    in a home of its own (so it finds no other agent's logs), prices offline."""
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "HOME": home, "CLAUDE_CONFIG_DIR": str(config), "NO_COLOR": "1"}
+        wrapper = ["/usr/bin/time", "-v"] if Path("/usr/bin/time").exists() else []
+        started = time.perf_counter()
+        done = subprocess.run([*wrapper, *command, "daily", "--offline", "--json"], env=env,
+                              capture_output=True, text=True, check=True)
+        elapsed = time.perf_counter() - started
+    match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    days = len(json.loads(done.stdout)["daily"])
+    return elapsed, int(match[1]) / 1024 if match else 0.0, days
+
+
+def timed_command(env: dict[str, str], *args: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([COSTLOG, *args], env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def ratio(figure: str, ours: float, peer: float | None, target: float) -> None:
+    if peer is None:
+        RESULTS.add(figure, f"{ours:.2f} s (ccusage not run)")
+        return
+    RESULTS.add(figure, f"{ours:.2f} s = {ours / peer:.3f}x ccusage's {peer:.2f} s",
+                f"<= {target}x", ours <= target * peer)
+
+
+def bench(workdir: Path, lines: int, ccusage: list[str] | None) -> None:
+    heading(f"costlog import --format claude-code of a {lines:,}-line logs tree"
+            f"{' beside ccusage daily' if ccusage else ''}")
     root, count = logs_tree(workdir, lines)
     size = sum(p.stat().st_size for p in root.rglob("*.jsonl")) / 2**20
+    peer = None
+    if ccusage:
+        peer, peer_rss, days = timed_peer(ccusage, root.parent)
+        RESULTS.add("ccusage daily, whole history", f"{peer:.2f} s, {peer_rss:.0f} MB peak RSS"
+                    f" ({days} days)")
+    db = database(workdir, lines, "claude-code")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    elapsed, peak, combined, summary = timed_import(
-        database(workdir, lines, "claude-code"), root, "--format", "claude-code")
+    elapsed, peak, combined, summary = timed_import(db, root, "--format", "claude-code")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU time of the import and its readers: what a busy machine cannot hide.
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    rate = count / elapsed
-    RESULTS.add(f"import {count:,} log lines ({size:,.0f} MB): rate",
-                f"{rate:,.0f} lines/s ({elapsed:.1f} s; {summary})", "≥ 20,000/s",
-                rate >= 20_000)
-    RESULTS.add(f"import {count:,} log lines: CPU time", f"{cpu:.1f} s"
-                f" ({count / cpu:,.0f} lines per CPU-second)")
-    RESULTS.add(f"import {count:,} log lines: peak memory", f"{combined:.0f} MB"
-                f" (PSS; largest process {peak:.0f} MB RSS)")
+    ratio(f"first import, {count:,} log lines ({size:,.0f} MB)", elapsed, peer, 3)
+    RESULTS.add("first import: rate, CPU time", f"{count / elapsed:,.0f} lines/s; {cpu:.1f} s"
+                f" CPU ({count / cpu:,.0f} lines per CPU-second); {summary}")
+    RESULTS.add("first import: peak memory", f"{combined:.0f} MB (PSS of all its processes;"
+                f" largest process {peak:.0f} MB RSS)", "<= 250 MB", combined <= 250)
+    env = env_for(db, NO_REDIS)
+    again, _, again_pss, summary = timed_import(db, root, "--format", "claude-code", env=env)
+    ratio("re-import, nothing new", again, peer, 0.05)
+    RESULTS.add("re-import, nothing new: summary", f"{summary}; {again_pss:.0f} MB PSS")
+    sizes = grow(root, count // 100)
+    try:
+        grown_peer = timed_peer(ccusage, root.parent)[0] if ccusage else None
+        grown, _, grown_pss, summary = timed_import(db, root, "--format", "claude-code",
+                                                    env=env)
+        ratio("re-import after 1 % new lines", grown, grown_peer, 0.1)
+        RESULTS.add("re-import after 1 % new lines: summary", f"{summary}; {grown_pss:.0f} MB PSS")
+    finally:
+        shrink(sizes)
+    report = min(timed_command(env, "report", "daily", "--all", "--json") for _ in range(3))
+    ratio("costlog report daily --all (best of 3)", report, peer, 0.1)
+
+
+def bench_statusline(workdir: Path, events: int, runs: int) -> None:
+    """``costlog statusline`` as Claude Code runs it (a process per call) over the database of
+    ``bench.bench_import`` (``events`` events, built here when missing)."""
+    heading(f"costlog statusline at {events:,} events, {runs} runs")
+    db = database(workdir, events, "task")
+    if not db.exists():
+        timed_import(db, events_file(workdir, events, "task"))
+    env = env_for(db, NO_REDIS)
+    conn = sqlite3.connect(db)
+    project, task = conn.execute(
+        "SELECT project_id, task_id FROM rollup_task ORDER BY events DESC LIMIT 1").fetchone()
+    conn.close()
+    status = json.dumps({"session_id": task, "cwd": project,
+                         "model": {"id": "claude-sonnet-4-5", "display_name": "Sonnet 4.5"}})
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run([COSTLOG, "statusline"], input=status, env=env, check=True,
+                              capture_output=True, text=True)
+        samples.append((time.perf_counter() - started) * 1000)
+    p95 = percentile(samples, 95)
+    RESULTS.add("statusline p95 (a process per call)", f"{summary_ms(samples)};"
+                f" {done.stdout.strip()!r}", "<= 50 ms", p95 <= 50)
 
 
 def main() -> None:
@@ -155,12 +277,17 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="50,000 lines: a smoke run")
     parser.add_argument("--lines", type=int)
+    parser.add_argument("--events", type=int,
+                        help="the statusline's database (default 1,000,000; 50,000 --quick)")
+    parser.add_argument("--ccusage", help="the ccusage program (default: CCUSAGE, or on PATH)")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args()
     lines = args.lines or (50_000 if args.quick else 500_000)
+    events = args.events or (50_000 if args.quick else 1_000_000)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(machine())
-    bench(args.workdir, lines)
+    bench(args.workdir, lines, find_ccusage(args.ccusage))
+    bench_statusline(args.workdir, events, 20 if args.quick else 100)
     print("\n" + RESULTS.table())
 
 

@@ -31,8 +31,10 @@ import click
 from costlog import clock, constants
 from costlog.cli import children
 from costlog.cli.importer import import_database
-from costlog.constants import SUPERSEDED_BY_IMPORT
+from costlog.constants import MAX_REVISION, SUPERSEDED_BY_IMPORT
 from costlog.domain.claude_code import (
+    PHASE_SESSION,
+    PHASE_SUBAGENT,
     SUBAGENTS_FOLDER,
     Malformed,
     Response,
@@ -53,6 +55,7 @@ from costlog.domain.cursors import (
 )
 from costlog.domain.pricing import PriceFileError, PriceTable, load_prices
 from costlog.settings import Settings
+from costlog.store import queries
 from costlog.store.connection import Database
 from costlog.store.write import COLUMNS, event_row, read_cursors, record_cursors, record_rows
 
@@ -66,6 +69,8 @@ _TIMESTAMP = COLUMNS.index("timestamp")
 class Found:
     files: list[Path] = field(default_factory=list)
     missing: list[Path] = field(default_factory=list)
+    #: Each file's resolved path: the key of its cursor.
+    keys: dict[Path, str] = field(default_factory=dict)
 
 
 def find_logs(paths: Iterable[Path]) -> Found:
@@ -85,6 +90,7 @@ def find_logs(paths: Iterable[Path]) -> Found:
             if identity not in seen:
                 seen.add(identity)
                 found.files.append(candidate)
+                found.keys[candidate] = str(identity)
     return found
 
 
@@ -309,20 +315,43 @@ class Writer:
     def flush(self) -> None:
         self.rows.sort(key=itemgetter(_TIMESTAMP))
         for start in range(0, len(self.rows), self.chunk):
-            # A larger copy of a recorded response (read half-written before) revises it.
-            result = record_rows(self.db, self.rows[start:start + self.chunk], larger=True,
-                                 source=SUPERSEDED_BY_IMPORT)
+            rows, replays = main_chain_first(self.db, self.rows[start:start + self.chunk])
+            # A larger copy of a recorded response (read half-written before) is its next
+            # revision; a smaller or equal one changes nothing.
+            result = record_rows(self.db, rows, source=SUPERSEDED_BY_IMPORT, larger=True)
             for refusal in result.refused:  # a stored sum would leave its exact range
                 click.echo(str(refusal), err=True)
             self.totals.refused += len(result.refused)
-            self.totals.events += result.inserted + result.duplicates + result.revised
+            self.totals.events += result.inserted + result.duplicates + result.revised + replays
             self.totals.new += result.inserted
-            self.totals.recorded += result.duplicates
+            self.totals.recorded += result.duplicates + replays
             self.totals.revised += result.revised
         self.rows.clear()
         # After the rows they cover: a crash in between only has them read again.
         record_cursors(self.db, self.cursors)
         self.cursors.clear()
+
+
+_EVENT_ID, _PHASE, _REVISION = (COLUMNS.index(name) for name in ("event_id", "phase", "revision"))
+
+
+def main_chain_first(db: Database, rows: list[tuple]) -> tuple[list[tuple], int]:
+    """``rows`` against what is recorded, by the copy rule that the main chain's copy of a
+    response is the one kept: a subagent's replay of a response recorded from the main chain
+    is left out (counted as already recorded), a main-chain copy of a response recorded from
+    a replay replaces it as its next revision. Returns the rows to write and the left out."""
+    recorded = queries.recorded_versions(db, [row[_EVENT_ID] for row in rows])
+    kept, replays = [], 0
+    for row in rows:
+        phase, revision, voided = recorded.get(row[_EVENT_ID], (None, 0, False))
+        if phase == PHASE_SESSION and row[_PHASE] == PHASE_SUBAGENT:
+            replays += 1
+            continue
+        if phase == PHASE_SUBAGENT and row[_PHASE] == PHASE_SESSION and not voided \
+                and revision < MAX_REVISION:
+            row = row[:_REVISION] + (revision + 1,) + row[_REVISION + 1:]
+        kept.append(row)
+    return kept, replays
 
 
 def _report_malformed(shown: list[tuple[Path, int, str]], count: int) -> None:
@@ -358,7 +387,7 @@ class Import:
         tasks, sizes = [], {}
         self.totals.files = len(found.files)
         for path in found.files:
-            key = str(path.resolve())
+            key = found.keys[path]
             recorded = None if self.full else self.cursors.get(key)
             try:
                 status = path.stat()

@@ -1269,7 +1269,7 @@ def _rows_between(start: datetime | None, end: datetime | None,
                   project: str | None) -> tuple[str, dict[str, Any]]:
     """The WHERE clause of the rows timestamped in ``[start, end)`` (None: unbounded) of
     ``project`` (None: all)."""
-    where, params = ["1 = 1"], {}
+    where, params = [rollups.LIVE], {}
     if start is not None:
         where.append("n.timestamp >= :start")
         params["start"] = buckets.storage_text(start)
@@ -1313,3 +1313,15 @@ def model_id_usage(db: sqlite_utils.Database, *, start: datetime | None, end: da
         f"SELECT {rollups.MODEL_ID}, {_ROW_SUMS} FROM cost_log AS n WHERE {where}"
         " GROUP BY 1 ORDER BY 7 DESC, 1", params).fetchall()
     return [(row[0], RowSums(*row[1:])) for row in rows]
+
+
+def recorded_versions(db: sqlite_utils.Database,
+                      event_ids: Sequence[str]) -> dict[str, tuple[str, int, bool]]:
+    """The recorded (phase, revision, voided) of those of ``event_ids`` that are recorded."""
+    rows = db.execute(
+        "SELECT n.event_id, COALESCE(n.phase, ''), COALESCE(n.revision, 0),"
+        " n.voided_at IS NOT NULL FROM cost_log AS n"
+        " WHERE n.event_id IN (SELECT value FROM json_each(:ids))",
+        {"ids": json.dumps(list(event_ids))}).fetchall()
+    return {event_id: (phase, revision, bool(voided)) for event_id, phase, revision, voided
+            in rows}

@@ -1,6 +1,6 @@
 """`costlog import --format claude-code --follow` as a real process, with real log files
-appended to while it runs: each new response is recorded, a new session's log found, and
-Ctrl-C or SIGTERM stops it with the summary line."""
+appended to while it runs: each new response is recorded, a growing one revised, a new
+session's log found, and Ctrl-C or SIGTERM stops it with the summary line."""
 
 import os
 import signal
@@ -56,6 +56,10 @@ def test_follow_records_new_responses_and_stops_cleanly(tmp_path: Path,
             time.sleep(2 * constants.FOLLOW_POLL_SECONDS)  # the follower looks at it meanwhile
             stream.write(text[50:])
         wait_for(lambda: "cc:msg_1:req_1" in recorded(db), 30, "the appended response")
+        # Its next streaming copy, larger: a revision of it.
+        with log.open("a") as stream:
+            stream.write(line(response(1, output=300)) + "\n")
+        wait_for(lambda: recorded(db).get("cc:msg_1:req_1") == 300, 30, "the larger copy")
         # A new session's log, and a subagent's log beside it.
         other = root / "-home-dev-shop" / "f011-two.jsonl"
         other.write_text(line(response(2)) + "\n")
@@ -73,7 +77,7 @@ def test_follow_records_new_responses_and_stops_cleanly(tmp_path: Path,
     assert process.returncode == 0, err
     assert out == ""
     assert err.splitlines()[-1] == (
-        "imported 4 events (4 new, 0 already recorded, 0 revised) from 3 files (0 unchanged);"
+        "imported 5 events (4 new, 0 already recorded, 1 revised) from 3 files (0 unchanged);"
         " 0 malformed lines skipped")
     assert "Traceback" not in err
-    assert recorded(db) == {f"cc:msg_{n}:req_{n}": 10 for n in range(4)}
+    assert recorded(db) == {f"cc:msg_{n}:req_{n}": 300 if n == 1 else 10 for n in range(4)}

@@ -161,3 +161,46 @@ def test_malformed_lines_are_named_by_their_number_after_the_offset(
     result = CliRunner().invoke(main, ["import", "--format", "claude-code", str(root)], env=env)
     assert result.stderr.splitlines()[1].startswith(f"{log}:5: invalid JSON:")
     assert result.stderr.splitlines()[-1] == summary(0, 0, malformed=1)
+
+
+def test_a_larger_copy_later_is_the_next_revision(env: dict[str, str | None],
+                                                  log: Path) -> None:
+    """A response read while Claude Code was still writing it: the later, larger copy replaces
+    it (revision 1, the old version kept); a smaller copy changes nothing."""
+    root = log.parent.parent
+    run(env, root)
+    with log.open("a") as stream:
+        stream.write(line(response(1, output=250)) + "\n" + line(response(2, output=5)) + "\n")
+    assert run(env, root) == summary(2, 0, revised=1)
+    db = connect(str(env["COSTLOG_DB"]))
+    assert db.execute("SELECT event_id, output_tokens, revision FROM cost_log ORDER BY 1")\
+        .fetchall() == [("cc:msg_0:req_0", 10, 0), ("cc:msg_1:req_1", 250, 1),
+                        ("cc:msg_2:req_2", 10, 0)]
+    assert db.execute("SELECT event_id, revision, superseded_by FROM cost_log_revisions")\
+        .fetchall() == [("cc:msg_1:req_1", 0, "import")]
+    db.close()
+    # Delivered again (--full), nothing changes: every copy is now at most the recorded one.
+    assert run(env, root, "--full") == summary(3, 0)
+    check = CliRunner().invoke(main, ["aggregates", "check"], env=env)
+    assert (check.exit_code, check.stderr) == (0, "no drift\n")
+
+
+def test_the_main_chain_copy_wins_across_imports(env: dict[str, str | None],
+                                                 log: Path) -> None:
+    root = log.parent.parent
+    run(env, root)
+    # A subagent's replay of a recorded main-chain response, larger: already recorded.
+    agent = log.parent / SESSION / "subagents" / "agent-1.jsonl"
+    agent.parent.mkdir(parents=True)
+    agent.write_text(line(response(0, output=999), sidechain=True) + "\n"
+                     + line(response(8), sidechain=True) + "\n")
+    assert run(env, root).replace("2 files", "1 files") == summary(2, 1, unchanged=1)
+    # The main chain's copy of the response first recorded from the replay replaces it.
+    with log.open("a") as stream:
+        stream.write(line(response(8, output=3)) + "\n")
+    assert run(env, root).replace("2 files", "1 files") == summary(1, 0, revised=1, unchanged=1)
+    db = connect(str(env["COSTLOG_DB"]))
+    assert db.execute("SELECT event_id, phase, output_tokens FROM cost_log ORDER BY 1")\
+        .fetchall() == [("cc:msg_0:req_0", "session", 10), ("cc:msg_1:req_1", "session", 10),
+                        ("cc:msg_2:req_2", "session", 10), ("cc:msg_8:req_8", "session", 3)]
+    db.close()

@@ -24,7 +24,7 @@ SHOP, BLOG = "/home/dev/shop", "/home/dev/blog"
 def row(event_id: str, project: str, task: str, cost: float, timestamp: str) -> tuple:
     """A cost_log row as store.write.event_row makes it."""
     return (event_id, project, task, "session", "sonnet", "claude-sonnet-4-5", "claude", None,
-            1, 1, 0, 0, 2, cost, "reported", None, None, timestamp)
+            1, 1, 0, 0, 2, cost, "reported", None, None, timestamp, 0)
 
 
 @pytest.fixture
