@@ -46,7 +46,8 @@ def test_every_command_is_documented() -> None:
         "costlog local-days list", "costlog local-days remove", "costlog migrate",
         "costlog prices", "costlog report", "costlog reprice",
         "costlog spool replay",
-        "costlog spool status", "costlog up", "costlog version", "costlog void",
+        "costlog spool status", "costlog statusline", "costlog up", "costlog version",
+        "costlog void",
         "costlog worker",
     ]
     for path, command in commands:
