@@ -15,7 +15,7 @@ from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from costlog.store.orchestrator import set_budget
 from costlog.store.write import record_rows
-from tests.support.processes import COSTLOG
+from tests.support.processes import COSTLOG, modules_loaded, within
 
 SESSION, OTHER = "sess-1", "sess-2"
 SHOP, BLOG = "/home/dev/shop", "/home/dev/blog"
@@ -122,3 +122,11 @@ def test_as_claude_code_runs_it(db_path: Path, tmp_path: Path) -> None:
                            check=False)
     assert (other.returncode, other.stdout) == (0, "Sonnet 4.5 · costlog: no database yet\n")
 
+
+
+def test_the_status_line_loads_no_command_line_and_no_sqlite_utils() -> None:
+    """What keeps it fast: the launcher answers it without click, sqlite-utils or the store."""
+    loaded = modules_loaded("import sys; sys.argv = ['costlog', 'statusline']\n"
+                            "import costlog.launch, costlog.statusline")
+    assert within(loaded, ("click", "sqlite_utils", "costlog.cli", "costlog.store", "rich",
+                           "msgspec")) == []
