@@ -153,7 +153,7 @@ def test_blocks_table(env: dict[str, str | None]) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].strip() == "costlog blocks report: all time (UTC)"
     assert "active, 90 min left" in result.stdout
-    assert nanos(R["d1"]) == 1_360_000  # $0.00136: under a cent, both its rate and projection
+    assert nanos(R["d1"]) < 10**7 / 3.5  # under a cent, its rate and projection too
     assert lines[-1] == "active block: <$0.01/h so far, projected <$0.01 at its end (90 min left)"
 
 

@@ -14,7 +14,7 @@ from costlog.statusline import run
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from costlog.store.orchestrator import set_budget
-from costlog.store.write import record_rows
+from costlog.store.write import COLUMNS, record_rows
 from tests.support.processes import COSTLOG, modules_loaded, within
 
 SESSION, OTHER = "sess-1", "sess-2"
@@ -22,9 +22,13 @@ SHOP, BLOG = "/home/dev/shop", "/home/dev/blog"
 
 
 def row(event_id: str, project: str, task: str, cost: float, timestamp: str) -> tuple:
-    """A cost_log row as store.write.event_row makes it."""
-    return (event_id, project, task, "session", "sonnet", "claude-sonnet-4-5", "claude", None,
-            1, 1, 0, 0, 2, cost, "reported", None, None, timestamp, 0)
+    """A cost_log row in store.write.COLUMNS' order (a reported cost)."""
+    fields = {"event_id": event_id, "project_id": project, "task_id": task, "phase": "session",
+              "model": "sonnet", "model_id": "claude-sonnet-4-5", "provider": "claude",
+              "input_tokens": 1, "output_tokens": 1, "total_tokens": 2, "cost_usd": cost,
+              "cost_source": "reported", "timestamp": timestamp, "revision": 0}
+    return tuple(fields.get(column, 0 if column.endswith(("_tokens", "_requests")) else None)
+                 for column in COLUMNS)
 
 
 @pytest.fixture
