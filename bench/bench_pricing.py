@@ -6,9 +6,10 @@ Writes the benchmark's events (``bench.common.events``, task spread) twice: ever
 reported ``cost_usd``, and every event without one, so that costlog prices each from the
 catalogue (a third of them with 1-hour cache writes, some with web searches). Then times
 ``costlog import`` of each file into a fresh SQLite database, alternating the two files for
-``--rounds`` rounds, and reports the median of each and their ratio (goal: the import without
-``cost_usd`` at most 5 % slower). Beside it, in this process: ``event_row`` per event with and
-without the cost (what the importer's parser process spends pricing), and a price lookup.
+``--rounds`` rounds, and reports the fastest round of each and their ratio (goal: the import
+without ``cost_usd`` at most 5 % slower). Beside it, in this process: ``event_row`` per event
+with and without the cost (what the importer's parser process spends pricing), and a price
+lookup.
 """
 
 import argparse
@@ -91,11 +92,13 @@ def bench_imports(workdir: Path, count: int, rounds: int) -> None:
             seconds[name].append(elapsed)
             print(f"  round {round_number + 1}, {name}: {elapsed:.2f} s"
                   f" ({count / elapsed:,.0f} events/s; {summary})", flush=True)
-    medians = {name: statistics.median(values) for name, values in seconds.items()}
-    for name, median in medians.items():
+    # The fastest round of each: the one least slowed by whatever else the machine ran.
+    best = {name: min(values) for name, values in seconds.items()}
+    for name, fastest in best.items():
         RESULTS.add(f"import {count:,} events {name}",
-                    f"{count / median:,.0f} events/s (median {median:.2f} s of {rounds})")
-    ratio = medians["without cost_usd"] / medians["with cost_usd"]
+                    f"{count / fastest:,.0f} events/s (fastest {fastest:.2f} s of {rounds};"
+                    f" median {statistics.median(seconds[name]):.2f} s)")
+    ratio = best["without cost_usd"] / best["with cost_usd"]
     RESULTS.add("import without cost_usd / with", f"{ratio:.3f}x the time", f"≤ {GOAL:.2f}x",
                 ratio <= GOAL)
 
@@ -109,7 +112,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     args = parser.parse_args()
     count = args.events or (50_000 if args.quick else 200_000)
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 4)
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(machine())
     bench_rows(min(count, 100_000))

@@ -13,10 +13,9 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from costlog.constants import COST_COMPUTED, COST_REPORTED, COST_UNPRICED, MAX_COST_USD
 from costlog.domain import catalogue
@@ -44,9 +43,9 @@ OVERRIDE_DIGEST_CHARS = 12
 MEMO_MAX = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class Priced:
-    """How an event is costed: ``parts`` and ``price_source`` for a computed cost only."""
+class Priced(NamedTuple):
+    """How an event is costed: ``parts`` and ``price_source`` for a computed cost only. (A
+    tuple: one is made per event written.)"""
 
     cost_usd: float
     cost_source: str
