@@ -84,7 +84,7 @@ def test_migrate_reports_then_is_up_to_date(env: dict[str, str]) -> None:
     first = invoke(env, "migrate")
     assert first.output == (
         "applied migrations 001, 002, 003, 004, 005, 006, 007, 008, 009, 010, 011, 012, 013,"
-        f" 014, 015, 016, 017, 018, 019 to {env['COSTLOG_DB']}\n")
+        f" 014, 015, 016, 017, 018, 019, 021 to {env['COSTLOG_DB']}\n")
     assert invoke(env, "migrate").output == f"{env['COSTLOG_DB']} is up to date\n"
 
 
