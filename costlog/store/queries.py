@@ -1233,7 +1233,7 @@ def unpriced_models(db: sqlite_utils.Database) -> list[tuple[str, str, int, int]
     events first."""
     return [tuple(row) for row in db.execute(  # type: ignore[misc]
         f"SELECT COALESCE(n.model_id, ''), {rollups.PROVIDER}, COUNT(*), SUM({rollups.TOKENS})"
-        " FROM cost_log AS n WHERE n.cost_source = 'unpriced' GROUP BY 1, 2"
+        f" FROM cost_log AS n WHERE n.cost_source = 'unpriced' AND {rollups.LIVE} GROUP BY 1, 2"
         " ORDER BY 3 DESC, 1, 2").fetchall()]
 
 

@@ -15,7 +15,7 @@ from costlog.domain.event import parse_event
 from costlog.domain.pricing import PriceTable
 from costlog.store import rollups
 from costlog.store.orchestrator import get_cost_aggregates
-from costlog.store.queries import read_counters
+from costlog.store.queries import read_counters, unpriced_models
 from costlog.store.write import (
     EventNotFound,
     check_aggregates,
@@ -140,6 +140,13 @@ def test_a_void_leaves_every_figure_and_keeps_its_row(db) -> None:
     assert spend(db, "rollup_project", "project_id") == {"proj": (5_000_000_000, 2)}
     assert [(rev, by) for rev, by, _ in history(db, "a")] == [(0, "void"), (1, "event")]
     assert list(check_aggregates(db)) == []
+
+
+def test_a_voided_unpriced_event_is_no_longer_listed_as_unpriced(db) -> None:
+    record(db, {"event_id": "u", "model": "mystery-model", "cost_usd": ...})
+    assert unpriced_models(db) == [("mystery-model", "claude", 1, 120)]
+    void_event(db, "u", "a test run")
+    assert unpriced_models(db) == []
 
 
 def test_voiding_an_unknown_event_raises(db) -> None:
