@@ -360,8 +360,10 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
                    for refusal in result.refused]
     if errors:
         raise InvalidJob(_failure_message(errors, len(events), result))
-    log.debug("recorded %d events (%d duplicates)", result.inserted, result.duplicates)
-    return {"inserted": result.inserted, "duplicates": result.duplicates}
+    log.debug("recorded %d events (%d duplicates, %d revised)", result.inserted,
+              result.duplicates, result.revised)
+    return {"inserted": result.inserted, "duplicates": result.duplicates,
+            "revised": result.revised}
 
 
 def deliver_alert(alert_id: str, url_key: str) -> str:

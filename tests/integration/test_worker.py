@@ -21,6 +21,8 @@ from rq.job import JobStatus
 from costlog import constants
 from costlog.settings import Settings
 from costlog.store import write
+from costlog.store.connection import connect as connect_store
+from costlog.store.queries import read_counters
 from ingest import worker
 from ingest.queue import enqueue_events, make_queue
 from ingest.redis_conn import connect
@@ -85,8 +87,10 @@ def test_burst_worker_commits_rows_exactly_once(settings: Settings, queue: rq.Qu
 
     assert rows(settings.db_path) == [("a", 0.5), ("b", 0.25)]
     assert total_cost(settings.db_path) == 0.75
-    assert queue.fetch_job(first.id).return_value() == {"inserted": 2, "duplicates": 0}
-    assert queue.fetch_job(again.id).return_value() == {"inserted": 0, "duplicates": 2}
+    assert queue.fetch_job(first.id).return_value() == {
+        "inserted": 2, "duplicates": 0, "revised": 0}
+    assert queue.fetch_job(again.id).return_value() == {
+        "inserted": 0, "duplicates": 2, "revised": 0}
     assert len(queue) == 0
 
 
@@ -100,6 +104,24 @@ def test_worker_in_a_thread_runs_jobs(settings: Settings, queue: rq.Queue) -> No
     assert not thread.is_alive()
     assert queue.fetch_job(enqueued.id).get_status() == JobStatus.FINISHED
     assert rows(settings.db_path) == [("threaded", 0.5)]
+
+
+def test_a_revision_through_the_queue_replaces_the_recorded_event(
+        settings: Settings, queue: rq.Queue) -> None:
+    """Revisions 2 and 1 in that order, twice, on a real worker: the rows end at revision 2."""
+    enqueue_events(queue, [event("a")])
+    enqueue_events(queue, [{**event("a", 2.0), "revision": 2}])
+    enqueue_events(queue, [{**event("a", 1.0), "revision": 1}])
+    enqueue_events(queue, [{**event("a", 2.0), "revision": 2}, {**event("a", 1.0), "revision": 1}])
+    run_worker(settings, burst=True)
+    assert rows(settings.db_path) == [("a", 2.0)]
+    assert total_cost(settings.db_path) == 2.0
+    db = connect_store(settings.db_path)
+    assert list(write.check_aggregates(db)) == []
+    counters = read_counters(db)
+    assert (counters["events_ingested"], counters["events_revised"],
+            counters["duplicates_ignored"]) == (1, 1, 3)
+    db.close()
 
 
 def test_transient_failure_is_retried_not_failed(

@@ -147,7 +147,7 @@ def test_valid_job_records_rows_and_rollups(queue: rq.Queue, context: JobContext
 
     fetched = queue.fetch_job(enqueued.id)
     assert fetched.get_status() == JobStatus.FINISHED
-    assert fetched.return_value() == {"inserted": 2, "duplicates": 0}
+    assert fetched.return_value() == {"inserted": 2, "duplicates": 0, "revised": 0}
     assert count_rows(context.db) == 2
     assert aggregate_totals(context.db) == (2.0, 200, 40, 2, 2)
     assert context.db.execute(
@@ -163,8 +163,10 @@ def test_same_events_enqueued_twice_count_once(queue: rq.Queue, context: JobCont
 
     work(queue)
 
-    assert queue.fetch_job(first.id).return_value() == {"inserted": 2, "duplicates": 0}
-    assert queue.fetch_job(second.id).return_value() == {"inserted": 0, "duplicates": 2}
+    assert queue.fetch_job(first.id).return_value() == {
+        "inserted": 2, "duplicates": 0, "revised": 0}
+    assert queue.fetch_job(second.id).return_value() == {
+        "inserted": 0, "duplicates": 2, "revised": 0}
     assert count_rows(context.db) == 2
     assert aggregate_totals(context.db) == (2.0, 200, 40, 2, 1)
 
@@ -210,8 +212,8 @@ def test_missing_event_id_is_filled_by_hash_so_replays_count_once(context: JobCo
     payload = event("unused")
     del payload["event_id"]
 
-    assert record_events([payload]) == {"inserted": 1, "duplicates": 0}
-    assert record_events([dict(payload)]) == {"inserted": 0, "duplicates": 1}
+    assert record_events([payload]) == {"inserted": 1, "duplicates": 0, "revised": 0}
+    assert record_events([dict(payload)]) == {"inserted": 0, "duplicates": 1, "revised": 0}
     event_id = context.db.execute("SELECT event_id FROM cost_log").fetchone()[0]
     assert len(event_id) == 64
 
@@ -252,7 +254,7 @@ def test_context_defaults_to_environment(
     monkeypatch.delenv("COSTLOG_PRICES", raising=False)
     previous = job.set_context(None)
     try:
-        assert record_events([event("e1")]) == {"inserted": 1, "duplicates": 0}
+        assert record_events([event("e1")]) == {"inserted": 1, "duplicates": 0, "revised": 0}
         built = job.get_context()
         assert built.db.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0] == 1
         built.db.close()

@@ -69,7 +69,7 @@ def test_jobs_at_the_largest_cost_stop_exactly_at_the_limit(context: sqlite_util
     the other 777 is refused with the reason, and the job that holds them fails."""
     for start in range(0, 9000, 1000):
         assert job.record_events(max_cost_events(start, 1000)) == {"inserted": 1000,
-                                                                    "duplicates": 0}
+                                                                    "duplicates": 0, "revised": 0}
     with pytest.raises(InvalidJob) as failed:
         job.record_events(max_cost_events(9000, 1000))
     message = str(failed.value)

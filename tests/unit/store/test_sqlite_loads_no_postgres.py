@@ -10,7 +10,8 @@ from tests.support.processes import modules_loaded, within
 JOB = """
 from ingest import job
 from tests.support.events import wire_event
-assert job.record_events([wire_event(event_id="e-1")]) == {"inserted": 1, "duplicates": 0}
+result = job.record_events([wire_event(event_id="e-1")])
+assert result == {"inserted": 1, "duplicates": 0, "revised": 0}
 """
 
 
