@@ -617,3 +617,34 @@ def test_invalid_event_is_not_filled_by_uuid() -> None:
     with pytest.raises(InvalidEvent) as caught:
         parse_event(event(event_id="bad id"), now=NOW, fill_id="uuid")
     assert str(caught.value) == f"event_id: {EVENT_ID_REASON}"
+
+
+# --- revision -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 0), (0, 0), (1, 1), (2**31 - 1, 2**31 - 1)])
+def test_revision_is_kept_and_round_trips_through_the_wire_form(value: Any,
+                                                                expected: int) -> None:
+    parsed = parse(event(event_id="e", revision=value))
+    assert parsed.revision == expected
+    wire = parsed.to_json()
+    assert wire.get("revision", 0) == expected
+    assert ("revision" in wire) == bool(expected)  # an uncorrected event's wire form unchanged
+    assert parse(wire) == parsed
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (True, "revision: must be an integer >= 0, got boolean"),
+    ("1", "revision: must be an integer >= 0, got string"),
+    (1.5, "revision: must be an integer >= 0, got number"),
+    (-1, "revision: must be an integer >= 0, got -1"),
+    (2**31, "revision: must be at most 2147483647, got 2147483648"),
+])
+def test_a_bad_revision_is_refused_naming_the_field(value: Any, message: str) -> None:
+    with pytest.raises(InvalidEvent) as refused:
+        parse(event(revision=value))
+    assert str(refused.value) == message
+
+
+def test_a_filled_id_ignores_the_revision() -> None:
+    assert parse(event(revision=3)).event_id == parse(event()).event_id
