@@ -58,6 +58,10 @@ class StateCollector(Collector):
                  "Events stored at cost 0 because their model has no price."),
                 ("costlog_events_refused", "events_refused",
                  "Events refused because a stored sum would pass its exact range."),
+                ("costlog_events_revised", "events_revised",
+                 "Events that replaced a recorded version of theirs (a higher revision)."),
+                ("costlog_events_voided", "events_voided",
+                 "Events voided (taken out of every figure, their rows kept)."),
             ):
                 yield CounterMetricFamily(name, text, value=state.stored.get(key, 0))
         if state.alerts is not None:

@@ -55,6 +55,15 @@ def test_a_voided_event_leaves_every_figure(client: TestClient,
     assert len(EVENTS) == seeded.execute("SELECT COUNT(*) FROM cost_log").fetchone()[0]
 
 
+def test_metrics_count_voids(client: TestClient, seeded: sqlite_utils.Database) -> None:
+    event_id, *_ = first_event(seeded)
+    client.post(f"/api/cost/events/{event_id}/void", json={"reason": "a test run"})
+    client.post(f"/api/cost/events/{event_id}/void", json={"reason": "again"})
+    lines = client.get("/metrics").text.splitlines()
+    assert "costlog_events_voided_total 1.0" in lines
+    assert "costlog_events_revised_total 0.0" in lines
+
+
 def test_voiding_an_unknown_event_is_404(client: TestClient) -> None:
     response = client.post("/api/cost/events/no-such-event/void", json={"reason": "typo"})
     assert (response.status_code, response.json()) == (404, {"error": "event not found"})
