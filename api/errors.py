@@ -46,6 +46,7 @@ UNSUPPORTED_ENCODING = "unsupported content encoding: use gzip, deflate or none"
 CROSS_ORIGIN = "cross-origin write refused"
 INVALID_HOST = "invalid host header"
 BUSY = "busy: retry shortly"
+REQUEST_TIMEOUT = "request not received in time"
 INTERNAL = "internal server error"
 
 

@@ -133,6 +133,13 @@ QUERY_RETRY_AFTER_SECONDS: Final = 1
 #: The API process's GIL switch interval (Python's default: 5 ms), see api/server.py.
 SWITCH_INTERVAL_SECONDS: Final = 0.0005
 DEFAULT_PORT: Final = 8787
+#: The API's open connections at most; one more is answered 503 and closed. Capped below the
+#: process's open-file limit, less RESERVED_FILE_DESCRIPTORS for its database, Redis and logs.
+MAX_OPEN_CONNECTIONS: Final = 1000
+RESERVED_FILE_DESCRIPTORS: Final = 128
+#: Each request must arrive whole (headers and body) within this long of its connection's start
+#: or of the previous answer: 408 and closed otherwise.
+REQUEST_READ_SECONDS: Final = 30.0
 
 # Worker / API Redis client (not the executor hook): longer timeouts, still no hidden retries.
 SERVICE_CONNECT_TIMEOUT_SECONDS: Final = 3.0
@@ -161,8 +168,11 @@ WRITE_ERRORS_KEY_PREFIX: Final = "costlog:write-errors:"
 WRITE_ERROR_STALE_SECONDS: Final = 900
 
 # Budget alerts (ingest/alerts.py) and the budget gate (ingest/gate.py).
-#: Each webhook request's timeout.
-ALERT_TIMEOUT_SECONDS: Final = 5.0
+#: Each webhook attempt's deadline, for the whole of it: connect, send and read together.
+ALERT_ATTEMPT_SECONDS: Final = 10.0
+#: Alert deliveries run on their own queue, named the events' queue + this, with their own
+#: worker (``costlog worker --alerts``): a slow receiver never holds up recording.
+ALERTS_QUEUE_SUFFIX: Final = "-alerts"
 #: Waits between delivery attempts: the first retry after 10 s, 7 attempts over ~15.7 minutes.
 ALERT_RETRY_INTERVALS: Final = (10, 30, 60, 120, 240, 480)
 #: A worker re-enqueues alerts whose deliveries never reached the queue, and rewrites the gate's

@@ -1,10 +1,11 @@
 """The queue side of budget alerts, after the commit that decided them.
 
-* :func:`after_commit` puts each fired alert's deliveries on the queue (one RQ job per alert and
-  webhook, ``ingest.job.deliver_alert``) and the touched budgets' month spend into Redis, where
-  the budget gate reads it (``ingest.gate``).
-* :func:`deliver` is that job: one signed POST, retried with backoff by RQ, the outcome of each
-  attempt recorded in ``cost_alert_deliveries``.
+* :func:`after_commit` puts each fired alert's deliveries on the alerts queue (``<queue>-alerts``,
+  one RQ job per alert and webhook, ``ingest.job.deliver_alert``) and the touched budgets' month
+  spend into Redis, where the budget gate reads it (``ingest.gate``).
+* :func:`deliver` is that job, run by the alert worker (``costlog worker --alerts``): one signed
+  POST (``ingest.webhook``), retried with backoff by RQ, the outcome of each attempt recorded in
+  ``cost_alert_deliveries``.
 * :func:`sweep` (every worker, every ALERT_SWEEP_SECONDS) enqueues what could not be enqueued
   after its commit (Redis was down, the writer was ``costlog import``) and rewrites the whole
   budget state.
@@ -12,13 +13,10 @@
 Delivery is at least once: a receiver de-duplicates on the body's ``id``.
 """
 
-import base64
 import json
 import logging
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +27,7 @@ from costlog import clock, constants
 from costlog.domain import alerts
 from costlog.errors import CostlogError
 from costlog.settings import Settings
-from ingest import gate
+from ingest import gate, webhook
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -60,12 +58,12 @@ def delivery_retry() -> rq.Retry:
 
 def enqueue_deliveries(db: "sqlite_utils.Database", connection: redis.Redis, queue_name: str,
                        settings: Settings, alert_ids: Iterable[str]) -> int:
-    """Put each alert's deliveries on the queue and mark it enqueued; the number of alerts
-    enqueued. Redis errors are logged: the sweep tries again."""
+    """Put each alert's deliveries on the alerts queue of ``queue_name`` and mark it enqueued;
+    the number of alerts enqueued. Redis errors are logged: the sweep tries again."""
     from costlog.store import alerts as store
-    from ingest.queue import make_queue
+    from ingest.queue import alerts_queue_name, make_queue
 
-    queue = make_queue(queue_name, connection)
+    queue = make_queue(alerts_queue_name(queue_name), connection)
     done = 0
     for alert_id in alert_ids:
         try:
@@ -128,51 +126,6 @@ def sweep(db: "sqlite_utils.Database", connection: redis.Redis, queue_name: str,
 # -- delivery -----------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect is not a 2xx: it is retried, and the body never goes to another address.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def _split_credentials(url: str) -> tuple[str, str | None]:
-    """``url`` without its user:password, and those as HTTP Basic credentials (urllib would
-    take them for part of the host name)."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None:
-        return url, None
-    host = parts.netloc.rpartition("@")[2]
-    pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
-    return (urllib.parse.urlunsplit(parts._replace(netloc=host)),
-            base64.b64encode(pair.encode()).decode())
-
-
-def post(url: str, body: bytes, kind: str, delivery_id: str, secret: str | None) -> str | None:
-    """POST ``body`` to ``url`` once; None on a 2xx, else why not (never naming the URL)."""
-    headers = {"Content-Type": "application/json", "User-Agent": "costlog",
-               "X-Costlog-Event": kind, "X-Costlog-Delivery": delivery_id}
-    if secret:
-        headers["X-Costlog-Signature"] = alerts.signature(secret, body)
-    target, credentials = _split_credentials(url)
-    if credentials:
-        headers["Authorization"] = f"Basic {credentials}"
-    request = urllib.request.Request(target, data=body, headers=headers, method="POST")
-    try:
-        with _OPENER.open(request, timeout=constants.ALERT_TIMEOUT_SECONDS) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        if isinstance(reason, TimeoutError):
-            return f"timed out after {constants.ALERT_TIMEOUT_SECONDS:g} s"
-        text = f"{type(error).__name__}: {reason}"
-        return text.replace(url, alerts.redact_url(url))[:200]
-    return None if 200 <= status < 300 else f"HTTP {status}"
-
-
 def deliver(context: "JobContext", alert_id: str, key: str, job: rq.job.Job | None) -> str:
     """One attempt of one delivery (the ``deliver_alert`` job)."""
     from costlog.store import alerts as store
@@ -186,8 +139,8 @@ def deliver(context: "JobContext", alert_id: str, key: str, job: rq.job.Job | No
     shown = alerts.redact_url(url)
     if store.delivery_status(context.db, alert_id, key) == store.DELIVERED:
         return f"already delivered to {shown}"  # a second job for it (a sweep raced a writer)
-    error = post(url, body.encode(), json.loads(body)["type"], alert_id,
-                 context.settings.alert_secret)
+    error = webhook.post(url, body.encode(), json.loads(body)["type"], alert_id,
+                         context.settings.alert_secret)
     final = job is None or not job.retries_left
     store.record_attempt(context.db, alert_id, url, error=error, final=final, now=clock.now())
     if error is not None:
@@ -205,9 +158,10 @@ def send_test(settings: Settings, status: dict[str, Any]) -> list[dict[str, Any]
     fired_at = now.isoformat(timespec="seconds")
     ident = alerts.alert_id(alerts.TEST, status["project"], fired_at)
     body = alerts.encode(alerts.payload(alerts.TEST, status, fired_at, ident))
-    results = []
-    for url in settings.alert_webhooks:
-        error = post(url, body, alerts.TEST, ident, settings.alert_secret)
-        results.append({"url": alerts.redact_url(url), "delivered": error is None,
-                        "error": error})
-    return results
+    urls = settings.alert_webhooks
+    # All at once: the answer comes within one attempt's deadline, however many are slow.
+    with ThreadPoolExecutor(max_workers=max(len(urls), 1)) as pool:
+        errors = list(pool.map(
+            lambda url: webhook.post(url, body, alerts.TEST, ident, settings.alert_secret), urls))
+    return [{"url": alerts.redact_url(url), "delivered": error is None, "error": error}
+            for url, error in zip(urls, errors, strict=True)]

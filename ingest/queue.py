@@ -15,6 +15,11 @@ def make_queue(name: str, connection: redis.Redis) -> rq.Queue:
     return rq.Queue(name, connection=connection, job_class=CostlogJob, serializer=JSONSerializer)
 
 
+def alerts_queue_name(queue_name: str) -> str:
+    """The queue of the alert deliveries that the events of ``queue_name`` fire."""
+    return f"{queue_name}{constants.ALERTS_QUEUE_SUFFIX}"
+
+
 def retry_policy() -> rq.Retry:
     """Backoff for transient failures; needs a worker running the scheduler."""
     return rq.Retry(max=len(constants.RETRY_INTERVALS), interval=list(constants.RETRY_INTERVALS))

@@ -32,7 +32,7 @@ from costlog.redaction import redact, scrub
 from costlog.settings import Settings
 from ingest import alerts, health, job
 from ingest.job import CostlogJob
-from ingest.queue import make_queue
+from ingest.queue import alerts_queue_name, make_queue
 from ingest.redis_conn import connect
 
 log = logging.getLogger("costlog.worker")
@@ -54,11 +54,12 @@ class CostlogWorker(SimpleWorker):
 
     def __init__(self, *args: Any, stop: threading.Event,
                  replay_spool: Callable[[], object] | None = None,
-                 settings: Settings | None = None, **kwargs: Any) -> None:
+                 settings: Settings | None = None, sweeps: bool = True, **kwargs: Any) -> None:
         # Set before RQ's __init__, which already reads dequeue_timeout.
         self.stop_event = stop
         self.replayer = _Replayer(replay_spool)
         self.settings = settings
+        self.sweeps = sweeps  # the alert sweep: the events' workers, not the alert worker
         self.last_sweep: float | None = None
         self.write_failing = False
         super().__init__(*args, **kwargs)
@@ -124,7 +125,8 @@ class CostlogWorker(SimpleWorker):
         super().register_death()
 
     def _report_write_health(self, error: str | None) -> None:
-        queue_name = self.queues[0].name
+        # Under the events' queue, also from the alert worker: /healthz reads that one.
+        queue_name = self.settings.queue_name if self.settings else self.queues[0].name
         try:
             if error is None:
                 health.clear(self.connection, queue_name, self.name)
@@ -168,11 +170,11 @@ class CostlogWorker(SimpleWorker):
         """Every ALERT_SWEEP_SECONDS: enqueue alerts left unqueued, rewrite the budget state."""
         due = self.last_sweep is None or (
             time.monotonic() - self.last_sweep >= constants.ALERT_SWEEP_SECONDS)
-        if self.settings is None or not due:
+        if self.settings is None or not self.sweeps or not due:
             return
         self.last_sweep = time.monotonic()
         try:
-            alerts.sweep(job.get_context().db, self.connection, self.queues[0].name,
+            alerts.sweep(job.get_context().db, self.connection, self.settings.queue_name,
                          self.settings)
         except Exception as error:  # noqa: BLE001 - a sweep problem must not stop the worker
             log.warning("alert sweep failed: %s: %s", type(error).__name__,
@@ -220,11 +222,18 @@ def reconnect_delay(attempt: int) -> float:
     return min(delay, constants.WORKER_RECONNECT_MAX_SECONDS)
 
 
+def worked_queue(settings: Settings, deliveries: bool) -> str:
+    """The events' queue, or with ``deliveries`` its alerts queue."""
+    return alerts_queue_name(settings.queue_name) if deliveries else settings.queue_name
+
+
 def build_worker(settings: Settings, connection: redis.Redis, stop: threading.Event,
-                 replay_spool: Callable[[], object] | None = None) -> CostlogWorker:
-    """A worker on ``settings.queue_name`` with costlog's job class, serializer and tuning."""
+                 replay_spool: Callable[[], object] | None = None, *,
+                 deliveries: bool = False) -> CostlogWorker:
+    """A worker on ``settings.queue_name`` (``deliveries``: on its alerts queue) with costlog's
+    job class, serializer and tuning."""
     worker = CostlogWorker(
-        [make_queue(settings.queue_name, connection)],
+        [make_queue(worked_queue(settings, deliveries), connection)],
         connection=connection,
         job_class=CostlogJob,
         serializer=JSONSerializer,
@@ -234,6 +243,7 @@ def build_worker(settings: Settings, connection: redis.Redis, stop: threading.Ev
         stop=stop,
         replay_spool=replay_spool,
         settings=settings,
+        sweeps=not deliveries,
     )
     worker.replayer.redis_url = settings.redis_url
     return worker
@@ -271,16 +281,17 @@ def _release_scheduler_locks(connection: redis.Redis, queue_name: str,
 
 def _work_round(settings: Settings, stop: threading.Event, burst: bool,
                 replay_spool: Callable[[], object] | None,
-                stale_schedulers: set[str] | None = None) -> bool:
+                stale_schedulers: set[str] | None = None, deliveries: bool = False) -> bool:
     """Connect and run one RQ work loop; True when the worker should end (done or stopped)."""
     assert settings.redis_url
     stale_schedulers = set() if stale_schedulers is None else stale_schedulers
+    queue_name = worked_queue(settings, deliveries)
     connection = connect(settings.redis_url)
     try:
         connection.ping()  # RQ would die on an unreachable Redis: fail here instead
-        log.info("connected to %s, queue %r", redact(settings.redis_url), settings.queue_name)
-        _release_scheduler_locks(connection, settings.queue_name, stale_schedulers)
-        worker = build_worker(settings, connection, stop, replay_spool)
+        log.info("connected to %s, queue %r", redact(settings.redis_url), queue_name)
+        _release_scheduler_locks(connection, queue_name, stale_schedulers)
+        worker = build_worker(settings, connection, stop, replay_spool, deliveries=deliveries)
         if burst and replay_spool is not None:
             worker.replayer.run()  # one replay first, so spooled events are worked on too
         worker.maybe_sweep()  # the gate's state is complete from the start
@@ -302,8 +313,9 @@ def _work_round(settings: Settings, stop: threading.Event, burst: bool,
 
 def run_worker(settings: Settings, *, burst: bool = False,
                replay_spool: Callable[[], object] | None = None,
-               stop: threading.Event | None = None) -> None:
-    """Work the queue until burst completion or SIGINT/SIGTERM (or ``stop`` is set).
+               stop: threading.Event | None = None, deliveries: bool = False) -> None:
+    """Work the queue until burst completion or SIGINT/SIGTERM (or ``stop`` is set); with
+    ``deliveries``, the alerts queue (``<queue>-alerts``): the alert worker.
 
     Migrates the database once and installs the job context, then runs RQ rounds; whenever Redis
     is unreachable it logs (password masked), waits a bounded backoff and tries again.
@@ -315,7 +327,7 @@ def run_worker(settings: Settings, *, burst: bool = False,
     previous_context = job.set_context(context)
     previous_handlers = _install_stop_handlers(stop)
     try:
-        _run_rounds(settings, stop, burst, replay_spool)
+        _run_rounds(settings, stop, burst, replay_spool, deliveries)
     finally:
         _restore_handlers(previous_handlers)
         job.set_context(previous_context)
@@ -324,13 +336,13 @@ def run_worker(settings: Settings, *, burst: bool = False,
 
 
 def _run_rounds(settings: Settings, stop: threading.Event, burst: bool,
-                replay_spool: Callable[[], object] | None) -> None:
+                replay_spool: Callable[[], object] | None, deliveries: bool) -> None:
     attempt = 0
     stale_schedulers: set[str] = set()
     while not stop.is_set():
         started = time.monotonic()
         try:
-            if _work_round(settings, stop, burst, replay_spool, stale_schedulers):
+            if _work_round(settings, stop, burst, replay_spool, stale_schedulers, deliveries):
                 return
             reason = "the work loop ended (connection lost?)"
         except REDIS_DOWN as error:

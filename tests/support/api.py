@@ -6,6 +6,7 @@ edges that matter: the 24 h / 30 d window edges, the America/New_York fall-back 
 Asia/Kolkata day edge at 18:30Z and month edges that move with the zone.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -136,20 +137,22 @@ def usd(nanos: int) -> float:
     return nanos / 1_000_000_000
 
 
-SERVE = ("import sys; from api import serve; from costlog.settings import Settings;"
-         " serve(Settings.from_env(), sys.argv[1], int(sys.argv[2]))")
+SERVE = ("import sys, json; from api import serve; from costlog.settings import Settings;"
+         " serve(Settings.from_env(), sys.argv[1], int(sys.argv[2]), **json.loads(sys.argv[3]))")
 
 
 @contextmanager
 def uvicorn_api(env: dict[str, str], log: Path, host: str = "127.0.0.1",
-                process_out: list[subprocess.Popen] | None = None) -> Iterator[str]:
+                process_out: list[subprocess.Popen] | None = None,
+                **serve_options: Any) -> Iterator[str]:
     """``api.serve`` in its own process on a free port of ``host``: its base URL, until the
     block ends (then stopped with SIGINT, as Ctrl-C would, and reaped). The process is added
-    to ``process_out`` when given (to watch its memory)."""
+    to ``process_out`` when given (to watch its memory); ``serve_options`` go to ``serve``."""
     port = free_port()
     env = {**os.environ, **env}
     with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, "-c", SERVE, host, str(port)], env=env,
+        process = subprocess.Popen([sys.executable, "-c", SERVE, host, str(port),
+                                    json.dumps(serve_options)], env=env,
                                    stdout=output, stderr=subprocess.STDOUT,
                                    cwd=Path(__file__).parents[2])
         if process_out is not None:

@@ -1,6 +1,7 @@
 """A webhook receiver on loopback for alert delivery tests: it answers each POST as scripted
-(fail, time out, accept) and keeps what it received."""
+(fail, answer late, trickle, hang, accept) and keeps what it received."""
 
+import contextlib
 import http.server
 import threading
 import time
@@ -20,11 +21,25 @@ class Received:
 class Receiver:
     url: str
     #: What to do with the next requests, in order: "fail" (500), "timeout" (answer after
-    #: ``delay`` seconds), "accept" (204). Once empty: accept.
+    #: ``delay`` seconds), "trickle" (send the 204 answer one byte every ``delay`` seconds, as a
+    #: slow receiver does), "hang" (read the request, never answer), "accept" (204). Once empty:
+    #: the action of the request's path in ``paths``, else ``default``.
     script: list[str] = field(default_factory=list)
+    paths: dict[str, str] = field(default_factory=dict)
+    default: str = "accept"
     delay: float = 1.0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Set when the receiver stops: trickling and hanging answers end then.
+    closed: threading.Event = field(default_factory=threading.Event)
+
+    def action(self, path: str) -> str:
+        if self.script:
+            return self.script.pop(0)
+        return self.paths.get(path.partition("?")[0], self.default)
+
+
+ANSWER = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
 
 
 @contextmanager
@@ -36,7 +51,17 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with state.lock:
                 state.received.append(Received(self.path, dict(self.headers), body))
-                action = state.script.pop(0) if state.script else "accept"
+                action = state.action(self.path)
+            if action == "hang":
+                state.closed.wait()
+                return
+            if action == "trickle":
+                with contextlib.suppress(OSError):  # the client gave up
+                    for byte in ANSWER:
+                        if state.closed.wait(state.delay):
+                            return
+                        self.wfile.write(bytes([byte]))
+                return
             if action == "timeout":
                 time.sleep(state.delay)
             status = 500 if action == "fail" else 204
@@ -55,6 +80,7 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        state.closed.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -12,7 +12,8 @@ ROOT = Path(__file__).parents[3]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SETTINGS_ENV = set(VARIABLES)
-COSTLOG_SERVICES = ("worker", "api")
+#: costlog's services and the command each runs.
+COSTLOG_SERVICES = {"worker": "worker", "alert-worker": "worker", "api": "api"}
 
 
 def test_the_settings_env_names_are_found() -> None:
@@ -25,16 +26,18 @@ def test_the_settings_env_names_are_found() -> None:
 def test_services_run_cli_commands() -> None:
     services = COMPOSE["services"]
     assert set(services) == {"redis", "postgres", *COSTLOG_SERVICES}
-    for name in COSTLOG_SERVICES:
+    for name, command_name in COSTLOG_SERVICES.items():
         command = services[name]["command"]
-        assert command[:2] == ["costlog", name]
-        assert name in main.commands
+        assert command[:2] == ["costlog", command_name]
+        assert command_name in main.commands
         # Every option given exists on that command.
-        options = {opt for param in main.commands[name].params for opt in param.opts}
+        options = {opt for param in main.commands[command_name].params for opt in param.opts}
         assert {arg for arg in command[2:] if arg.startswith("--")} <= options
         # One image for both.
         assert services[name]["build"] == "."
         assert services[name]["image"] == services["worker"]["image"]
+    # Alert deliveries have a worker of their own: a slow webhook never holds up recording.
+    assert services["alert-worker"]["command"] == ["costlog", "worker", "--alerts"]
     assert services["api"]["command"][2:] == [
         "--host", "0.0.0.0", "--port", str(constants.DEFAULT_PORT)]
     # One host port by default; a range for scaled replicas (COSTLOG_API_PORTS=8787-8788).
@@ -53,7 +56,8 @@ def test_environment_names_are_settings() -> None:
         assert environment["COSTLOG_QUEUE"] == constants.QUEUE_NAME
         # Clients never arrive over loopback: the token is required (compose fails without it).
         assert environment["COSTLOG_API_TOKEN"] == "${COSTLOG_API_TOKEN:?set COSTLOG_API_TOKEN}"
-    assert COMPOSE["services"]["worker"]["environment"] == COMPOSE["services"]["api"]["environment"]
+    for name in COSTLOG_SERVICES:
+        assert COMPOSE["services"][name]["environment"] == COMPOSE["services"]["api"]["environment"]
 
 
 def test_volume_and_redis_durability() -> None:
