@@ -4,7 +4,8 @@ Uvicorn reads requests without a deadline (its keep-alive timer stops at a reque
 byte) and accepts connections without bound: clients sending a request's first bytes and
 nothing more held 4,000 connections open. Here each connection must send its whole request
 within ``request_seconds`` (408 and closed otherwise), and a connection beyond
-``max_connections`` open ones is answered 503 and closed at once. Each connection runs one
+``max_connections`` open ones is answered 503 and closed (once the client has read the
+answer, ANSWER_GRACE_SECONDS at most). Each connection runs one
 request at a time, so that bounds the requests in progress too. Exposed beyond loopback, put a
 reverse proxy in front (docs/operations.md).
 """

@@ -85,6 +85,24 @@ class Group(click.Group):
         super().__init__(*args, **kwargs)
         self.params.extend(_settings_options())
 
+    def invoke(self, ctx: click.Context) -> Any:
+        ctx.ensure_object(dict)  # shared with the command's context, which puts settings in it
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            # A database that cannot be written (a full disk above all) is one line, exit 1:
+            # every write is one transaction, so what it had not committed is not there.
+            settings = (ctx.find_object(dict) or {}).get("settings")
+            if settings is None:
+                raise
+            from costlog.store.connection import write_failure
+
+            reason = write_failure(error, settings.db_path)
+            if reason is None:
+                raise
+            click.echo(f"cannot write the database: {reason}", err=True)
+            ctx.exit(1)
+
 
 Group.group_class = Group
 

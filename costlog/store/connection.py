@@ -1,6 +1,9 @@
 """Opening the store (a SQLite file, or PostgreSQL for a ``postgresql://`` URL) and the one
 transaction shape every write uses."""
 
+import errno
+import os
+import resource
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -150,8 +153,76 @@ def immediate(db: Database) -> Iterator[Database]:
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
-    except BaseException:
+        db.conn.execute("COMMIT")
+    except BaseException as error:
+        _note_room(db, error)
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         raise
-    db.conn.execute("COMMIT")
+
+
+#: What a write failure for want of room says (costlog.cli prints it after "cannot write the
+#: database: ").
+DISK_FULL = "disk is full"
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10
+_PG_DISK_FULL = "53100"
+_NO_ROOM_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+#: The most a SQLite write adds to a file: a WAL frame (a page and its header).
+_LARGEST_WRITE = 64 * 1024 + 24
+
+
+def write_failure(error: BaseException | None, target: Path | str) -> str | None:
+    """Why ``error`` (or its cause) means the database ``target`` cannot be written: DISK_FULL
+    when there is no room (a full disk, a quota, the process's file-size limit), the database's
+    own words for another I/O error; None for any other error.
+
+    SQLite says "database or disk is full" for ENOSPC but "disk I/O error" for every other
+    failed write, a file-size limit or quota included: then the room left decides.
+    """
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _NO_ROOM_ERRNOS:
+            return DISK_FULL
+        if getattr(error, "sqlstate", None) == _PG_DISK_FULL:
+            return DISK_FULL
+        if isinstance(error, sqlite3.Error):
+            code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+            if code == _SQLITE_FULL:
+                return DISK_FULL
+            if code == _SQLITE_IOERR:
+                no_room = getattr(error, _NO_ROOM_NOTE, None)
+                if no_room is None:
+                    no_room = _no_room(Path(target))
+                return DISK_FULL if no_room else str(error)
+            return None
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _no_room(path: Path) -> bool:
+    files = [path.with_name(path.name + suffix) for suffix in ("", "-wal", "-journal")]
+    largest = max((file.stat().st_size for file in files if file.exists()), default=0)
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY and largest + _LARGEST_WRITE > soft:
+        return True
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+#: Set on a SQLite I/O error by the transaction it ended: whether there was no room, looked at
+#: before the rollback and the close shrink or remove the write-ahead log.
+_NO_ROOM_NOTE = "costlog_no_room"
+
+
+def _note_room(db: sqlite_utils.Database, error: BaseException) -> None:
+    if not isinstance(error, sqlite3.Error):
+        return
+    if getattr(error, "sqlite_errorcode", 0) & 0xFF != _SQLITE_IOERR:
+        return
+    try:
+        path = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    except sqlite3.Error:
+        return
+    if path:
+        setattr(error, _NO_ROOM_NOTE, _no_room(Path(path)))

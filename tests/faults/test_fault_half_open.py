@@ -17,6 +17,7 @@ import psutil
 import pytest
 import sqlite_utils
 
+from api.server import ANSWER_GRACE_SECONDS
 from costlog import constants
 from tests.support.api import uvicorn_api
 from tests.support.faults import report, wait_for
@@ -58,6 +59,7 @@ def test_half_open_connections_cannot_exhaust_the_api(api: tuple[str, psutil.Pro
             connection.sendall(PARTIAL)
             sockets.append(connection)
         opened = time.monotonic() - started
+        time.sleep(ANSWER_GRACE_SECONDS + 0.5)  # the refused ones' grace to read their 503
         held = sum(1 for c in process.net_connections(kind="tcp") if c.status == "ESTABLISHED")
         rss_mb = process.memory_info().rss / 2**20
         busy = httpx.get(f"{base}/healthz", timeout=30)
