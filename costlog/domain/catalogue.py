@@ -63,11 +63,16 @@ class CatalogueModel:
         self.provider = provider
         self.model = model
         conditions = model.prices if isinstance(model.prices, list) else []
-        #: Whether its price changes within a day (off-peak hours): then it is looked up by the
-        #: minute, else by the UTC day.
-        self.by_minute = any(isinstance(c.constraint, TimeOfDateConstraint) for c in conditions)
+        #: The constraints by time of day (off-peak hours) its price changes with within a day.
+        self._hours = tuple(c.constraint for c in conditions
+                            if isinstance(c.constraint, TimeOfDateConstraint))
         self._corrections = tuple(c for c in CORRECTIONS
                                   if (c.provider, c.model) == (provider.id, model.id))
+
+    def period(self, at: datetime) -> tuple:
+        """What its price at ``at`` depends on: the UTC day and, for a price that changes within
+        the day, which of those hours ``at`` falls in."""
+        return (at.date(), *(hours.active(at) for hours in self._hours))
 
     @property
     def name(self) -> str:

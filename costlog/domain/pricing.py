@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -66,18 +66,17 @@ class _Fixed:
 
 
 class _Dated:
-    """A catalogue model's prices, resolved once per UTC day (per minute for a model whose
-    price changes within a day) and service tier."""
+    """A catalogue model's prices, resolved once per UTC day (and hours of the day, for a model
+    whose price changes within a day) and service tier."""
 
     __slots__ = ("_model", "_prices")
 
     def __init__(self, model: catalogue.CatalogueModel) -> None:
         self._model = model
-        self._prices: dict[tuple[date | datetime, str], Price] = {}
+        self._prices: dict[tuple[tuple, str], Price] = {}
 
     def price(self, at: datetime, service_tier: str) -> Price | None:
-        period = at.replace(second=0, microsecond=0) if self._model.by_minute else at.date()
-        key = (period, service_tier)
+        key = (self._model.period(at), service_tier)
         found = self._prices.get(key)
         if found is None:
             found = self._prices[key] = self._model.price(at, service_tier)

@@ -160,6 +160,21 @@ def test_prices_in_force_at_the_event_timestamp() -> None:
     assert price_event(after, table).cost_usd == pytest.approx(300_000 * 3 / M)
 
 
+@pytest.mark.parametrize(("stamp", "rate"), [
+    ("2026-11-20T00:29:59Z", 0.135), ("2026-11-20T00:30:00Z", 0.27),
+    ("2026-11-20T16:29:59Z", 0.27), ("2026-11-20T16:30:00Z", 0.135),
+    ("2026-11-21T12:00:00Z", 0.27),
+])
+def test_a_price_that_changes_within_the_day(stamp: str, rate: float) -> None:
+    # DeepSeek's standard price from 00:30 to 16:30 UTC, its off-peak price otherwise.
+    table = PriceTable()
+    for earlier in ("2026-11-20T00:00:00Z", "2026-11-20T10:00:00Z", "2026-11-20T20:00:00Z"):
+        price_event(make_event("deepseek-chat", "deepseek", input_tokens=M, timestamp=earlier),
+                    table)
+    event = make_event("deepseek-chat", "deepseek", input_tokens=M, timestamp=stamp)
+    assert price_event(event, table).cost_usd == pytest.approx(rate)
+
+
 def test_service_tier_selects_the_catalogue_variant() -> None:
     # Anthropic's batch responses cost half (catalogue prices from 2026-10-14).
     batch = make_event(OPUS_4_5, service_tier="batch", input_tokens=M, output_tokens=M)
