@@ -50,8 +50,9 @@ def test_cost_log_keeps_the_indexes_costlog_reads_and_updated_rows_have_room(
     indexes = {name for (name,) in db.execute(
         "SELECT indexname FROM pg_indexes WHERE tablename = 'cost_log'"
         " AND schemaname = current_schema()")}
+    # ... and migration 021's partial index of the unpriced rows (the queue panel's count).
     assert indexes == {"cost_log_pkey", "idx_cost_event_id", "idx_cost_timestamp",
-                       "idx_cost_project_timestamp"}
+                       "idx_cost_project_timestamp", "idx_cost_unpriced"}
     roomy = {table for (table,) in db.execute(
         "SELECT relname FROM pg_class WHERE relnamespace = CAST(current_schema() AS regnamespace)"
         " AND relkind = 'r' AND reloptions = ARRAY['fillfactor=70']")}
