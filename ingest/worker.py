@@ -46,6 +46,36 @@ RQ_INTERMEDIATE_GRACE_SECONDS = 60
 INTERMEDIATE_STUCK_SECONDS = constants.MAINTENANCE_INTERVAL_SECONDS - 1
 
 
+#: RQ's INFO lines about each job: taken (with its description, which holds the job's
+#: arguments: the events), done, and how long its result is kept.
+RQ_PER_JOB_MESSAGES = frozenset({
+    "Worker %s: %s: %s (%s)", "Worker %s: %s: %s",
+    "Successfully completed %s job in %ss on worker %s",
+    "Successfully completed job %s in %ss on worker %s",
+    "Worker %s: job %s result discarded immediately",
+    "Worker %s: job %s result is kept for %s seconds",
+})
+
+
+class PerJobAtDebug(logging.Filter):
+    """Makes RQ's per-job lines DEBUG records (shown with -v): at the default level, one line
+    per job buries everything else, ``costlog up``'s address among it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.msg in RQ_PER_JOB_MESSAGES:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # RQ sets its own logger to INFO: costlog's level (-v) is the root logger's.
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_per_job_lines() -> None:
+    """Install :class:`PerJobAtDebug` on RQ's worker logger (once)."""
+    rq_log = logging.getLogger("rq.worker")
+    if not any(isinstance(found, PerJobAtDebug) for found in rq_log.filters):
+        rq_log.addFilter(PerJobAtDebug())
+
+
 class CostlogWorker(SimpleWorker):
     """SimpleWorker that reports stop signals, replays the spool, and runs in any thread."""
 
@@ -232,6 +262,7 @@ def build_worker(settings: Settings, connection: redis.Redis, stop: threading.Ev
                  deliveries: bool = False) -> CostlogWorker:
     """A worker on ``settings.queue_name`` (``deliveries``: on its alerts queue) with costlog's
     job class, serializer and tuning."""
+    quiet_per_job_lines()
     worker = CostlogWorker(
         [make_queue(worked_queue(settings, deliveries), connection)],
         connection=connection,

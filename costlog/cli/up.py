@@ -255,8 +255,6 @@ def claude_code_env(url: str, settings: Settings) -> list[str]:
 def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult | None) -> str:
     redis_note = " (private, data in " + str(beside(settings.db_path, REDIS_DIR_NAME)) + ")"
     lines = [
-        f"Dashboard: {url}/",
-        "",
         f"costlog is up: {url}",
         f"  database: {database_label(settings.db_path)}",
         f"  redis:    {redact(settings.redis_url or '')}{redis_note if private_redis else ''}",
@@ -290,7 +288,8 @@ def banner(settings: Settings, url: str, private_redis: bool, demo: DemoResult |
             f" COSTLOG_DB={database_label(settings.db_path)}",
             "  rq info -u \"$COSTLOG_REDIS_URL\"",
         ]
-    lines += ["", "Ctrl-C stops everything."]
+    # The address last, on a line of its own: what a new user looks for, below everything else.
+    lines += ["", "Ctrl-C stops everything.", "", f"Dashboard: {url}/"]
     return "\n".join(lines)
 
 

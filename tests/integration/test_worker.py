@@ -444,3 +444,21 @@ def test_a_new_round_frees_only_its_own_stopped_schedulers_lock(
     worker._release_scheduler_locks(client, queue_name, stale)
     assert client.get(key) == b"another-workers"
     assert stale == set()
+
+
+def test_each_job_logs_at_debug_only(settings: Settings, queue: rq.Queue,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """RQ's lines about each job (its description holds the events) are DEBUG records: at the
+    default level they would bury everything else, `costlog up`'s address among them."""
+    caplog.set_level(logging.DEBUG)
+    first = enqueue_events(queue, [event("logged-a")])
+    second = enqueue_events(queue, [event("logged-b", 0.25)])
+    run_worker(settings, burst=True)
+    assert rows(settings.db_path) == [("logged-a", 0.5), ("logged-b", 0.25)]
+    for job_id, event_id in ((first.id, "logged-a"), (second.id, "logged-b")):
+        lines = [r for r in caplog.records if r.name == "rq.worker" and (
+            job_id in r.getMessage() or event_id in r.getMessage())]
+        assert any(event_id in r.getMessage() for r in lines)  # the arguments, at debug
+        assert {r.levelname for r in lines} == {"DEBUG"}
+    shown = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert any("started with PID" in message for message in shown)  # the worker's own, once
