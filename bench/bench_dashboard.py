@@ -51,7 +51,8 @@ def weight(url: str) -> tuple[int, int]:
     ``url`` sends them: without, then with ``Accept-Encoding: gzip``."""
     with httpx.Client(base_url=url) as client:
         page = client.get("/").text
-        paths = ["/", *re.findall(r'(?:src|href)="(/static/[^"]+)"', page)]
+        # Each URL once: the browser fetches the icon it links twice only once.
+        paths = list(dict.fromkeys(["/", *re.findall(r'(?:src|href)="(/static/[^"]+)"', page)]))
         return (sum(len(_sent(client, path, "identity")) for path in paths),
                 sum(len(_sent(client, path, "gzip")) for path in paths))
 
