@@ -35,7 +35,7 @@ from costlog.domain import export
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.store import alerts as store_alerts
 from costlog.store import connection, orchestrator, queries
-from costlog.store.write import EventNotFound, void_event
+from costlog.store.write import EventNotFound, LastRevision, void_event
 from ingest import alerts as ingest_alerts
 from ingest.gate import Gate
 
@@ -432,6 +432,8 @@ async def void_cost_event(request: Request) -> Response:
                 result = void_event(db, event_id, reason, clock.now())
             except EventNotFound:
                 return None
+            except LastRevision as error:
+                raise ApiError(409, str(error)) from None
             if result.changed:
                 res.after_budget_change(db, result.decision)
             return queries.event(db, event_id)

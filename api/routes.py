@@ -295,7 +295,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         request_body={"type": "object", "required": ["reason"], "properties": {
             "reason": {"type": "string", "minLength": 1, "maxLength": VOID_REASON_MAX}}},
         response=_RECEIPT,
-        errors=(400, 401, 403, 404, 413, 415, 503),
+        errors=(400, 401, 403, 404, 409, 413, 415, 503),
         write=True,
     ),
     Endpoint(

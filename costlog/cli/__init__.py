@@ -440,7 +440,7 @@ def void(ctx: click.Context, event_id: str, reason: str) -> None:
     series, budgets, reports, export); its row and history stay. Voiding a void changes
     nothing; a later event with a higher revision brings it back. Exit 1 when no event has
     that id."""
-    from costlog.store.write import EventNotFound, void_event
+    from costlog.store.write import EventNotFound, LastRevision, void_event
 
     if not reason.strip():
         raise click.BadParameter("must not be empty", param_hint="--reason")
@@ -449,6 +449,8 @@ def void(ctx: click.Context, event_id: str, reason: str) -> None:
         result = void_event(db, event_id, reason)
     except EventNotFound:
         raise click.ClickException(f"event not found: {event_id}") from None
+    except LastRevision as error:
+        raise click.ClickException(str(error)) from None
     finally:
         db.close()
     if result.changed:

@@ -64,6 +64,16 @@ def test_metrics_count_voids(client: TestClient, seeded: sqlite_utils.Database) 
     assert "costlog_events_revised_total 0.0" in lines
 
 
+def test_an_event_at_the_last_revision_cannot_be_voided(client: TestClient,
+                                                        seeded: sqlite_utils.Database) -> None:
+    event_id, *_ = first_event(seeded)
+    seeded.execute("UPDATE cost_log SET revision = 2147483647 WHERE event_id = ?", [event_id])
+    seeded.conn.commit()
+    response = client.post(f"/api/cost/events/{event_id}/void", json={"reason": "x"})
+    assert (response.status_code, response.json()) == (
+        409, {"error": f"event {event_id}: revision 2147483647 is the last one"})
+
+
 def test_voiding_an_unknown_event_is_404(client: TestClient) -> None:
     response = client.post("/api/cost/events/no-such-event/void", json={"reason": "typo"})
     assert (response.status_code, response.json()) == (404, {"error": "event not found"})
@@ -94,7 +104,7 @@ def test_the_openapi_document_describes_the_void(client: TestClient) -> None:
     assert void["operationId"] == "voidCostEvent"
     body = void["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["reason"]
-    assert set(void["responses"]) >= {"200", "400", "401", "403", "404", "415"}
+    assert set(void["responses"]) >= {"200", "400", "401", "403", "404", "409", "415"}
     receipt = paths["/api/cost/events/{event_id}"]["get"]["responses"]["200"]
     schema = receipt["content"]["application/json"]["schema"]["properties"]
     assert {"revision", "voided", "revisions"} <= set(schema)
