@@ -44,6 +44,8 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RQ_INTERMEDIATE_GRACE_SECONDS = 60
 #: A job still in the intermediate list after this long (about one maintenance) is stuck.
 INTERMEDIATE_STUCK_SECONDS = constants.MAINTENANCE_INTERVAL_SECONDS - 1
+#: How long the thread listening for RQ's worker commands waits at a time.
+PUBSUB_WAIT_SECONDS = 1.0
 
 
 #: RQ's INFO lines about each job: taken (with its description, which holds the job's
@@ -126,6 +128,17 @@ class CostlogWorker(SimpleWorker):
                                         time.time() - RQ_INTERMEDIATE_GRACE_SECONDS - 1,
                                         ex=24 * 3600)
         super().clean_registries()
+
+    def subscribe(self) -> None:
+        # RQ's own, but listening for commands in 1 s waits rather than 60 s ones: redis-py 8
+        # stops the listening thread only once its wait ends, so every worker's exit (a burst
+        # run, SIGTERM, `costlog up` stopping) took a minute.
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=PUBSUB_WAIT_SECONDS, daemon=True,
+            exception_handler=self._pubsub_exception_handler)
 
     def execute_job(self, job: Any, queue: Any) -> None:
         # A job belongs to the queue it was taken from, whatever its hash claims: its failure

@@ -11,7 +11,8 @@ only. Clean means its exit status is 0.
 Two settings (schemathesis.toml below) say what a schema cannot: a schema-valid request may
 still be refused for what only the data can tell (start after end, more than 10,000 points, an
 initiative with no cost), with the documented 400 or 404; and POST /api/cost/events answers 202
-for a body whose events are refused one by one (``rejected`` in its answer), as documented.
+for a body some of whose events are refused (``rejected`` in its answer), 400 when all are, as
+documented.
 """
 
 import os
