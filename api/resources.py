@@ -22,9 +22,9 @@ from costlog.store import alerts as store_alerts
 from costlog.store import connection, queries
 from costlog.store.alerts import Decision
 from ingest import alerts as ingest_alerts
-from ingest import gate, health, redis_conn
+from ingest import health, redis_conn
 from ingest.client import Publisher
-from ingest.queue import make_queue
+from ingest.queue import alerts_queue_name, make_queue
 
 log = logging.getLogger("costlog.api")
 
@@ -138,14 +138,11 @@ class Resources:
         client = self.redis
         if client is None:
             return
+        name = self.settings.queue_name
         if decision.fired:
-            ingest_alerts.enqueue_deliveries(db, client, self.settings.queue_name,
+            ingest_alerts.enqueue_deliveries(db, make_queue(alerts_queue_name(name), client),
                                              self.settings, decision.fired)
-        try:
-            gate.publish_states(client, self.settings.queue_name, decision.states)
-        except ingest_alerts.REDIS_ERRORS as error:
-            log.warning("budget state not updated (%s); a worker's sweep rewrites it",
-                        type(error).__name__)
+        ingest_alerts.publish_states(client, name, decision)
 
     def queue_state(self) -> health.QueueState | None:
         """The queue's numbers and the workers' write errors; None when Redis cannot be asked."""

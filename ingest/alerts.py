@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from costlog.store.alerts import Decision
-    from ingest.job import JobContext
 
 log = logging.getLogger("costlog.alerts")
 
@@ -56,14 +55,12 @@ def delivery_retry() -> rq.Retry:
 # -- after a commit -----------------------------------------------------------------------------
 
 
-def enqueue_deliveries(db: "sqlite_utils.Database", connection: redis.Redis, queue_name: str,
-                       settings: Settings, alert_ids: Iterable[str]) -> int:
-    """Put each alert's deliveries on the alerts queue of ``queue_name`` and mark it enqueued;
-    the number of alerts enqueued. Redis errors are logged: the sweep tries again."""
+def enqueue_deliveries(db: "sqlite_utils.Database", queue: rq.Queue, settings: Settings,
+                       alert_ids: Iterable[str]) -> int:
+    """Put each alert's deliveries on ``queue`` (the alerts queue) and mark it enqueued; the
+    number of alerts enqueued. Redis errors are logged: the sweep tries again."""
     from costlog.store import alerts as store
-    from ingest.queue import alerts_queue_name, make_queue
 
-    queue = make_queue(alerts_queue_name(queue_name), connection)
     done = 0
     for alert_id in alert_ids:
         try:
@@ -85,64 +82,59 @@ def enqueue_deliveries(db: "sqlite_utils.Database", connection: redis.Redis, que
     return done
 
 
-def after_commit(context: "JobContext", decision: "Decision", job: rq.job.Job | None, *,
-                 defer_states: bool = False) -> None:
-    """In a record job, after its commit: enqueue the fired alerts' deliveries and update the
-    gate's state — now, or with ``defer_states`` in the transaction where RQ marks a costlog
-    job finished (``CostlogJob.gate_states``). Outside a job (no queue to use) the sweep does
-    both."""
-    from ingest.job import CostlogJob
-
-    if job is None:
-        return
+def after_commit(db: "sqlite_utils.Database", settings: Settings, decision: "Decision",
+                 alerts_queue: rq.Queue) -> None:
+    """After the commit that fired them: enqueue the alerts' deliveries on ``alerts_queue``."""
     for alert_id in decision.fired:
         log.info("budget alert fired: %s", alert_id)
     if decision.fired:
-        enqueue_deliveries(context.db, job.connection, job.origin, context.settings,
-                           decision.fired)
-    if defer_states and isinstance(job, CostlogJob):
-        job.gate_states = decision.states
-        return
+        enqueue_deliveries(db, alerts_queue, settings, decision.fired)
+
+
+def publish_states(connection: redis.Redis, queue_name: str, decision: "Decision") -> None:
+    """The gate's state after a commit, now; a Redis failure is logged (the sweep rewrites it)."""
     try:
-        gate.publish_states(job.connection, job.origin, decision.states)
+        gate.publish_states(connection, queue_name, decision.states)
     except REDIS_ERRORS as error:
-        log.warning("budget state not updated (%s); the next sweep rewrites it",
+        log.warning("budget state not updated (%s); a worker's sweep rewrites it",
                     type(error).__name__)
 
 
 def sweep(db: "sqlite_utils.Database", connection: redis.Redis, queue_name: str,
-          settings: Settings) -> None:
-    """Enqueue alerts left unqueued, then rewrite every budget's state (a worker, periodically)."""
+          settings: Settings, alerts_queue: rq.Queue) -> None:
+    """Enqueue alerts left unqueued on ``alerts_queue``, then rewrite every budget's state (a
+    worker, periodically)."""
     from costlog.store import alerts as store
 
     now = clock.now()
     late = store.unqueued(db, now - timedelta(seconds=constants.ALERT_ENQUEUE_GRACE_SECONDS))
     if late:
         log.info("sweep: enqueuing %d alert(s) left unqueued", len(late))
-        enqueue_deliveries(db, connection, queue_name, settings, late)
+        enqueue_deliveries(db, alerts_queue, settings, late)
     gate.publish_states(connection, queue_name, store.all_states(db, now), complete=True)
 
 
 # -- delivery -----------------------------------------------------------------------------------
 
 
-def deliver(context: "JobContext", alert_id: str, key: str, job: rq.job.Job | None) -> str:
+def deliver(db: "sqlite_utils.Database", settings: Settings, alert_id: str, key: str,
+            job: rq.job.Job | None) -> str:
     """One attempt of one delivery (the ``deliver_alert`` job)."""
     from costlog.store import alerts as store
 
-    url = {alerts.url_key(url): url for url in context.settings.alert_webhooks}.get(key)
+    url = {alerts.url_key(url): url for url in settings.alert_webhooks}.get(key)
     if url is None:
         raise UnknownDelivery(f"webhook {key} is not configured (COSTLOG_ALERT_WEBHOOKS)")
-    body = store.payload(context.db, alert_id)
+    body = store.payload(db, alert_id)
     if body is None:
         raise UnknownDelivery(f"no alert {alert_id!r}")
     shown = alerts.redact_url(url)
-    if store.delivery_status(context.db, alert_id, key) == store.DELIVERED:
+    if store.delivery_status(db, alert_id, key) == store.DELIVERED:
         return f"already delivered to {shown}"  # a second job for it (a sweep raced a writer)
     error = webhook.post(url, body.encode(), json.loads(body)["type"], alert_id,
-                         context.settings.alert_secret)
+                         settings.alert_secret)
     final = job is None or not job.retries_left
-    store.record_attempt(context.db, alert_id, url, error=error, final=final, now=clock.now())
+    store.record_attempt(db, alert_id, url, error=error, final=final, now=clock.now())
     if error is not None:
         log.warning("alert %s to %s: %s%s", alert_id, shown, error,
                     "; giving up" if final else "; will retry")

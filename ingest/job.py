@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import rq
 from rq.exceptions import DeserializationError
 from rq.job import Job, get_current_job
 from rq.utils import decode_redis_hash
@@ -238,7 +239,7 @@ class CostlogJob(Job):
 
     def _handle_success(self, result_ttl: Any, pipeline: Any, *args: Any, **kwargs: Any) -> None:
         # RQ marks a finished job in one Redis transaction; the gate's state joins it rather
-        # than costing a round trip of its own after every commit (ingest.alerts.after_commit).
+        # than costing a round trip of its own after every commit (see record_events).
         super()._handle_success(result_ttl, pipeline, *args, **kwargs)
         if self.gate_states:
             from ingest import gate
@@ -347,13 +348,18 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
     if valid:
         context = get_context()
         result = write.record_events(context.db, list(valid.values()), context.prices)
-        if result.decision.states:
+        job = get_current_job()
+        if result.decision.states and job is not None:  # outside a job, the sweep does both
             from ingest import alerts
 
+            alerts.after_commit(context.db, context.settings, result.decision,
+                                _alerts_queue(job))
             # A job that succeeds writes the gate's state as RQ marks it finished; one that
             # fails below writes it now.
-            alerts.after_commit(context, result.decision, get_current_job(),
-                                defer_states=not (errors or result.refused))
+            if isinstance(job, CostlogJob) and not (errors or result.refused):
+                job.gate_states = result.decision.states
+            else:
+                alerts.publish_states(job.connection, job.origin, result.decision)
     if result.refused:
         index_of = {event.event_id: index for index, event in valid.items()}
         errors += [f"event {index_of[refusal.event_id]}: {refusal.reason}"
@@ -366,6 +372,13 @@ def record_events(events: list[dict[str, Any]]) -> dict[str, int]:
             "revised": result.revised}
 
 
+def _alerts_queue(job: Job) -> rq.Queue:
+    """The queue of the deliveries that ``job``'s events fire: ``<its queue>-alerts``, on its
+    connection, with its job class and serializer."""
+    return rq.Queue(f"{job.origin}{constants.ALERTS_QUEUE_SUFFIX}", connection=job.connection,
+                    job_class=type(job), serializer=job.serializer)
+
+
 def deliver_alert(alert_id: str, url_key: str) -> str:
     """POST alert ``alert_id`` to the configured webhook whose key is ``url_key``.
 
@@ -375,7 +388,8 @@ def deliver_alert(alert_id: str, url_key: str) -> str:
     from ingest import alerts
 
     try:
-        return alerts.deliver(get_context(), alert_id, url_key, get_current_job())
+        context = get_context()
+        return alerts.deliver(context.db, context.settings, alert_id, url_key, get_current_job())
     except alerts.UnknownDelivery as error:
         raise InvalidJob(str(error)) from None
 

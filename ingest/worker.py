@@ -217,8 +217,9 @@ class CostlogWorker(SimpleWorker):
             return
         self.last_sweep = time.monotonic()
         try:
-            alerts.sweep(job.get_context().db, self.connection, self.settings.queue_name,
-                         self.settings)
+            name = self.settings.queue_name
+            alerts.sweep(job.get_context().db, self.connection, name, self.settings,
+                         make_queue(alerts_queue_name(name), self.connection))
         except Exception as error:  # noqa: BLE001 - a sweep problem must not stop the worker
             log.warning("alert sweep failed: %s: %s", type(error).__name__,
                         scrub(str(error), self.settings.redis_url))

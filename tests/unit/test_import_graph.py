@@ -112,8 +112,8 @@ def test_the_core_imports_neither_the_queue_side_nor_the_web_side() -> None:
     assert backwards == []
 
 
-def test_the_web_side_closes_no_circle() -> None:
-    assert [c for c in _cycles(import_graph()) if c[0].startswith("api")] == []
+def test_no_import_closes_a_circle() -> None:
+    assert _cycles(import_graph()) == []
 
 
 @pytest.mark.parametrize(
