@@ -64,6 +64,8 @@ TZ = Param("tz", "query", {"type": "string", "enum": list(IANA_ZONES),
            " are not); default COSTLOG_TZ, else UTC.")
 #: The forms parse_instant reads: a date (in tz), or RFC 3339 with an offset.
 INSTANT = {"type": "string", "pattern": f"{DATE_RE.pattern}|{RFC3339_RE.pattern}",
+           # Real dates and times only (not 2026-02-30), as parse_instant reads them.
+           "anyOf": [{"format": "date"}, {"format": "date-time"}],
            "examples": ["2026-11-01", "2026-11-01T09:30:00+01:00"]}
 READ = (PROJECT, TZ)
 
