@@ -75,6 +75,9 @@ def read_paths() -> list[str]:
             paths.append(f"/api/cost/budget?tz={tz}{project}")
         for initiative in ("INIT-A", "INIT-B", "INIT%2FC", "missing"):
             paths.append(f"/api/initiatives/{initiative}/cost?x=1{project}")
+        for window in ("period=7d", "period=month&tz=Asia/Kolkata",
+                       "start=2026-10-01&end=2026-11-15"):
+            paths.append(f"/api/initiatives/INIT-A/cost?{window}{project}")
     paths += [f"/api/cost/events/v-{number}" for number in (0, 7, 1499, 1500)]
     paths += ["/api/cost/export?format=csv", "/api/cost/export?format=jsonl"]
     # The budgets set below fire alerts (alpha's in Asia/Kolkata, the all-projects one).
