@@ -34,7 +34,7 @@ from costlog.constants import (
 from costlog.domain import export
 from costlog.domain.event import CostEvent, InvalidEvent, parse_event
 from costlog.store import alerts as store_alerts
-from costlog.store import connection, orchestrator, queries
+from costlog.store import budgets, connection, orchestrator, queries
 from costlog.store.write import EventNotFound, LastRevision, void_event
 from ingest import alerts as ingest_alerts
 from ingest.gate import Gate
@@ -134,7 +134,7 @@ def cost_budget(request: Request) -> Response:
     project = params.project(request, res.settings)
     tz, default = _status_zone(request, res)
     with res.read_db() as db:
-        body = queries.budget_status(db, project=project, tz=tz, now=clock.now(),
+        body = budgets.budget_status(db, project=project, tz=tz, now=clock.now(),
                                      default_tz=default)
     return JSON(body)
 
@@ -147,11 +147,11 @@ def budget_check(request: Request) -> Response:
     tz, default = _status_zone(request, res)
     allowed, reason = Gate(res.redis, res.settings.queue_name).allows(project)
     with res.read_db() as db:
-        budgets = [queries.budget_status(db, project=None if name == ALL_PROJECTS else name,
-                                         tz=tz, now=clock.now(), default_tz=default)
-                   for name in dict.fromkeys((project, ALL_PROJECTS))
-                   if queries.get_budget(db, name) is not None]
-    return JSON({"allowed": allowed, "reason": reason, "budgets": budgets})
+        statuses = [budgets.budget_status(db, project=None if name == ALL_PROJECTS else name,
+                                          tz=tz, now=clock.now(), default_tz=default)
+                    for name in dict.fromkeys((project, ALL_PROJECTS))
+                    if budgets.get_budget(db, name) is not None]
+    return JSON({"allowed": allowed, "reason": reason, "budgets": statuses})
 
 
 def cost_alerts(request: Request) -> Response:
@@ -240,14 +240,14 @@ def _limit_value(value: Any) -> float:
 def _threshold_value(value: Any) -> int:
     """An integer percent; an integral number (``74.0``, as many JSON encoders write 74) is one."""
     if value is None:
-        return queries.DEFAULT_ALERT_THRESHOLD
+        return budgets.DEFAULT_ALERT_THRESHOLD
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, errors.THRESHOLD_NOT_AN_INTEGER)
     if not 0 <= value <= 100:
         raise ApiError(400, errors.BAD_THRESHOLD)
-    return value or queries.DEFAULT_ALERT_THRESHOLD
+    return value or budgets.DEFAULT_ALERT_THRESHOLD
 
 
 def _timezone_value(value: Any) -> str | None:
@@ -298,12 +298,12 @@ async def update_cost_budget(request: Request) -> Response:
     def write() -> dict[str, Any]:
         with res.write_db() as db:
             timezone = body.timezone
-            if timezone is None and queries.get_budget(db, project) is None:
+            if timezone is None and budgets.get_budget(db, project) is None:
                 timezone = default.key  # a new budget's months: COSTLOG_TZ, else UTC
             decision = orchestrator.set_budget(db, name, body.limit, body.threshold,
                                                timezone=timezone, hard_limit=body.hard_limit)
             res.after_budget_change(db, decision)
-            return queries.budget_status(db, project=project, tz=tz, now=clock.now())
+            return budgets.budget_status(db, project=project, tz=tz, now=clock.now())
 
     status = await run_in_threadpool(write)
     log.info("budget of %r set: limit %s, alert at %s%%, zone %s, hard %s", name, body.limit,
@@ -324,7 +324,7 @@ async def test_alert(request: Request) -> Response:
 
     def send() -> list[dict[str, Any]]:
         with res.read_db() as db:
-            status = queries.budget_status(db, project=project, tz=None, now=clock.now(),
+            status = budgets.budget_status(db, project=project, tz=None, now=clock.now(),
                                            default_tz=default)
         return ingest_alerts.send_test(res.settings, status)
 

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from costlog.constants import ALL_PROJECTS
 from costlog.domain import alerts, buckets
-from costlog.store import queries
+from costlog.store import budgets, queries
 from costlog.store.connection import immediate
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -47,11 +47,11 @@ def _budgets(db: sqlite_utils.Database, projects: Iterable[str] | None) -> list[
         where = "project_id IN (SELECT value FROM json_each(?))"
         params = [json.dumps([*set(projects), ALL_PROJECTS])]
     try:
-        rows = db.execute(f"SELECT {queries.BUDGET_COLUMNS} FROM cost_budgets WHERE {where}"
+        rows = db.execute(f"SELECT {budgets.BUDGET_COLUMNS} FROM cost_budgets WHERE {where}"
                           " AND monthly_limit_usd > 0 ORDER BY project_id", params).fetchall()
     except sqlite3.OperationalError:
         return []  # a write between migrations, before budgets had zones: no alerts yet
-    return [queries.budget_of(row) for row in rows]
+    return [budgets.budget_of(row) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _month_states(db: sqlite_utils.Database, projects: Iterable[str] | None, now
     quarter = utc.replace(minute=utc.minute // 15 * 15, second=0, microsecond=0)
     for budget in _budgets(db, projects):
         project = budget["project_id"]
-        tz = queries.budget_zone(budget, UTC_ZONE)
+        tz = budgets.budget_zone(budget, UTC_ZONE)
         window = month_window(tz.key, quarter)
         spent = month_spend(db, project, window)
         yield budget, tz, spent, alerts.BudgetState(
@@ -124,7 +124,7 @@ def decide(db: sqlite_utils.Database, projects: Iterable[str], now: datetime) ->
         done = _fired(db, state.project, state.month)
         pending = [kind for kind in due if kind not in done]
         if pending:
-            status = queries.status_of(budget, state.project, spent, tz, now)
+            status = budgets.status_of(budget, state.project, spent, tz, now)
             fired.extend(_fire(db, kind, status, now) for kind in pending)
     return Decision(tuple(fired), tuple(states))
 

@@ -4,7 +4,6 @@ An orchestrator that called its global database's functions can call these with 
 names and meanings; each reads or writes through the same modules as the API and the worker.
 """
 
-import math
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,12 +11,10 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from costlog import clock
-from costlog.constants import ALL_PROJECTS
 from costlog.domain.event import parse_event
 from costlog.domain.models import detect_model
 from costlog.domain.pricing import PriceTable
-from costlog.errors import BAD_THRESHOLD, NEGATIVE_LIMIT
-from costlog.store import alerts, queries
+from costlog.store import alerts, budgets, queries
 from costlog.store.connection import immediate
 from costlog.store.write import WriteResult, record_events
 
@@ -95,11 +92,11 @@ def get_cost_aggregates(db: sqlite_utils.Database, project_id: str | None = None
 
 def get_budget(db: sqlite_utils.Database, project_id: str | None = None) -> dict[str, Any] | None:
     """The budget of ``project_id`` (None: the all-projects budget), or None when unset."""
-    return queries.get_budget(db, project_id)
+    return budgets.get_budget(db, project_id)
 
 
 def set_budget(db: sqlite_utils.Database, project_id: str | None, monthly_limit_usd: float,
-               alert_threshold_percent: int = queries.DEFAULT_ALERT_THRESHOLD, *,
+               alert_threshold_percent: int = budgets.DEFAULT_ALERT_THRESHOLD, *,
                timezone: str | None = None, hard_limit: bool | None = None,
                now: datetime | None = None) -> alerts.Decision:
     """Create or replace a monthly budget; a threshold of 0 means the default 80.
@@ -108,27 +105,9 @@ def set_budget(db: sqlite_utils.Database, project_id: str | None, monthly_limit_
     a new one). The alerts the new budget makes due fire in the same transaction: a limit
     lowered below this month's spend fires at once.
     """
-    if not math.isfinite(monthly_limit_usd) or monthly_limit_usd < 0:
-        raise ValueError(NEGATIVE_LIMIT)
-    if not 0 <= alert_threshold_percent <= 100:
-        raise ValueError(BAD_THRESHOLD)
-    if timezone is not None:
-        ZoneInfo(timezone)  # raises on an unknown zone
-    threshold = alert_threshold_percent or queries.DEFAULT_ALERT_THRESHOLD
-    project = project_id or ALL_PROJECTS
     with immediate(db):
-        db.execute(
-            "INSERT INTO cost_budgets(project_id, monthly_limit_usd, alert_threshold_percent,"
-            " timezone, hard_limit, created_at, updated_at)"
-            " VALUES (:project, :limit, :threshold, COALESCE(:tz, ''), COALESCE(:hard, 0),"
-            " datetime('now'), datetime('now'))"
-            " ON CONFLICT(project_id) DO UPDATE SET monthly_limit_usd = excluded.monthly_limit_usd,"
-            " alert_threshold_percent = excluded.alert_threshold_percent,"
-            " timezone = COALESCE(:tz, timezone), hard_limit = COALESCE(:hard, hard_limit),"
-            " updated_at = excluded.updated_at",
-            {"project": project, "limit": float(monthly_limit_usd), "threshold": threshold,
-             "tz": timezone, "hard": None if hard_limit is None else int(hard_limit)},
-        )
+        project = budgets.put_budget(db, project_id, monthly_limit_usd, alert_threshold_percent,
+                                     timezone=timezone, hard_limit=hard_limit)
         return alerts.decide(db, [project], now or clock.now())
 
 
@@ -136,7 +115,7 @@ def get_budget_status(db: sqlite_utils.Database, project_id: str | None = None,
                       tz: str | None = "UTC", now: datetime | None = None) -> dict[str, Any]:
     """Live month-to-date spend against the budget (calendar month in ``tz``; None: in the
     budget's own zone)."""
-    return queries.budget_status(db, project=project_id, tz=None if tz is None else ZoneInfo(tz),
+    return budgets.budget_status(db, project=project_id, tz=None if tz is None else ZoneInfo(tz),
                                  now=now or clock.now())
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from costlog.domain.event import parse_event
-from costlog.store import queries
+from costlog.store import budgets, queries
 from costlog.store.connection import Database, connect
 from costlog.store.migrations import migrate
 from costlog.store.write import check_aggregates, record_events, set_local_day_zones
@@ -56,7 +56,7 @@ def answers(db: Database) -> dict[str, Any]:
                         queries.timeseries(db, granularity=granularity, start=start, end=end,
                                            model=model, project=project, tz=tz, now=NOW, by=by))
         for project in (None, "alpha"):
-            found[f"budget {zone} {project}"] = queries.budget_status(
+            found[f"budget {zone} {project}"] = budgets.budget_status(
                 db, project=project, tz=tz, now=NOW)
     return found
 
@@ -72,7 +72,7 @@ def test_a_read_that_raced_a_removal_reads_again(store_target: str,
     # statement after it sees no local days: the read is made again without them.
     stale = {offset % (24 * 60): offset for offset in OFFSETS}
     set_local_day_zones(db, [])
-    monkeypatch.setattr(queries, "_registered_offsets", lambda _db: stale)
+    monkeypatch.setattr(queries.planner, "_registered_offsets", lambda _db: stale)
     assert answers(db) == utc_only
     db.close()
 

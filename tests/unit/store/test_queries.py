@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costlog.domain import buckets
-from costlog.store import queries, rollups
+from costlog.store import budgets, queries, rollups
 from costlog.store.connection import connect
 from costlog.store.migrations import migrate
 from tests.conftest import NOW
@@ -195,7 +195,7 @@ def test_bucket_sums_match_cost_log(series_db: sqlite_utils.Database, offsets: l
     origin = datetime.combine(FIRST_DAY, time(), tzinfo=UTC)
     edges = [origin + timedelta(minutes=offset, seconds=offset % 3 * 20)
              for offset in sorted(offsets)]
-    found = queries._bucket_sums(series_db, edges, project=project, model=model,
+    found = queries.bucket_sums(series_db, edges, project=project, model=model,
                                  levels=queries.MODEL_LEVELS[coarsest:])
     assert not any(found.costs)
     assert [_cost_and_tokens(by_key) for by_key in found.sums] == [
@@ -219,7 +219,7 @@ def test_bucket_sums_by_key_match_cost_log(series_db: sqlite_utils.Database, tz:
     first = datetime.combine(date(2026, 10, 25), time(), tzinfo=tz)
     last = first + timedelta(days=3 if granularity == "hour" else 30)
     points = buckets.buckets(first, last, granularity, tz, 1_000)
-    found = queries._bucket_sums(series_db, [p.start for p in points] + [points[-1].end],
+    found = queries.bucket_sums(series_db, [p.start for p in points] + [points[-1].end],
                                  project=None, model=None, levels=levels, key=key)
     names = {"project_id": PROJECTS, "phase": PHASES,
              "model": ("opus", "sonnet", "haiku", "gpt-5", "unknown")}[key]
@@ -295,7 +295,7 @@ def test_edges_at_the_end_of_year_9999(db: sqlite_utils.Database) -> None:
     assert [(point["start"], point["tokens"]) for point in body["series"]] == [
         ("9999-12-31T18:00:00-03:30", 0), ("9999-12-31T19:00:00-03:30", 3)]
     edge = datetime(9999, 12, 31, 23, 45, tzinfo=UTC)  # its nearest midnight is year 10000
-    assert queries._bucket_sums(db, [edge - timedelta(days=3), edge], project=None,
+    assert queries.bucket_sums(db, [edge - timedelta(days=3), edge], project=None,
                                 model=None) == ([{"": [7, 3, 0, 0, 0, 0]}], [{}])
 
 
@@ -314,7 +314,7 @@ def test_budget_month_spend_matches_cost_log(series_db: sqlite_utils.Database,
     now = datetime(2026, 10, 17, 9, tzinfo=UTC)
     start = datetime(2026, 10, 1, tzinfo=tz)
     for project in (None, "alpha"):
-        status = queries.budget_status(series_db, project=project, tz=tz, now=now)
+        status = budgets.budget_status(series_db, project=project, tz=tz, now=now)
         nanos, _ = _direct(series_db, start, datetime(2026, 11, 1, tzinfo=tz), project, None)
         assert status["current_spent_usd"] == nanos / 1_000_000_000
 
@@ -460,7 +460,7 @@ def test_task_breakdown_over_a_range_matches_cost_log(
         range_db: sqlite_utils.Database, start: str, end: str, project: str | None,
         limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # Ranked in two steps whatever the number of rows (these ranges hold few).
-    monkeypatch.setattr(queries, "ROWS_PER_PROBE", 0)
+    monkeypatch.setattr(queries.breakdowns, "ROWS_PER_PROBE", 0)
     _, since, until = queries.breakdown_range(None, start, end, UTC, NOW)
     assert since is not None and until is not None
     body = queries.breakdown(range_db, by="task", period=None, project=project, limit=limit,
@@ -470,13 +470,13 @@ def test_task_breakdown_over_a_range_matches_cost_log(
     assert list(body["breakdown"]) == list(expected["breakdown"])  # the rank order too
     # The answer came from the two-step ranking, not the grouping of every row (which a range
     # of raw rows only still is: no rollup to probe).
-    two_steps = queries._top_rows(range_db, "task", project, since, until, limit)
+    two_steps = queries.top_rows(range_db, "task", project, since, until, limit)
     assert (two_steps is not None) == ((start, end) != RANGES[1])
 
 
 def test_task_range_ranks_a_shared_key_as_one(range_db: sqlite_utils.Database,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queries, "ROWS_PER_PROBE", 0)
+    monkeypatch.setattr(queries.breakdowns, "ROWS_PER_PROBE", 0)
     body = queries.breakdown(range_db, by="task", period=None, project=None, limit=2, now=NOW,
                              start="2026-09-21T05:07:00Z", end="2026-11-18T13:20:00Z")
     assert list(body["breakdown"]) == ["p/q/t", "alpha/solo"]
@@ -492,14 +492,14 @@ def test_task_range_is_grouped_whole_where_probes_cost_more(
         range_db: sqlite_utils.Database, monkeypatch: pytest.MonkeyPatch, setting: str,
         value: int) -> None:
     start, end = RANGES[0]
-    monkeypatch.setattr(queries, "ROWS_PER_PROBE", 0)
+    monkeypatch.setattr(queries.breakdowns, "ROWS_PER_PROBE", 0)
     expected = queries.breakdown(range_db, by="task", period=None, project=None, limit=5,
                                  now=NOW, start=start, end=end)
     _, since, until = queries.breakdown_range(None, start, end, UTC, NOW)
     assert since is not None and until is not None
-    assert queries._top_rows(range_db, "task", None, since, until, 5) is not None
-    monkeypatch.setattr(queries, setting, value)
-    assert queries._top_rows(range_db, "task", None, since, until, 5) is None
+    assert queries.top_rows(range_db, "task", None, since, until, 5) is not None
+    monkeypatch.setattr(queries.breakdowns, setting, value)
+    assert queries.top_rows(range_db, "task", None, since, until, 5) is None
     assert queries.breakdown(range_db, by="task", period=None, project=None, limit=5, now=NOW,
                              start=start, end=end) == expected
 
@@ -515,7 +515,7 @@ def test_breakdown_empty_database(db: sqlite_utils.Database, by: str, period: st
     assert without_token_kinds(body) == {
         "period": period, "total_cost_usd": 0.0, "breakdown": {},
         "other": {"cost": 0.0, "tokens": 0, "percent": 0.0, "count": 0}}
-    assert all(body["other"][kind] == 0 for kind in queries.rollups.TOKEN_KINDS)
+    assert all(body["other"][kind] == 0 for kind in rollups.TOKEN_KINDS)
 
 
 @pytest.mark.parametrize(("before", "keys", "costs", "sign", "after"), [
@@ -529,7 +529,7 @@ def test_breakdown_empty_database(db: sqlite_utils.Database, by: str, period: st
 def test_add_costs_adds_each_key_however_often_it_comes(
         before: dict[str, int], keys: list[str], costs: list[int], sign: int,
         after: dict[str, int]) -> None:
-    queries._add_costs(before, keys, costs, sign)
+    queries.add_costs(before, keys, costs, sign)
     assert before == after
 
 
@@ -540,7 +540,7 @@ def test_add_costs_adds_each_key_however_often_it_comes(
 ])
 def test_add_costs_of_a_period_with_each_key_once(before: dict[str, int], sign: int,
                                                   after: dict[str, int]) -> None:
-    queries._add_costs(before, ["a", "b"], [5, 7], sign, once=True)
+    queries.add_costs(before, ["a", "b"], [5, 7], sign, once=True)
     assert before == after
 
 
@@ -566,7 +566,7 @@ def midnights(first: date, days: int, tz: ZoneInfo = NEW_YORK) -> list[datetime]
 def test_buckets_run_by_the_registered_offset_of_their_first_edge(
         edges: list[datetime], offsets: dict[int, int],
         runs: list[tuple[int, int, int | None]]) -> None:
-    assert queries._runs(edges, offsets) == runs
+    assert queries.offset_runs(edges, offsets) == runs
 
 
 @pytest.mark.parametrize(("offset", "tables"), [
@@ -575,19 +575,19 @@ def test_buckets_run_by_the_registered_offset_of_their_first_edge(
     (330, ["rollup_model_ld", "rollup_model_q"]),  # half hours: no hour starts a local day
 ])
 def test_local_levels_keep_the_finer_levels_that_nest(offset: int, tables: list[str]) -> None:
-    levels = queries._local_levels(queries.MODEL_LEVELS, offset)
+    levels = queries.with_local_days(queries.MODEL_LEVELS, offset)
     assert levels is not None and [level.table for level in levels] == tables
     # Each level's periods start at the local midnights: the anchor of a midnight is itself.
     midnight = (datetime(2026, 11, 20, tzinfo=UTC) - timedelta(minutes=offset)
-                - queries._EPOCH) // queries._QUARTER
+                - queries.EPOCH) // queries.QUARTER_LENGTH
     assert [level.anchor(midnight) for level in levels] == [midnight] * len(levels)
 
 
 def test_project_levels_keep_six_hours_where_they_nest() -> None:
-    levels = queries._local_levels(queries.PROJECT_LEVELS, -360)
+    levels = queries.with_local_days(queries.PROJECT_LEVELS, -360)
     assert levels is not None and [level.table for level in levels] == [
         "rollup_project_ld", "rollup_project_6h", "rollup_project_h", "rollup_model_q"]
-    assert queries._local_levels(queries._levels_for("hour", queries.MODEL_LEVELS), -300) is None
+    assert queries.with_local_days(queries.levels_for("hour", queries.MODEL_LEVELS), -300) is None
 
 
 RFC3339_INSTANT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}"
