@@ -12,17 +12,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any
-
-import genai_prices
-from genai_prices import data_snapshot
-from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices, TimeOfDateConstraint
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 
 from costlog.domain.rates import Price, Rates, Tier
 
-CATALOGUE_SOURCE = f"genai-prices {genai_prices.__version__}"
+if TYPE_CHECKING:
+    from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices
+
+# The catalogue (pydantic models of every provider's prices) takes about a quarter of a second
+# to load: it is imported on the first price looked up, so a command that prices nothing (an
+# import with nothing new, the status line) never pays for it.
+
 CORRECTION_SOURCE = "costlog correction"
+
+
+@cache
+def catalogue_source() -> str:
+    """``genai-prices <version>``: the price source of a row the catalogue priced."""
+    import genai_prices
+
+    return f"genai-prices {genai_prices.__version__}"
 
 #: costlog's providers that are the catalogue's under another name, and where else to look: a
 #: Claude model id in the Bedrock form (``anthropic.claude-…-v1:0``) is priced by AWS.
@@ -59,7 +69,9 @@ CORRECTIONS: tuple[Correction, ...] = (
 class CatalogueModel:
     """One model of the catalogue, as one provider sells it."""
 
-    def __init__(self, provider: Provider, model: ModelInfo) -> None:
+    def __init__(self, provider: "Provider", model: "ModelInfo") -> None:
+        from genai_prices.types import TimeOfDateConstraint
+
         self.provider = provider
         self.model = model
         conditions = model.prices if isinstance(model.prices, list) else []
@@ -81,7 +93,7 @@ class CatalogueModel:
     def price(self, at: datetime, service_tier: str = "") -> Price:
         """The price in force at ``at`` (aware) for a response of ``service_tier``."""
         context = _price_context(service_tier)
-        price = _price(self.model.get_prices(at, context), CATALOGUE_SOURCE, self.name)
+        price = _price(self.model.get_prices(at, context), catalogue_source(), self.name)
         for correction in self._corrections:
             if not price.tiers:
                 price = replace(price, tiers=(correction.tier,), source=CORRECTION_SOURCE)
@@ -99,8 +111,10 @@ def _price_context(service_tier: str) -> dict[str, str] | None:
     return context
 
 
-def _rate(value: Decimal | TieredPrices | None, above: int | None) -> float | None:
+def _rate(value: "Decimal | TieredPrices | None", above: int | None) -> float | None:
     """A price key's rate for a request whose whole input exceeds ``above`` (None: the base)."""
+    from genai_prices.types import TieredPrices
+
     if value is None:
         return None
     if not isinstance(value, TieredPrices):
@@ -112,7 +126,7 @@ def _rate(value: Decimal | TieredPrices | None, above: int | None) -> float | No
     return float(rate)
 
 
-def _rates(model_price: ModelPrice, above: int | None) -> Rates:
+def _rates(model_price: "ModelPrice", above: int | None) -> Rates:
     given: dict[str, float | None] = {
         name: _rate(getattr(model_price, key), above) for name, key in _KEYS}
     base = given["input"] or 0.0
@@ -127,7 +141,9 @@ def _rates(model_price: ModelPrice, above: int | None) -> Rates:
     )
 
 
-def _price(model_price: ModelPrice, source: str, matched: str) -> Price:
+def _price(model_price: "ModelPrice", source: str, matched: str) -> Price:
+    from genai_prices.types import TieredPrices
+
     starts = sorted({tier.start for _, key in _KEYS
                      if isinstance(value := getattr(model_price, key), TieredPrices)
                      for tier in value.tiers})
@@ -139,6 +155,8 @@ def _price(model_price: ModelPrice, source: str, matched: str) -> Price:
 def find_model(model_id: str, provider: str = "") -> CatalogueModel | None:
     """The catalogue's model for ``model_id`` (any case) sold by ``provider`` (costlog's name:
     ``claude`` or empty is Anthropic), or None when the catalogue does not know it."""
+    from genai_prices import data_snapshot
+
     snapshot = data_snapshot.get_snapshot()
     lowered = provider.lower()
     for provider_id in PROVIDER_IDS.get(lowered, (lowered,)):
@@ -148,7 +166,8 @@ def find_model(model_id: str, provider: str = "") -> CatalogueModel | None:
     return None
 
 
-def _find(snapshot: Any, model_id: str, provider_id: str) -> tuple[Provider, ModelInfo] | None:
+def _find(snapshot: Any, model_id: str,
+          provider_id: str) -> "tuple[Provider, ModelInfo] | None":
     if not model_id:
         return None
     try:
