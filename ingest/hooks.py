@@ -38,6 +38,10 @@ class CostMetadata:
     initiative_id: str = ""
     timestamp: datetime | str | None = None  # aware datetime or RFC 3339; None = now
     event_id: str | None = None  # None = a fresh UUID4
+    cache_creation_1h_tokens: int = 0  # the 1-hour part of cache_creation_tokens
+    web_search_requests: int = 0
+    service_tier: str = ""
+    revision: int = 0  # a higher revision of a recorded event_id replaces it
 
     def to_event(self) -> dict[str, Any]:
         """The wire payload; absent optionals are left out (null means absent anyway)."""

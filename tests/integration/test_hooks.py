@@ -41,7 +41,9 @@ def test_every_field_is_mapped(redis_url: str, queue_name: str, tmp_path: Path) 
     full = meta(provider="bedrock", iteration=3, input_tokens=1200, output_tokens=340,
                 cache_creation_tokens=5000, cache_read_tokens=70000, total_tokens=76540,
                 cost_usd=0.4321, duration_ms=91000, initiative_id="INIT-2",
-                timestamp=stamp, event_id="exec-run-1:TASK-7:review:3")
+                timestamp=stamp, event_id="exec-run-1:TASK-7:review:3",
+                cache_creation_1h_tokens=2000, web_search_requests=3, service_tier="standard",
+                revision=1)
 
     assert record_cost_to_global(full, publisher=publisher) == "exec-run-1:TASK-7:review:3"
     assert queued_events(redis_url, queue_name) == [[{
@@ -50,7 +52,8 @@ def test_every_field_is_mapped(redis_url: str, queue_name: str, tmp_path: Path) 
         "iteration": 3, "input_tokens": 1200, "output_tokens": 340,
         "cache_creation_tokens": 5000, "cache_read_tokens": 70000, "total_tokens": 76540,
         "cost_usd": 0.4321, "duration_ms": 91000, "initiative_id": "INIT-2",
-        "timestamp": "2026-11-20T11:30:15Z",
+        "timestamp": "2026-11-20T11:30:15Z", "cache_creation_1h_tokens": 2000,
+        "web_search_requests": 3, "service_tier": "standard", "revision": 1,
     }]]
 
 
@@ -70,6 +73,7 @@ def test_defaults_fill_id_total_and_timestamp(
         "input_tokens": 10, "output_tokens": 5, "cache_creation_tokens": 0,
         "cache_read_tokens": 100, "total_tokens": 115, "cost_usd": None, "duration_ms": 0,
         "initiative_id": "", "timestamp": "2026-11-20T12:00:00Z",  # conftest's fixed clock
+        "cache_creation_1h_tokens": 0, "web_search_requests": 0, "service_tier": "",
     }
 
 
