@@ -68,11 +68,6 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def queue(client: redis.Redis, queue_name: str) -> rq.Queue:
-    return make_queue(queue_name, client)
-
-
-@pytest.fixture
 def alerts_queue(client: redis.Redis, queue_name: str) -> rq.Queue:
     return make_queue(alerts_queue_name(queue_name), client)
 

@@ -24,7 +24,7 @@ from costlog.store import write
 from costlog.store.connection import connect as connect_store
 from costlog.store.queries import read_counters
 from ingest import worker
-from ingest.queue import enqueue_events, make_queue
+from ingest.queue import enqueue_events
 from ingest.redis_conn import connect
 from ingest.worker import CostlogWorker, _Replayer, run_worker
 from tests.support.events import wire_event
@@ -51,11 +51,6 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
     connection = connect(redis_url)
     yield connection
     connection.close()
-
-
-@pytest.fixture
-def queue(client: redis.Redis, queue_name: str) -> rq.Queue:
-    return make_queue(queue_name, client)
 
 
 def closed_port() -> int:
