@@ -128,12 +128,12 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         "max_connections": open_connections_bound(max_connections),
         "request_seconds": request_seconds})
     # Heavy reads are Python-bound threads: with the GIL handed over every 5 ms (the default),
-    # each of /healthz's many short steps waited behind them (78 ms median under 40 large
-    # series); handed over more often, it is served between their slices.
+    # each of /healthz's many short steps waits behind them; handed over more often, it is
+    # served between their slices.
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     # The objects made so far (modules, the app) live as long as the process: kept out of the
-    # collector's full passes, which otherwise walked all ~72,000 of them (51 ms, once every
-    # ~60 large series) in the middle of some request.
+    # collector's full passes, which would otherwise walk all of them in the middle of some
+    # request.
     gc.collect()
     gc.freeze()
     # log_config=None: uvicorn's loggers go through the process's handler (text or JSON lines).

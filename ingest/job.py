@@ -151,9 +151,9 @@ class CostlogJob(Job):
         self.retry_intervals = None
 
     def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict:
-        # RQ compresses the job's data again on every save: ~4.5 ms for a 500-event job, a
-        # tenth of recording it. Data that is still the data read from Redis is written back
-        # in the form it was read.
+        # RQ compresses the job's data again on every save, a noticeable part of recording a
+        # large job. Data that is still the data read from Redis is written back in the form
+        # it was read.
         stored = self._stored_data
         if stored is None or self._data is not stored[1]:
             return super().to_dict(include_meta=include_meta, include_result=include_result)

@@ -135,7 +135,7 @@ def _parse_file(path: Path, prices: PriceTable, out: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The queue's feeder thread writes each message to the pipe in 64 KB pieces and needs the
     # GIL between them, which this parsing thread gives up only every switch interval: at the
-    # default 5 ms the importer waited ~4 s of a 1M import for messages (CHANGELOG.md).
+    # default 5 ms the importer would spend a large part of an import waiting for messages.
     sys.setswitchinterval(constants.IMPORT_PARSER_SWITCH_SECONDS)
     try:
         window = _Window()
@@ -166,8 +166,8 @@ def import_database(path: Path) -> Iterator[sqlite_utils.Database]:
     db = connect(path)
     try:
         migrate(db)
-        # A chunk writes ~17,000 pages: a checkpoint (and its two fsyncs) after every chunk
-        # cost ~9 µs an event, one every ~40,000 pages ~7 µs (docs/benchmarks.md).
+        # A chunk writes many thousand pages: checkpointing (and its two fsyncs) every few
+        # chunks instead of after each copies and syncs the pages they share once.
         db.conn.execute(f"PRAGMA wal_autocheckpoint = {constants.IMPORT_WAL_AUTOCHECKPOINT_PAGES}")
         yield db
         # Into the database file now, rather than in the first commit of a worker.

@@ -85,9 +85,9 @@ class Dimension:
     #: SQL over the all-time table, > 0 when two of its rows may still share a key.
     shared_keys: str = "0"
     #: Nearly every rollup row is a key of its own (tasks). The parts of a range are then not
-    #: grouped by key one by one, since a first grouping sorted as many rows as the second
-    #: (uniform spread, 30 d: 240-270 ms with it, 120-130 without), and a ranked range of
-    #: them is ranked in two steps (:func:`top_rows`). Its tables have project_id and task_id.
+    #: grouped by key one by one, since a first grouping would sort as many rows as the
+    #: second, and a ranked range of them is ranked in two steps (:func:`top_rows`). Its tables
+    #: have project_id and task_id.
     sparse_keys: bool = False
 
 
@@ -241,8 +241,7 @@ MAX_PROBED_PERIODS = 400
 
 #: A two-step ranking pays when its range holds at least this many rollup rows per primary-key
 #: probe: a probe costs SQLite about what leaving five of the six sums out of the grouping of
-#: eight rows saves (1M events: 80 days of the uniform spread, ~90,000 rows for 2,000 probes,
-#: 141 → 104 ms; of the realistic spread, ~9,000 rows, 25 → 28 ms).
+#: eight rows saves, so below that the one-step grouping is cheaper.
 ROWS_PER_PROBE = 8
 
 
@@ -326,7 +325,7 @@ def top_rows(db: sqlite_utils.Database, by: str, project: str | None, since: dat
     sums = ", ".join(f"COALESCE(SUM({name}), 0)" for name in names)
     rows = db.execute(
         # The costs grouped straight from the parts: a CTE of the parts would be copied into
-        # a table of its own first (~10 ms of 100, uniform spread).
+        # a table of its own first.
         f"WITH costs AS (SELECT k, SUM(c0) AS c0 FROM ({ranked_parts}) AS ranked GROUP BY k),"
         " top AS (SELECT k, COUNT(*) OVER () AS keys FROM costs ORDER BY c0 DESC, k"
         f" LIMIT :limit), top_pairs AS ({pairs}),"

@@ -117,8 +117,7 @@ def projects(db: sqlite_utils.Database, *, tz: ZoneInfo, now: datetime,
     month-to-date spend (the calendar month in ``tz``), by total cost descending."""
     # (project_id, timestamp) is indexed: first and last event are two probes per project, one
     # per subquery (a MIN and a MAX in one subquery would scan all of the project's index
-    # entries), in the same statement: one round trip, where a statement per project took
-    # PostgreSQL ~25 ms for 50 projects.
+    # entries), in the same statement: one round trip, not a statement per project.
     first_last = ", ".join(
         f"(SELECT {bound}(n.timestamp) FROM cost_log AS n WHERE n.project_id = p.project_id"
         f" AND {rollups.LIVE})"
