@@ -15,6 +15,7 @@ and measures it against the promised two minutes.
 import signal
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,14 @@ pytestmark = pytest.mark.e2e
 #: a dead worker's job is run again within 2 minutes.
 RERUN_BOUND_SECONDS = 120
 CHUNK = 25  # events per job
+
+
+def committed(db_path: Path, event_ids: list[str]) -> int:
+    """How many of ``event_ids`` are rows in cost_log."""
+    marks = ", ".join("?" * len(event_ids))
+    with closing(sqlite3.connect(db_path, timeout=30)) as db:
+        return db.execute(f"SELECT COUNT(*) FROM cost_log WHERE event_id IN ({marks})",
+                          event_ids).fetchone()[0]
 
 
 def publish_all(publisher: Publisher, events: list[dict]) -> None:
@@ -78,23 +87,35 @@ def test_sigkilled_worker_job_is_rerun_and_counted_once(tmp_path: Path,
             lock.execute("BEGIN IMMEDIATE")
             publish_all(publisher, first[half:])
             held: list[str] = []
+            held_events: list[str] = []
 
             def holding_a_job() -> bool:
+                # The job blocked on the lock is started and has none of its events committed.
+                # A job committed just before the lock was taken can still read "started" while
+                # worker A records its success: it is not the held one.
+                held[:], held_events[:] = [], []
                 with redis_client(server.url) as client:
                     queue = make_queue("costlog", client)
-                    held[:] = [job_id for job_id in queue.started_job_registry.get_job_ids()
-                               if queue.fetch_job(job_id).get_status() == JobStatus.STARTED]
+                    for job_id in queue.started_job_registry.get_job_ids():
+                        job = queue.fetch_job(job_id)
+                        if job is None or job.get_status() != JobStatus.STARTED:
+                            continue
+                        ids = [event["event_id"] for event in job.args[0]]
+                        if committed(db_path, ids) == 0:
+                            held.append(job_id)
+                            held_events[:] = ids
                 return len(held) == 1
 
             wait_for(holding_a_job, 30, "worker A to be inside a job")
-            before = count_rows(db_path)
             # Redis pauses; the job commits; worker A then waits on Redis to record success.
             server.process.send_signal(signal.SIGSTOP)
             paused = True
+            released_at = time.monotonic()
             lock.execute("ROLLBACK")
             lock.close()
             lock = None
-            wait_for(lambda: count_rows(db_path) > before, 30, "the held job to commit")
+            wait_for(lambda: committed(db_path, held_events) == CHUNK, 30,
+                     "the held job to commit")
             worker_a.send_signal(signal.SIGKILL)
             worker_a.wait(10)
             killed_at = time.monotonic()
@@ -105,7 +126,10 @@ def test_sigkilled_worker_job_is_rerun_and_counted_once(tmp_path: Path,
             publish_all(publisher, rest)
             with redis_client(server.url) as client:
                 queue = make_queue("costlog", client)
-                assert queue.fetch_job(held[0]).get_status() == JobStatus.STARTED
+                # Worker A's Redis calls time out after SERVICE_SOCKET_TIMEOUT_SECONDS: a kill
+                # later than that finds its failure handling already written (and run on SIGCONT).
+                assert queue.fetch_job(held[0]).get_status() == JobStatus.STARTED, (
+                    f"killed {killed_at - released_at:.1f} s after the lock was released")
                 if not real_timeout:
                     # Fast-forward the abandoned execution's heartbeat TTL: due now.
                     registry = queue.started_job_registry
@@ -134,7 +158,7 @@ def test_sigkilled_worker_job_is_rerun_and_counted_once(tmp_path: Path,
         with redis_client(server.url) as client:
             result = make_queue("costlog", client).fetch_job(held[0]).return_value()
         # The re-run found the held job's events already committed: all duplicates.
-        assert result == {"inserted": 0, "duplicates": CHUNK}
+        assert result == {"inserted": 0, "duplicates": CHUNK, "revised": 0}
         assert figures["duplicates_ignored"] == CHUNK
         if real_timeout:
             assert rerun_after_kill < RERUN_BOUND_SECONDS
