@@ -7,12 +7,17 @@ cannot describe: invalid JSON and other content types for every request body, in
 and percent-escapes in every parameter. Everything goes over real sockets to a real
 ``costlog api`` (seeded database, a real Redis queue, COSTLOG_API_TOKEN set), each request with
 a timeout, so a hang fails the test. Every answer must be a documented status below 500 (and
-not 503: the database and Redis are up), and every error ``{"error": "<text>"}``.
+not 503: the database and Redis are up), and every error ``{"error": "<text>"}`` (POST
+/api/cost/events' 400 for a body whose every event is refused also carries ``accepted`` 0, ``ids``
+[] and every reason in ``rejected``, as documented). The OTLP/HTTP receivers get the same
+treatment at their own limit (8 MiB as sent and once decompressed), with edge values in the
+attributes of a log record, a span and a metric point.
 
 The operation lists come from the document, never from a list kept here: a new endpoint is
 fuzzed, body-limited and auth-checked without touching this file.
 """
 
+import gzip
 import json
 import os
 import re
@@ -37,7 +42,7 @@ from hypothesis import strategies as st
 from api.paths import template
 from api.routes import ENDPOINTS
 from costlog.cli.redis_server import RedisServer, free_port
-from costlog.constants import MAX_BODY_BYTES
+from costlog.constants import MAX_BODY_BYTES, OTLP_MAX_BODY_BYTES
 from costlog.domain.event import parse_event
 from costlog.settings import Settings
 from costlog.store.connection import connect
@@ -47,6 +52,7 @@ from ingest.spool import Spool
 from tests.conftest import NOW
 from tests.integration.test_api_security import WRITES as SECURITY_TEST_WRITES
 from tests.support.api import EVENTS, client_for, seed, settings_for
+from tests.support.otel import BASE_NANOS, CLAUDE_CODE_RESOURCE, api_request, genai_attributes
 from tests.support.processes import costlog_env, process
 
 pytestmark = pytest.mark.e2e
@@ -79,6 +85,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 WRITE_OPERATIONS = sorted(label for label, op in OPERATIONS.items() if op.get("security"))
 BODY_OPERATIONS = sorted(label for label, op in OPERATIONS.items() if "requestBody" in op)
 PARAM_OPERATIONS = sorted(label for label, op in OPERATIONS.items() if op["parameters"])
+PROTOBUF_TYPE = "application/x-protobuf"
+#: The OTLP/HTTP receivers: the operations whose body may be protobuf.
+OTLP_OPERATIONS = sorted(label for label in BODY_OPERATIONS
+                         if PROTOBUF_TYPE in OPERATIONS[label]["requestBody"]["content"])
 
 
 def split(label: str) -> tuple[str, str]:
@@ -98,19 +108,47 @@ def success_types(label: str) -> set[str]:
 
 def assert_answer(label: str, status: int, content_type: str, body: bytes,
                   also: set[int] = frozenset()) -> None:
-    """A documented status below 500; an error is exactly ``{"error": "<non-empty text>"}``."""
+    """A documented status below 500; an error is exactly ``{"error": "<non-empty text>"}``,
+    or the documented all-refused 400 of POST /api/cost/events."""
     context = f"{label}: {status} {body[:300]!r}"
     assert status < 500, context
     assert status in allowed_statuses(label) | also, context
     if status >= 400:
         assert content_type == JSON_TYPE, context
         payload = json.loads(body)
-        assert isinstance(payload, dict) and list(payload) == ["error"], context
-        assert isinstance(payload["error"], str) and payload["error"].strip(), context
+        assert isinstance(payload, dict) and isinstance(payload["error"], str), context
+        assert payload["error"].strip(), context
+        if (label, status) == (EVENTS_POST, 400) and list(payload) != ["error"]:
+            assert_every_event_refused(payload, context)
+        else:
+            assert list(payload) == ["error"], context
     else:
         assert content_type.split(";")[0] in success_types(label), context
         if content_type == JSON_TYPE:
             json.loads(body)
+
+
+EVENTS_POST = "POST /api/cost/events"
+#: How many reasons the message of an all-refused array names.
+REASONS_IN_MESSAGE = 3
+
+
+def assert_every_event_refused(payload: dict[str, Any], context: str) -> None:
+    """``{"error", "accepted": 0, "ids": [], "rejected": [{"index", "error"}, ...]}``: the error
+    is the one reason of a single object, or the first three of an array's with their indexes."""
+    assert list(payload) == ["error", "accepted", "ids", "rejected"], context
+    assert (payload["accepted"], payload["ids"]) == (0, []), context
+    rejected = payload["rejected"]
+    assert rejected and all(list(item) == ["index", "error"] and isinstance(item["index"], int)
+                            and isinstance(item["error"], str) and item["error"].strip()
+                            for item in rejected), context
+    assert [item["index"] for item in rejected] == sorted({item["index"] for item in rejected})
+    shown = "; ".join(f"[{item['index']}] {item['error']}"
+                      for item in rejected[:REASONS_IN_MESSAGE])
+    more = len(rejected) - REASONS_IN_MESSAGE
+    as_array = "every event was refused: " + shown + (f"; and {more} more" if more > 0 else "")
+    single = len(rejected) == 1 and rejected[0]["index"] == 0 and rejected[0]["error"]
+    assert payload["error"] in (as_array, single), context
 
 
 # -- the server ----------------------------------------------------------------------------------
@@ -192,9 +230,24 @@ def test_every_operation_is_fuzzed(api: Api) -> None:
     assert sorted(OPERATIONS) == sorted(f"{e.method} {template(e.path)}" for e in ENDPOINTS)
     assert api.request("GET", "/openapi.json").json() == DOCUMENT
     assert WRITE_OPERATIONS and BODY_OPERATIONS and PARAM_OPERATIONS
-    # tests/integration/test_api_security.py checks many token and address variants on its own list:
-    # that list must name every operation the document secures.
-    assert sorted(f"{m} {u}" for m, u, _ in SECURITY_TEST_WRITES) == WRITE_OPERATIONS
+    # tests/integration/test_api_security.py checks many token and address variants on its own list
+    # of URLs (a path's parameters filled in): that list must name every operation the document
+    # secures.
+    assert sorted(operation_of(m, u) for m, u, _ in SECURITY_TEST_WRITES) == WRITE_OPERATIONS
+    assert OTLP_OPERATIONS == ["POST /v1/logs", "POST /v1/metrics", "POST /v1/traces"]
+
+
+def operation_of(method: str, url: str) -> str | None:
+    """The document's operation a concrete request goes to ({parameter}: any one segment)."""
+    segments = url.split("/")
+    for label in OPERATIONS:
+        operation_method, path = split(label)
+        parts = path.split("/")
+        if operation_method == method and len(parts) == len(segments) and all(
+                part == segment or (part.startswith("{") and part.endswith("}") and segment)
+                for part, segment in zip(parts, segments, strict=True)):
+            return label
+    return None
 
 
 # -- schema-driven fuzzing -----------------------------------------------------------------------
@@ -299,7 +352,11 @@ def hostile_bodies(label: str) -> st.SearchStrategy[bytes]:
 
 CONTENT_TYPES = [None, JSON_TYPE, "text/plain", "application/x-www-form-urlencoded",
                  "multipart/form-data; boundary=x", "application/json; charset=latin-1",
-                 "application/xml", "*/*", "garbage;;;==", "application/json; q=\"\\\""]
+                 "application/xml", "*/*", "garbage;;;==", "application/json; q=\"\\\"",
+                 "application/x-protobuf", "application/x-protobuf; charset=utf-8"]
+#: An OTLP receiver's Content-Encoding: the ones it takes (the body compressed, or not: not
+#: gzip data), and ones it refuses.
+ENCODINGS = [None, "identity", "gzip", "x-gzip", "deflate", "br", "gzip, gzip", ""]
 
 
 INITIATIVES = sorted({event["initiative_id"] for event in EVENTS if "initiative_id" in event})
@@ -354,6 +411,11 @@ def raw_requests(draw: st.DrawFn, label: str) -> tuple[str, dict[str, str], byte
         content_type = draw(st.sampled_from(CONTENT_TYPES))
         if content_type is not None:
             headers["Content-Type"] = content_type
+        encoding = draw(st.sampled_from(ENCODINGS)) if label in OTLP_OPERATIONS else None
+        if encoding is not None:
+            headers["Content-Encoding"] = encoding
+            if encoding in ("gzip", "x-gzip") and draw(st.booleans()):
+                body = gzip.compress(body)
     return target, headers, body
 
 
@@ -407,7 +469,74 @@ def minimal(schema: dict[str, Any]) -> Any:
     return "x"
 
 
-@pytest.mark.parametrize("label", BODY_OPERATIONS)
+def otlp_value(value: Any) -> dict[str, Any]:
+    """An OTLP JSON AnyValue: 64-bit integers as strings, as OTLP JSON writes them."""
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": value}
+
+
+def otlp_attributes(attributes: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"key": key, "value": otlp_value(value)} for key, value in attributes.items()]
+
+
+def otlp_body(label: str, resource: dict[str, Any], attributes: dict[str, Any]) -> dict[str, Any]:
+    """An OTLP JSON export request from ``resource`` with one item carrying ``attributes``:
+    Claude Code's api_request log record, a GenAI chat span, a token counter's point."""
+    values = otlp_attributes(attributes)
+    sender = {"resource": {"attributes": otlp_attributes(resource)}}
+    if label == "POST /v1/logs":
+        return {"resourceLogs": [{**sender, "scopeLogs": [{"logRecords": [
+            {"timeUnixNano": str(BASE_NANOS), "attributes": values}]}]}]}
+    if label == "POST /v1/traces":
+        return {"resourceSpans": [{**sender, "scopeSpans": [{"spans": [
+            {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+             "name": "chat claude-haiku-4-5", "kind": 3, "startTimeUnixNano": str(BASE_NANOS),
+             "endTimeUnixNano": str(BASE_NANOS + 1_500_000_000), "attributes": values}]}]}]}
+    return {"resourceMetrics": [{**sender, "scopeMetrics": [{"metrics": [
+        {"name": "claude_code.token.usage", "unit": "tokens", "sum": {
+            "aggregationTemporality": 1, "isMonotonic": True, "dataPoints": [
+                {"asInt": "1000", "timeUnixNano": str(BASE_NANOS), "attributes": values}]}}]}]}]}
+
+
+#: Each receiver's resource and item attributes: every one is set to each edge value in turn.
+OTLP_ATTRIBUTES = {
+    "POST /v1/logs": (CLAUDE_CODE_RESOURCE, api_request(1)),
+    "POST /v1/traces": ({"service.name": "support-bot"}, genai_attributes(1)),
+    "POST /v1/metrics": (CLAUDE_CODE_RESOURCE, {"model": "claude-sonnet-4-5", "type": "input"}),
+}
+
+
+@pytest.mark.parametrize("label", OTLP_OPERATIONS)
+def test_edge_values_in_every_otlp_attribute(label: str, api: Api, tally: Counter[int]) -> None:
+    """The item as sent is taken whole (200, no partial success); with one resource or item
+    attribute at a time set to each edge number and string (as a string, integer or double
+    value), the answer is 200, with at most that one item refused, or 400."""
+    resource, attributes = OTLP_ATTRIBUTES[label]
+    response = api.request("POST", split(label)[1], json=otlp_body(label, resource, attributes),
+                           headers=AUTH)
+    assert (response.status_code, response.json()) == (200, {}), response.text
+    varied = [(name, True) for name in sorted(resource)] + [(name, False)
+                                                           for name in sorted(attributes)]
+    for name, of_resource in varied:
+        for value in [*EDGE_NUMBERS, *map(str, EDGE_NUMBERS), *EDGE_STRINGS]:
+            body = (otlp_body(label, {**resource, name: value}, attributes) if of_resource
+                    else otlp_body(label, resource, {**attributes, name: value}))
+            response = api.request("POST", split(label)[1], json=body, headers=AUTH)
+            tally[response.status_code] += 1
+            assert_answer(label, response.status_code, response.headers["content-type"],
+                          response.content)
+            if response.status_code == 200:
+                partial = response.json().get("partialSuccess", {})
+                assert set(partial) <= {"rejectedLogRecords", "rejectedSpans",
+                                        "errorMessage"}, (name, value, partial)
+                assert int(partial.get("rejectedLogRecords", partial.get("rejectedSpans", 0))) \
+                    in (0, 1), (name, value, partial)
+
+
+@pytest.mark.parametrize("label", sorted(set(BODY_OPERATIONS) - set(OTLP_OPERATIONS)))
 def test_edge_values_in_every_body_field(label: str, api: Api, tally: Counter[int]) -> None:
     """A minimal valid body with one property at a time set to each edge number (or string)."""
     method, path = split(label)
@@ -469,22 +598,37 @@ def chunks(body: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
         yield body[start:start + size]
 
 
+def body_limit(label: str) -> int:
+    """The OTLP receivers take up to 8 MiB (as sent and decompressed), the rest up to 1 MiB."""
+    return OTLP_MAX_BODY_BYTES if label in OTLP_OPERATIONS else MAX_BODY_BYTES
+
+
 @pytest.mark.parametrize("label", BODY_OPERATIONS)
 def test_body_limit(label: str, api: Api) -> None:
-    """One byte over MAX_BODY_BYTES is 413, declared or chunked; exactly the limit is read."""
+    """One byte over the operation's limit is 413, declared or chunked; exactly the limit is
+    read (for an OTLP receiver: 200, an empty export request; gzip-compressed, the limit holds
+    for the decompressed bytes)."""
     method, path = split(label)
-    over = b"{}" + b" " * (MAX_BODY_BYTES - 1)  # limit + 1
+    limit = body_limit(label)
+    over = b"{}" + b" " * (limit - 1)  # limit + 1
+    at_limit = b"{}" + b" " * (limit - 2)
     headers = {**AUTH, "Content-Type": JSON_TYPE}
-    for data in (over, chunks(over)):
-        response = api.request(method, path, data=data, headers=headers)
-        assert (response.status_code, response.json()) == (
-            413, {"error": "request body too large"}), label
-    at_limit = b"{}" + b" " * (MAX_BODY_BYTES - 2)
-    for data in (at_limit, chunks(at_limit)):
-        response = api.request(method, path, data=data, headers=headers)
-        assert response.status_code != 413, label
-        assert_answer(label, response.status_code, response.headers["content-type"],
-                      response.content)
+    encodings = [({}, over, at_limit)]
+    if label in OTLP_OPERATIONS:  # a few KiB sent, over or at the limit once inflated
+        encodings.append(({"Content-Encoding": "gzip"}, gzip.compress(over),
+                          gzip.compress(at_limit)))
+    for extra, too_large, largest in encodings:
+        for data in (too_large, chunks(too_large)):
+            response = api.request(method, path, data=data, headers=headers | extra)
+            assert (response.status_code, response.json()) == (
+                413, {"error": "request body too large"}), (label, extra)
+        for data in (largest, chunks(largest)):
+            response = api.request(method, path, data=data, headers=headers | extra)
+            assert response.status_code != 413, (label, extra)
+            assert_answer(label, response.status_code, response.headers["content-type"],
+                          response.content)
+            if label in OTLP_OPERATIONS:
+                assert (response.status_code, response.json()) == (200, {}), (label, extra)
 
 
 @pytest.mark.parametrize("label", [label for label in BODY_OPERATIONS

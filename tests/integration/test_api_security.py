@@ -18,7 +18,8 @@ EVENT = {"project_id": "web", "task_id": "T-1", "phase": "implement", "cost_usd"
 BUDGET = {"monthly_limit_usd": 10}
 WRITES = [("PUT", "/api/cost/budget", BUDGET), ("POST", "/api/cost/events", EVENT),
           ("POST", "/api/cost/alerts/test", {}),
-          ("POST", "/api/cost/events/any-id/void", {"reason": "wrong task"})]
+          ("POST", "/api/cost/events/any-id/void", {"reason": "wrong task"}),
+          ("POST", "/v1/logs", {}), ("POST", "/v1/traces", {}), ("POST", "/v1/metrics", {})]
 READS = ["/api/cost/breakdown", "/api/cost/timeseries", "/api/cost/budget",
          "/api/cost/budget/check", "/api/cost/alerts",
          "/api/initiatives/I/cost", "/healthz", "/metrics", "/openapi.json"]
