@@ -130,6 +130,8 @@ QUERIES_PER_CORE: Final = 2
 #: How long a heavy read waits for a free slot before the 503, and the Retry-After it sends.
 QUERY_WAIT_SECONDS: Final = 5.0
 QUERY_RETRY_AFTER_SECONDS: Final = 1
+#: How long the status line waits for a database locked by a writer before it gives up.
+QUICK_READ_BUSY_TIMEOUT_MS: Final = 200
 #: The API process's GIL switch interval (Python's default: 5 ms), see api/server.py.
 SWITCH_INTERVAL_SECONDS: Final = 0.0005
 DEFAULT_PORT: Final = 8787

@@ -8,17 +8,16 @@ short line instead of raising, whatever the input or the database.
 """
 
 import json
-import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from costlog import clock
 from costlog.constants import ALL_PROJECTS, NANOS_PER_USD
 from costlog.domain.figures import money
-from costlog.settings import Settings, SettingsError, is_postgres_url
+from costlog.settings import Settings, SettingsError
+from costlog.store.connection import open_reader
 
 SEPARATOR = " · "
 #: The rollup by quarter hour, with every project's sums under ALL_PROJECTS too: a local day's
@@ -114,20 +113,6 @@ def line(db: Any, status: Status, tz: ZoneInfo, now: datetime) -> str:
     return SEPARATOR.join(parts)
 
 
-def _open(target: Path | str) -> Any:
-    """The database read-only; FileNotFoundError when a SQLite file is not there."""
-    if is_postgres_url(target):
-        from costlog.store.connection import connect
-
-        return connect(target)
-    path = Path(target)
-    if not path.is_file():
-        raise FileNotFoundError(path)
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    db.execute("PRAGMA busy_timeout = 200")
-    return db
-
-
 def run(stdin: IO[str], settings: Settings | None = None) -> str:
     """The line to print for the status JSON on ``stdin`` (settings: from the environment by
     default); never raises."""
@@ -140,7 +125,7 @@ def run(stdin: IO[str], settings: Settings | None = None) -> str:
     except (ValueError, UnicodeDecodeError):
         return "costlog: no status (Claude Code's status JSON expected on stdin)"
     try:
-        db = _open(settings.db_path)
+        db = open_reader(settings.db_path)
     except FileNotFoundError:
         return f"{status.model}{SEPARATOR}costlog: no database yet"
     except Exception:  # noqa: BLE001

@@ -11,13 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-import sqlite_utils
-
 from costlog import constants
 from costlog.errors import CostlogError
 from costlog.settings import database_label, is_postgres_url
 
 if TYPE_CHECKING:
+    import sqlite_utils
+
     from costlog.store.postgres import PgDatabase, Pool
 
 
@@ -28,10 +28,12 @@ class DatabaseUnavailable(CostlogError, RuntimeError):
 #: Either back end's connection: the store uses the same methods of both. (The PostgreSQL
 #: module, with psycopg, is imported only to open a PostgreSQL database: a SQLite process, such
 #: as each job's child of RQ's forking worker, would spend longer loading it than writing.)
-Database = Union[sqlite_utils.Database, "PgDatabase"]
+Database = Union["sqlite_utils.Database", "PgDatabase"]
 
 
 def is_sqlite(db: Database) -> bool:
+    import sqlite_utils  # loaded once a database is open (see open_reader)
+
     return isinstance(db, sqlite_utils.Database)
 
 
@@ -110,7 +112,21 @@ class Connections:
             pool.close()
 
 
-def _connect_sqlite(path: Path, *, readonly: bool) -> sqlite_utils.Database:
+def open_reader(target: Path | str) -> Any:
+    """A read-only connection for one short answer in a process that must start fast (the
+    status line): plain sqlite3 on SQLite, without loading sqlite-utils; the PostgreSQL back
+    end's own connection otherwise. FileNotFoundError when a SQLite file is not there."""
+    if is_postgres_url(target):
+        return connect(target)
+    path = Path(target)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    db.execute(f"PRAGMA busy_timeout = {constants.QUICK_READ_BUSY_TIMEOUT_MS}")
+    return db
+
+
+def _connect_sqlite(path: Path, *, readonly: bool) -> "sqlite_utils.Database":
     """Open ``path`` with WAL and a busy timeout longer than any write transaction."""
     try:
         if readonly:
@@ -129,6 +145,8 @@ def _connect_sqlite(path: Path, *, readonly: bool) -> sqlite_utils.Database:
             conn.execute(f"PRAGMA cache_size = -{constants.WRITER_CACHE_KIB}")
     except (sqlite3.Error, OSError) as error:
         raise DatabaseUnavailable(f"cannot open database {path}: {error}") from error
+    import sqlite_utils
+
     return sqlite_utils.Database(conn, execute_plugins=False)
 
 
@@ -215,7 +233,7 @@ def _no_room(path: Path) -> bool:
 _NO_ROOM_NOTE = "costlog_no_room"
 
 
-def _note_room(db: sqlite_utils.Database, error: BaseException) -> None:
+def _note_room(db: "sqlite_utils.Database", error: BaseException) -> None:
     if not isinstance(error, sqlite3.Error):
         return
     if getattr(error, "sqlite_errorcode", 0) & 0xFF != _SQLITE_IOERR:

@@ -129,8 +129,9 @@ def test_as_claude_code_runs_it(db_path: Path, tmp_path: Path) -> None:
 
 
 def test_the_status_line_loads_no_command_line_and_no_sqlite_utils() -> None:
-    """What keeps it fast: the launcher answers it without click, sqlite-utils or the store."""
+    """What keeps it fast: the launcher answers it without click, sqlite-utils or the store's
+    writes and reads (only its connection module, which opens a plain read-only connection)."""
     loaded = modules_loaded("import sys; sys.argv = ['costlog', 'statusline']\n"
                             "import costlog.launch, costlog.statusline")
-    assert within(loaded, ("click", "sqlite_utils", "costlog.cli", "costlog.store", "rich",
-                           "msgspec")) == []
+    assert within(loaded, ("click", "sqlite_utils", "costlog.cli", "rich", "msgspec")) == []
+    assert within(loaded, ("costlog.store",)) == ["costlog.store", "costlog.store.connection"]
